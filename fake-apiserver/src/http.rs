@@ -1,0 +1,372 @@
+//! The pod endpoints, answered the way kube-apiserver answers them: paged lists with
+//! `metadata.resourceVersion`, and watches streaming one JSON event per line.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use k8s_openapi::api::core::v1::Pod;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use crate::selector::Selector;
+use crate::store::{Change, PodKey};
+use crate::{Scope, Shared};
+
+/// The query parameters kube clients send on pod list and watch requests.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodQuery {
+    watch: Option<String>,
+    resource_version: Option<String>,
+    label_selector: Option<String>,
+    field_selector: Option<String>,
+    limit: Option<usize>,
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+    timeout_seconds: Option<u64>,
+    allow_watch_bookmarks: Option<bool>,
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/pods", get(all_namespaces))
+        .route("/api/v1/namespaces/{namespace}/pods", get(one_namespace))
+        .fallback(|| async { status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource") })
+        .with_state(shared)
+}
+
+async fn all_namespaces(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<PodQuery>,
+) -> Response {
+    serve_pods(&shared, &headers, Scope::AllNamespaces, query).await
+}
+
+async fn one_namespace(
+    State(shared): State<Arc<Shared>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<PodQuery>,
+) -> Response {
+    serve_pods(&shared, &headers, Scope::Namespace(namespace), query).await
+}
+
+async fn serve_pods(shared: &Arc<Shared>, headers: &HeaderMap, scope: Scope, query: PodQuery) -> Response {
+    if let Some(token) = &shared.settings.token {
+        let expected = format!("Bearer {token}");
+        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(&expected) {
+            return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+        }
+    }
+    let watch = matches!(query.watch.as_deref(), Some("true" | "1"));
+    let verb = if watch { "watch" } else { "list" };
+    if shared.settings.forbidden.contains(&scope) {
+        let place = match &scope {
+            Scope::AllNamespaces => "at the cluster scope".to_owned(),
+            Scope::Namespace(ns) => format!("in the namespace \"{ns}\""),
+        };
+        let message = format!(
+            "pods is forbidden: User \"system:serviceaccount:default:kube-shields\" cannot {verb} \
+             resource \"pods\" in API group \"\" {place}"
+        );
+        return status(StatusCode::FORBIDDEN, "Forbidden", &message);
+    }
+    let filter = match PodFilter::new(scope, &query) {
+        Ok(filter) => filter,
+        Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message),
+    };
+    if watch {
+        shared.counters.watches.fetch_add(1, Ordering::Relaxed);
+        watch_pods(shared, filter, &query).await
+    } else {
+        shared.counters.lists.fetch_add(1, Ordering::Relaxed);
+        list_pods(shared, &filter, &query)
+    }
+}
+
+/// Which pods a request sees: its namespace, field selector and label selector.
+#[derive(Debug)]
+struct PodFilter {
+    scope: Scope,
+    fields: Selector,
+    labels: Selector,
+}
+
+impl PodFilter {
+    fn new(scope: Scope, query: &PodQuery) -> Result<Self, String> {
+        let fields = Selector::parse(query.field_selector.as_deref().unwrap_or_default())?;
+        fields.check_fields()?;
+        let labels = Selector::parse(query.label_selector.as_deref().unwrap_or_default())?;
+        Ok(PodFilter { scope, fields, labels })
+    }
+
+    fn matches(&self, pod: &Pod) -> bool {
+        let in_scope = match &self.scope {
+            Scope::AllNamespaces => true,
+            Scope::Namespace(ns) => pod.metadata.namespace.as_deref() == Some(ns),
+        };
+        in_scope && self.fields.matches_fields(pod) && self.labels.matches_labels(pod)
+    }
+
+    /// The watch event type a change shows this filter: a pod whose labels stop matching is
+    /// `DELETED` for it, one that starts matching is `ADDED`.
+    fn event_type(&self, change: &Change) -> Option<&'static str> {
+        let after = self.matches(&change.after);
+        if change.deleted {
+            return after.then_some("DELETED");
+        }
+        match (change.before.as_ref().is_some_and(|p| self.matches(p)), after) {
+            (true, true) => Some("MODIFIED"),
+            (false, true) => Some("ADDED"),
+            (true, false) => Some("DELETED"),
+            (false, false) => None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
+    resource_version: String,
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    continue_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodList {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: ListMeta,
+    items: Vec<Pod>,
+}
+
+/// A continue token names the list's resource version and the last key served.
+fn parse_continue(token: &str) -> Option<(u64, PodKey)> {
+    let mut parts = token.splitn(3, '/');
+    let resource_version = parts.next()?.parse().ok()?;
+    Some((resource_version, (parts.next()?.to_owned(), parts.next()?.to_owned())))
+}
+
+fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response {
+    let continued = match query.continue_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => match parse_continue(token) {
+            Some(parsed) => Some(parsed),
+            None => return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid continue token"),
+        },
+        None => None,
+    };
+    let limit = query.limit.filter(|&l| l > 0).unwrap_or(usize::MAX);
+    let (resource_version, items, continue_token) = {
+        let store = shared.store.lock().expect("store lock");
+        let resource_version = continued.as_ref().map_or(store.resource_version(), |(rv, _)| *rv);
+        let mut matching = store
+            .pods_after(continued.as_ref().map(|(_, key)| key))
+            .filter(|(_, pod)| filter.matches(pod));
+        let items: Vec<(PodKey, Pod)> =
+            matching.by_ref().take(limit).map(|(k, p)| (k.clone(), p.clone())).collect();
+        let continue_token = match (matching.next(), items.last()) {
+            (Some(_), Some(((ns, name), _))) => Some(format!("{resource_version}/{ns}/{name}")),
+            _ => None,
+        };
+        (resource_version, items, continue_token)
+    };
+    let list = PodList {
+        kind: "PodList",
+        api_version: "v1",
+        metadata: ListMeta { resource_version: resource_version.to_string(), continue_token },
+        items: items.into_iter().map(|(_, pod)| pod).collect(),
+    };
+    json_response(StatusCode::OK, serde_json::to_vec(&list).expect("pod list serializes"))
+}
+
+#[derive(Serialize)]
+struct WatchLine<'a> {
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    object: &'a Pod,
+}
+
+fn event_line(event_type: &str, pod: &Pod) -> Bytes {
+    let mut line = serde_json::to_vec(&WatchLine { event_type, object: pod }).expect("event serializes");
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+fn json_line(value: &serde_json::Value) -> Bytes {
+    let mut line = serde_json::to_vec(value).expect("json serializes");
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+/// Where a watch starts: the events to replay first and the resource version they reach.
+enum WatchStart {
+    Replay { lines: Vec<Bytes>, progress: u64, changes: broadcast::Receiver<Arc<Change>> },
+    /// Compaction dropped history the watch needs: `410 Expired`.
+    Expired { requested: u64, oldest: u64 },
+}
+
+async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -> Response {
+    // A held watch waits here, like a request to an API server that is not answering.
+    let mut held = shared.held.subscribe();
+    let _ = held.wait_for(|held| !held).await;
+
+    let requested = query
+        .resource_version
+        .as_deref()
+        .filter(|rv| !rv.is_empty() && *rv != "0")
+        .map(str::parse::<u64>);
+    let requested = match requested.transpose() {
+        Ok(requested) => requested,
+        Err(_) => return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid resourceVersion"),
+    };
+    let start = {
+        let store = shared.store.lock().expect("store lock");
+        // Subscribing under the store lock means no change falls between replay and live events.
+        let changes = shared.changes.subscribe();
+        match requested {
+            // "Start at any": the current pods as ADDED events, then live changes.
+            None => WatchStart::Replay {
+                lines: store
+                    .pods_after(None)
+                    .filter(|(_, pod)| filter.matches(pod))
+                    .map(|(_, pod)| event_line("ADDED", pod))
+                    .collect(),
+                progress: store.resource_version(),
+                changes,
+            },
+            Some(requested) => match store.changes_since(requested) {
+                Ok(history) => WatchStart::Replay {
+                    lines: history
+                        .iter()
+                        .filter_map(|c| filter.event_type(c).map(|t| event_line(t, &c.after)))
+                        .collect(),
+                    progress: history.last().map_or(requested, |c| c.resource_version),
+                    changes,
+                },
+                Err(oldest) => WatchStart::Expired { requested, oldest },
+            },
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    match start {
+        WatchStart::Expired { requested, oldest } => {
+            shared.counters.expired.fetch_add(1, Ordering::Relaxed);
+            let error = json!({
+                "type": "ERROR",
+                "object": {
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": format!("too old resource version: {requested} ({oldest})"),
+                    "reason": "Expired", "code": 410,
+                },
+            });
+            tx.try_send(json_line(&error)).expect("fresh channel has room");
+        }
+        WatchStart::Replay { lines, progress, changes } => {
+            let stream = WatchStream {
+                tx,
+                filter,
+                changes,
+                progress,
+                bookmarks: query
+                    .allow_watch_bookmarks
+                    .unwrap_or(false)
+                    .then_some(shared.settings.bookmark_interval),
+                deadline: query.timeout_seconds.map(|s| Instant::now() + Duration::from_secs(s)),
+                drops: shared.drops.subscribe(),
+            };
+            tokio::spawn(stream.run(lines));
+        }
+    }
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .expect("valid response")
+}
+
+/// One open watch: forwards matching changes, sends bookmarks, ends on timeout, on
+/// `drop_watches` or when the client goes away.
+struct WatchStream {
+    tx: mpsc::Sender<Bytes>,
+    filter: PodFilter,
+    changes: broadcast::Receiver<Arc<Change>>,
+    /// The resource version this watch has seen every change up to (what a bookmark reports).
+    progress: u64,
+    bookmarks: Option<Duration>,
+    deadline: Option<Instant>,
+    drops: tokio::sync::watch::Receiver<u64>,
+}
+
+impl WatchStream {
+    async fn run(mut self, replay: Vec<Bytes>) {
+        for line in replay {
+            if self.tx.send(line).await.is_err() {
+                return;
+            }
+        }
+        let period = self.bookmarks.unwrap_or(A_YEAR);
+        let mut bookmark = tokio::time::interval_at(Instant::now() + period, period);
+        let deadline = tokio::time::sleep_until(self.deadline.unwrap_or_else(|| Instant::now() + A_YEAR));
+        tokio::pin!(deadline);
+        loop {
+            let line = tokio::select! {
+                change = self.changes.recv() => match change {
+                    Ok(change) => {
+                        self.progress = change.resource_version;
+                        match self.filter.event_type(&change) {
+                            Some(event_type) => event_line(event_type, &change.after),
+                            None => continue,
+                        }
+                    }
+                    // A watcher that fell behind is cut off; it resumes from its last version.
+                    Err(_) => return,
+                },
+                _ = bookmark.tick(), if self.bookmarks.is_some() => json_line(&json!({
+                    "type": "BOOKMARK",
+                    "object": {
+                        "kind": "Pod", "apiVersion": "v1",
+                        "metadata": { "resourceVersion": self.progress.to_string() },
+                    },
+                })),
+                _ = &mut deadline => return,
+                _ = self.drops.changed() => return,
+                _ = self.tx.closed() => return,
+            };
+            if self.tx.send(line).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Stands in for "never" where tokio wants a time (bookmarks off, no watch timeout).
+const A_YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn json_response(code: StatusCode, body: Vec<u8>) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A `Status` object, the body kube-apiserver sends with every error.
+fn status(code: StatusCode, reason: &str, message: &str) -> Response {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "details": { "kind": "pods" }, "code": code.as_u16(),
+    });
+    json_response(code, serde_json::to_vec(&body).expect("status serializes"))
+}

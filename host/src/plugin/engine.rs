@@ -1,0 +1,149 @@
+//! The process-wide plugin engine: compiles plugins and prepares them for calls.
+
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::CheckPluginPre;
+use super::error::PluginError;
+use super::loaded::LoadedPlugin;
+use super::sandbox::{self, CallState};
+use super::settings::PluginSettings;
+
+/// The interface a check plugin must export.
+const CHECKS_INTERFACE: &str = "kube-shields:plugin/checks@0.1.0";
+/// How often the epoch advances: the granularity of deadlines and of yields to the executor.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// Compiles and prepares check plugins; one per process.
+///
+/// Holds the wasmtime engine (epoch interruption on, advanced by a ticker thread that ends
+/// when the engine is gone) and the linker with every import a plugin may use.
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Linker<CallState>,
+}
+
+impl PluginEngine {
+    /// Sets up the engine, the linker and the epoch ticker.
+    pub fn new() -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(host_error)?;
+        let linker = sandbox::linker(&engine).map_err(host_error)?;
+        start_epoch_ticker(&engine)?;
+        Ok(PluginEngine { engine, linker })
+    }
+
+    /// Compiles a component, a core module with an embedded component type (encoded into a
+    /// component here) or WebAssembly text. CPU heavy: run it off the async path.
+    pub fn compile(&self, bytes: &[u8]) -> Result<Component, PluginError> {
+        compile(&self.engine, bytes)
+    }
+
+    /// Checks the component's world, lists its checks once (refusing reserved and invalid
+    /// names with a warning) and prepares it for fresh instances.
+    pub async fn prepare(
+        &self,
+        service: &str,
+        component: &Component,
+        settings: PluginSettings,
+    ) -> Result<LoadedPlugin, PluginError> {
+        check_exports(&self.engine, component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|err| PluginError::WrongWorld(format!("{err:#}")))?;
+        let pre = CheckPluginPre::new(instance_pre)
+            .map_err(|err| PluginError::WrongWorld(format!("{err:#}")))?;
+        LoadedPlugin::list_checks(service, pre, settings).await
+    }
+
+    /// Compiles (on the blocking pool) and prepares a plugin.
+    pub async fn load(
+        &self,
+        service: &str,
+        bytes: &[u8],
+        settings: PluginSettings,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let engine = self.engine.clone();
+        let bytes = bytes.to_vec();
+        let component = tokio::task::spawn_blocking(move || compile(&engine, &bytes))
+            .await
+            .map_err(|err| PluginError::Host(format!("compile task failed: {err}")))??;
+        self.prepare(service, &component, settings).await
+    }
+
+    /// The wasmtime engine, e.g. to serialize compiled components for a cache.
+    pub fn wasmtime(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+fn host_error(err: wasmtime::Error) -> PluginError {
+    PluginError::Host(format!("{err:#}"))
+}
+
+fn start_epoch_ticker(engine: &Engine) -> Result<(), PluginError> {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("plugin-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|err| PluginError::Host(format!("cannot start the epoch ticker: {err}")))?;
+    Ok(())
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, PluginError> {
+    if bytes.is_empty() {
+        return Err(PluginError::NotWasm("the file is empty".into()));
+    }
+    let component = if bytes.starts_with(WASM_MAGIC) {
+        if bytes.get(4..8) == Some(&CORE_MODULE_VERSION) {
+            let encoded = encode_core_module(bytes)?;
+            Component::from_binary(engine, &encoded)
+        } else {
+            Component::from_binary(engine, bytes)
+        }
+    } else if std::str::from_utf8(bytes).is_ok() {
+        Component::new(engine, bytes)
+    } else {
+        return Err(PluginError::NotWasm(
+            "neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".into(),
+        ));
+    };
+    component.map_err(|err| PluginError::NotWasm(format!("{err:#}")))
+}
+
+/// wit-bindgen's C output is a core module carrying its component type in a custom section.
+fn encode_core_module(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
+    wit_component::ComponentEncoder::default()
+        .module(bytes)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .map_err(|err| {
+            PluginError::WrongWorld(format!("a core module that cannot become a component: {err:#}"))
+        })
+}
+
+/// Says precisely what is missing when the component is not a check plugin.
+fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    if ty.get_export(engine, CHECKS_INTERFACE).is_some() {
+        return Ok(());
+    }
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    let found = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
+    Err(PluginError::WrongWorld(format!(
+        "the component does not export `{CHECKS_INTERFACE}` (it exports {found})"
+    )))
+}

@@ -1,0 +1,195 @@
+//! A prepared plugin: its accepted checks and warnings, and a fresh instance per call.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::bindings::CheckPluginPre;
+use super::bindings::kube_shields::plugin::types;
+use super::error::PluginError;
+use super::outcome::{CheckInfo, MAX_ERROR_CHARS, MAX_STATUS_CHARS, Outcome, cut};
+use super::output::CallTags;
+use super::sandbox::{Call, CallState};
+use super::settings::PluginSettings;
+use crate::pods::model::PodInfo;
+
+/// The built-in check a plugin may not replace.
+const RESERVED_CHECK: &str = "health";
+/// The check tag of the one call made at load time.
+const LIST_CHECKS_TAG: &str = "(list-checks)";
+
+/// A plugin ready to run: compiled, linked and listed once.
+pub struct LoadedPlugin {
+    service: Arc<str>,
+    checks: Vec<CheckInfo>,
+    warnings: Vec<String>,
+    settings: PluginSettings,
+    pre: CheckPluginPre<CallState>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("service", &self.service)
+            .field("checks", &self.checks)
+            .field("warnings", &self.warnings)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    /// Calls `list-checks` once and keeps the checks whose names are acceptable.
+    pub(crate) async fn list_checks(
+        service: &str,
+        pre: CheckPluginPre<CallState>,
+        settings: PluginSettings,
+    ) -> Result<Self, PluginError> {
+        let service: Arc<str> = service.into();
+        let listed = Call { tags: tags(&service, LIST_CHECKS_TAG), settings: &settings, pods: &[] }
+            .run(&pre, async |guest, store| guest.call_list_checks(store).await)
+            .await?;
+        let (checks, warnings) = accept_checks(listed);
+        Ok(LoadedPlugin { service, checks, warnings, settings, pre })
+    }
+
+    /// The checks this plugin offers, in the plugin's order.
+    pub fn checks(&self) -> &[CheckInfo] {
+        &self.checks
+    }
+
+    /// Why listed checks were refused, e.g. "check `health` is reserved for the built-in
+    /// check; ignored".
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The settings the plugin runs with.
+    pub fn settings(&self) -> &PluginSettings {
+        &self.settings
+    }
+
+    /// Runs one check in a fresh instance with the service's pods as context.
+    pub async fn run(&self, check: &str, pods: &[Arc<PodInfo>]) -> Result<Outcome, PluginError> {
+        if !self.checks.iter().any(|info| info.name == check) {
+            return Err(PluginError::UnknownCheck(check.to_owned()));
+        }
+        let ctx = types::Context {
+            service: self.service.to_string(),
+            pods: pods.iter().map(|pod| wit_pod(pod)).collect(),
+            config: self.settings.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let answer = Call { tags: tags(&self.service, check), settings: &self.settings, pods }
+            .run(&self.pre, async |guest, store| guest.call_run_check(store, check, &ctx).await)
+            .await?;
+        answer.map(Outcome::from).map_err(|err| PluginError::Plugin(cut(err, MAX_ERROR_CHARS)))
+    }
+}
+
+fn tags(service: &Arc<str>, check: &str) -> CallTags {
+    CallTags { plugin: Arc::clone(service), check: check.into() }
+}
+
+/// Whether a check name is URL-safe: `[a-z0-9][a-z0-9_-]{0,62}`.
+fn is_valid_check_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    first_ok
+        && name.len() <= 63
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Keeps the checks that can be served, with a warning for each one refused.
+fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<String>) {
+    let mut checks = Vec::new();
+    let mut warnings = Vec::new();
+    let mut seen = HashSet::new();
+    for info in listed {
+        let shown = cut(info.name.escape_debug().to_string(), 64);
+        if info.name == RESERVED_CHECK {
+            warnings.push(format!("check `{RESERVED_CHECK}` is reserved for the built-in check; ignored"));
+        } else if !is_valid_check_name(&info.name) {
+            warnings.push(format!(
+                "check `{shown}` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); ignored"
+            ));
+        } else if !seen.insert(info.name.clone()) {
+            warnings.push(format!("check `{shown}` is listed twice; the second is ignored"));
+        } else {
+            let description = info.description.map(|text| cut(text, MAX_STATUS_CHARS));
+            checks.push(CheckInfo { name: info.name, description });
+        }
+    }
+    (checks, warnings)
+}
+
+fn wit_pod(pod: &PodInfo) -> types::Pod {
+    let pairs = |map: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    types::Pod {
+        name: pod.name.clone(),
+        namespace: pod.namespace.clone(),
+        phase: pod.phase.clone(),
+        pod_ip: pod.pod_ip.clone(),
+        pod_ips: pod.pod_ips.clone(),
+        node_name: pod.node_name.clone(),
+        labels: pairs(&pod.labels),
+        annotations: pairs(&pod.annotations),
+        created: pod.created.map(|t| t.to_string()),
+        containers: pod
+            .containers
+            .iter()
+            .map(|c| types::Container {
+                name: c.name.clone(),
+                image: c.image.clone(),
+                ready: c.ready,
+                restart_count: c.restart_count,
+                state: c.state.clone(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::simple("version", true)]
+    #[case::digits_dashes_underscores("p99-latency_ms", true)]
+    #[case::leading_digit("9lives", true)]
+    #[case::max_length(&"a".repeat(63), true)]
+    #[case::too_long(&"a".repeat(64), false)]
+    #[case::empty("", false)]
+    #[case::leading_dash("-x", false)]
+    #[case::leading_underscore("_x", false)]
+    #[case::uppercase("Version", false)]
+    #[case::slash("a/b", false)]
+    #[case::space("a b", false)]
+    #[case::non_ascii("é", false)]
+    fn check_names_are_url_safe(#[case] name: &str, #[case] valid: bool) {
+        assert_eq!(is_valid_check_name(name), valid);
+    }
+
+    fn listed(name: &str) -> types::CheckInfo {
+        types::CheckInfo { name: name.to_owned(), description: None }
+    }
+
+    #[test]
+    fn refused_checks_leave_warnings_and_the_rest_in_order() {
+        let (checks, warnings) =
+            accept_checks(vec![listed("b"), listed("health"), listed("Bad"), listed("a"), listed("b")]);
+        let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b", "a"]);
+        assert_eq!(
+            warnings,
+            [
+                "check `health` is reserved for the built-in check; ignored",
+                "check `Bad` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); ignored",
+                "check `b` is listed twice; the second is ignored",
+            ]
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! Check plugins: WebAssembly components that turn a service's pods into badges.
+//!
+//! [`PluginEngine`] compiles a plugin and prepares it once ([`LoadedPlugin`]); every check
+//! runs in a fresh, sandboxed instance ([`LoadedPlugin::run`]) under the limits of its
+//! [`PluginSettings`]. [`author`] is the `kube-shields check` command for plugin authors.
+
+pub mod author;
+mod bindings;
+mod engine;
+mod error;
+mod http;
+mod loaded;
+mod outcome;
+mod output;
+mod sandbox;
+mod settings;
+
+pub use engine::PluginEngine;
+pub use error::PluginError;
+pub use loaded::LoadedPlugin;
+pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome};
+pub use settings::{PluginSettings, settings_paths};

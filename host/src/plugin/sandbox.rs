@@ -1,0 +1,184 @@
+//! One sandboxed call: a fresh store and instance with no filesystem, no environment, no
+//! sockets, a wall-clock deadline enforced by epoch interruption and a memory cap.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::bindings::exports::kube_shields::plugin::checks::Guest;
+use super::bindings::kube_shields::plugin::{logging, types};
+use super::bindings::{CheckPlugin, CheckPluginPre};
+use super::error::PluginError;
+use super::http::{AllowList, HttpPolicy};
+use super::output::{CallOutput, CallTags, Source};
+use super::settings::PluginSettings;
+use crate::pods::model::PodInfo;
+
+/// Most elements a table may grow to; Rust and C plugins use a few hundred.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// How long a trap's stderr excerpt may be.
+const MAX_STDERR_EXCERPT_CHARS: usize = 512;
+
+/// The data of one call's store.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    http_policy: HttpPolicy,
+    memory: MemoryCap,
+    output: Arc<CallOutput>,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_policy }
+    }
+}
+
+impl logging::Host for CallState {
+    fn log(&mut self, level: logging::Level, message: String) {
+        self.output.log(level, &message);
+    }
+}
+
+impl types::Host for CallState {}
+
+/// Links what a plugin may import: WASI 0.2 (with every capability denied per call),
+/// `wasi:http` and the `logging` interface.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    CheckPlugin::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+/// Caps the total linear memory of a store and remembers that the cap was hit: the guest
+/// only sees `memory.grow` fail and usually aborts, which must read as out of memory.
+struct MemoryCap {
+    limit: usize,
+    total: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.total - current + desired;
+        if total > self.limit {
+            self.hit = true;
+            return Ok(false);
+        }
+        self.total = total;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Raised by the epoch callback once the wall-clock deadline has passed.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline reached")]
+struct DeadlineReached;
+
+/// What one call is about.
+pub(crate) struct Call<'a> {
+    pub(crate) tags: CallTags,
+    pub(crate) settings: &'a PluginSettings,
+    pub(crate) pods: &'a [Arc<PodInfo>],
+}
+
+impl Call<'_> {
+    /// Instantiates `pre` in a fresh store and runs `call` on its exports within the
+    /// deadline; the store's output is logged whatever happens.
+    pub(crate) async fn run<R>(
+        self,
+        pre: &CheckPluginPre<CallState>,
+        call: impl AsyncFnOnce(&Guest, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let output = CallOutput::new(self.tags.clone());
+        let mut store = self.store(pre.engine(), &output);
+        let result = tokio::time::timeout(self.settings.deadline, async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            call(plugin.kube_shields_plugin_checks(), &mut store).await
+        })
+        .await;
+        output.finish();
+        match result {
+            Err(_elapsed) => Err(PluginError::Timeout),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(classify(&err, store.data())),
+        }
+    }
+
+    fn store(&self, engine: &wasmtime::Engine, output: &Arc<CallOutput>) -> Store<CallState> {
+        let wasi = WasiCtx::builder()
+            .stdout(output.pipe(Source::Stdout))
+            .stderr(output.pipe(Source::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = CallState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            http_policy: HttpPolicy {
+                allowed: AllowList::new(self.pods, &self.settings.allowed_hosts),
+                max_response_body: self.settings.max_response_body,
+                tags: self.tags.clone(),
+            },
+            memory: MemoryCap { limit: self.settings.memory_limit, total: 0, hit: false },
+            output: Arc::clone(output),
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.memory);
+        let deadline = Instant::now() + self.settings.deadline;
+        // The ticker bumps the epoch every few milliseconds: yield to the executor each time
+        // (a spinning plugin never holds a worker) until the deadline has passed.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                return Err(wasmtime::Error::new(DeadlineReached));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+}
+
+/// Names what went wrong in a failed call.
+fn classify(err: &wasmtime::Error, state: &CallState) -> PluginError {
+    if err.is::<DeadlineReached>() {
+        return PluginError::Timeout;
+    }
+    if state.memory.hit {
+        return PluginError::OutOfMemory;
+    }
+    let reason = if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        format!("the plugin exited with status {}", exit.0)
+    } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        let text = trap.to_string();
+        text.strip_prefix("wasm trap: ").unwrap_or(&text).to_owned()
+    } else {
+        err.root_cause().to_string()
+    };
+    match state.output.stderr_tail() {
+        Some(stderr) => {
+            let stderr = super::outcome::cut(stderr, MAX_STDERR_EXCERPT_CHARS);
+            PluginError::Trap(format!("{reason} (stderr: {stderr})"))
+        }
+        None => PluginError::Trap(reason),
+    }
+}

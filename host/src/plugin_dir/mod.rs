@@ -1,0 +1,220 @@
+//! The plugin directory (`--plugins DIR`): every `<service>.wasm` (or `.wasm.gz`) in it loaded
+//! at start, then kept live as the directory changes, typically a mounted ConfigMap.
+//!
+//! A change (the kubelet's atomic `..data` rename, or a plain write in a local directory) is
+//! debounced ([`watch`]), the directory is read again ([`scan`]), plugins whose contents changed
+//! are compiled off the request path ([`reload`], [`compile_cache`], [`gz`]) and the whole
+//! [`PluginSet`] is swapped at once. A plugin that fails to load keeps its last good version
+//! serving, with the error shown in its [`PluginEntry`].
+
+mod compile_cache;
+mod gz;
+mod reload;
+mod scan;
+mod set;
+mod watch;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use tokio::task::AbortHandle;
+
+use crate::plugin::{PluginEngine, PluginError};
+
+pub use set::{LoadError, PluginEntry, PluginSet};
+
+/// Why the plugin directory, or one of its files, cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginDirError {
+    /// The plugin directory cannot be listed.
+    #[error("cannot read plugin directory {dir}: {source}")]
+    Directory {
+        /// The directory.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The plugin directory is a file.
+    #[error("plugin directory {dir} is not a directory")]
+    NotADirectory {
+        /// The path given.
+        dir: PathBuf,
+    },
+    /// The plugin directory cannot be watched for changes.
+    #[error("cannot watch plugin directory {dir}: {source}")]
+    Watch {
+        /// The directory.
+        dir: PathBuf,
+        /// The watcher's error.
+        source: notify::Error,
+    },
+    /// The compile cache directory cannot be created or read.
+    #[error("cannot use compile cache directory {dir}: {source}")]
+    CacheDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The compile cache directory is the plugin directory or inside it.
+    #[error("compile cache directory {dir} is inside the plugin directory; use a directory of its own")]
+    CacheInPluginDir {
+        /// The cache directory.
+        dir: PathBuf,
+    },
+    /// A plugin or settings file cannot be read.
+    #[error("cannot read {file}: {source}")]
+    ReadFile {
+        /// The file name.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Two files claim one service, e.g. `web.wasm` and `web.wasm.gz`.
+    #[error("both {file} and {other} exist; keep one")]
+    Ambiguous {
+        /// One file.
+        file: String,
+        /// The other.
+        other: String,
+    },
+    /// A `.wasm.gz` file is not gzip.
+    #[error("{file} is not valid gzip: {source}")]
+    Gzip {
+        /// The file name.
+        file: String,
+        /// The decompressor's error.
+        source: std::io::Error,
+    },
+    /// A `.wasm.gz` file expands beyond the cap.
+    #[error("{file} decompresses to more than {limit_mib} MiB")]
+    TooLarge {
+        /// The file name.
+        file: String,
+        /// The cap, in MiB.
+        limit_mib: u64,
+    },
+    /// The engine refused a plugin (not wasm, wrong world, failing `list-checks`, ...).
+    #[error("{file}: {source}")]
+    Plugin {
+        /// The file name.
+        file: String,
+        /// The engine's error.
+        source: PluginError,
+    },
+    /// A settings file is not valid settings.
+    #[error("{file}: {source}")]
+    Settings {
+        /// The file name.
+        file: String,
+        /// The parse error.
+        source: PluginError,
+    },
+}
+
+/// How plugins were turned into code since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompileCounts {
+    /// Compiled from their wasm.
+    pub compiled: u64,
+    /// Loaded from the compile cache instead.
+    pub from_cache: u64,
+}
+
+/// What the reload task shares with request handlers.
+#[derive(Default)]
+struct Shared {
+    set: ArcSwap<PluginSet>,
+    loaded: AtomicBool,
+    reload_errors: AtomicU64,
+    compiled: AtomicU64,
+    from_cache: AtomicU64,
+}
+
+/// The live plugin directory: a shared handle to the current [`PluginSet`]. Dropping it stops
+/// the watch.
+pub struct PluginDir {
+    shared: Arc<Shared>,
+    /// Keeps the directory watched; `None` for [`PluginDir::empty`].
+    _watcher: Option<notify::RecommendedWatcher>,
+    reload_task: Option<AbortHandle>,
+}
+
+impl PluginDir {
+    /// Scans `dir` and loads every plugin in it (compiling a few at a time, or loading them
+    /// from `cache_dir`), then watches it for changes. Plugins that fail to load are reported
+    /// in the set, not here: this fails only when `dir` (or `cache_dir`) is unusable.
+    pub async fn open(
+        dir: PathBuf,
+        engine: Arc<PluginEngine>,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Arc<PluginDir>, PluginDirError> {
+        let metadata =
+            std::fs::metadata(&dir).map_err(|source| PluginDirError::Directory { dir: dir.clone(), source })?;
+        if !metadata.is_dir() {
+            return Err(PluginDirError::NotADirectory { dir });
+        }
+        let cache = cache_dir
+            .map(|cache_dir| compile_cache::CompileCache::open(&cache_dir, &dir, engine.wasmtime()))
+            .transpose()?;
+        // Watching starts before the first scan, so a change made during it is not missed.
+        let (watcher, mut changes) = watch::watch(&dir)?;
+        let shared = Arc::new(Shared::default());
+        let mut reloader = reload::Reloader::new(dir, engine, cache, Arc::clone(&shared));
+        reloader.reload().await?;
+        shared.loaded.store(true, Ordering::Release);
+        let reload_task = tokio::spawn(async move {
+            while watch::next_burst(&mut changes).await {
+                if let Err(error) = reloader.reload().await {
+                    reloader.count_error();
+                    tracing::warn!(%error, "plugin directory rescan failed; keeping the current plugins");
+                }
+            }
+        });
+        Ok(Arc::new(PluginDir {
+            shared,
+            _watcher: Some(watcher),
+            reload_task: Some(reload_task.abort_handle()),
+        }))
+    }
+
+    /// No plugin directory (`--plugins` not given): no plugins, and nothing to wait for.
+    pub fn empty() -> Arc<PluginDir> {
+        let shared = Shared::default();
+        shared.loaded.store(true, Ordering::Release);
+        Arc::new(PluginDir { shared: Arc::new(shared), _watcher: None, reload_task: None })
+    }
+
+    /// The plugins now: a snapshot that later reloads do not change.
+    pub fn current(&self) -> Arc<PluginSet> {
+        self.shared.set.load_full()
+    }
+
+    /// Whether the first scan has loaded (or failed to load) every plugin, for `/readyz`.
+    pub fn is_loaded(&self) -> bool {
+        self.shared.loaded.load(Ordering::Acquire)
+    }
+
+    /// How many plugin or settings loads (and rescans) have failed since the start.
+    pub fn reload_errors(&self) -> u64 {
+        self.shared.reload_errors.load(Ordering::Relaxed)
+    }
+
+    /// How many plugins were compiled and how many came from the compile cache since the start.
+    pub fn compile_counts(&self) -> CompileCounts {
+        CompileCounts {
+            compiled: self.shared.compiled.load(Ordering::Relaxed),
+            from_cache: self.shared.from_cache.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for PluginDir {
+    fn drop(&mut self) {
+        if let Some(task) = &self.reload_task {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! One rescan: compare what the directory holds with what is loaded, compile and prepare only
+//! what changed (a few at a time, off the async threads), then publish the whole set at once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::future::join_all;
+use jiff::Timestamp;
+use tokio::sync::Semaphore;
+use wasmtime::component::Component;
+
+use super::compile_cache::CompileCache;
+use super::gz::{MAX_DECOMPRESSED_BYTES, gunzip};
+use super::scan::{self, PluginFormat, SettingsFound};
+use super::set::{LoadError, PluginEntry, PluginSet};
+use super::{PluginDirError, Shared};
+use crate::plugin::{LoadedPlugin, PluginEngine, PluginSettings};
+
+/// What a loaded version was made from: equal inputs give an equal plugin, so they are not
+/// loaded twice (and a version that failed is not retried until a file changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inputs {
+    plugin_sha256: String,
+    /// `None`: no settings file, defaults.
+    settings_sha256: Option<String>,
+}
+
+/// Settings in effect for a service, and the file they came from.
+#[derive(Default)]
+struct AppliedSettings {
+    sha256: Option<String>,
+    value: PluginSettings,
+}
+
+/// What the reloader remembers about one service between rescans.
+struct ServiceState {
+    /// What requests see.
+    entry: PluginEntry,
+    /// Inputs of `entry.plugin`.
+    serving: Option<Inputs>,
+    /// Inputs of the last load that failed.
+    failed: Option<Inputs>,
+    /// The last component compiled for this service, by plugin SHA-256: a settings change
+    /// prepares it again without compiling.
+    compiled: Option<(String, Component)>,
+    settings: AppliedSettings,
+}
+
+impl ServiceState {
+    fn new(file: String) -> Self {
+        ServiceState {
+            entry: PluginEntry::new(file),
+            serving: None,
+            failed: None,
+            compiled: None,
+            settings: AppliedSettings::default(),
+        }
+    }
+
+    /// Applies the settings file as found by the scan. A file that cannot be read or parsed
+    /// leaves the settings in effect unchanged and is reported once.
+    fn update_settings(&mut self, service: &str, found: Option<SettingsFound>, shared: &Shared) {
+        let changed = match found {
+            None => Ok(self.settings.sha256.is_some().then(AppliedSettings::default)),
+            Some(SettingsFound { is_toml, read }) => read.and_then(|read| {
+                if self.settings.sha256.as_deref() == Some(read.sha256.as_str()) {
+                    return Ok(None);
+                }
+                let value = PluginSettings::parse(&read.bytes, is_toml)
+                    .map_err(|source| PluginDirError::Settings { file: read.name, source })?;
+                Ok(Some(AppliedSettings { sha256: Some(read.sha256), value }))
+            }),
+        };
+        match changed {
+            Ok(changed) => {
+                if let Some(settings) = changed {
+                    self.settings = settings;
+                }
+                self.entry.settings_error = None;
+            }
+            Err(error) => {
+                let message = error.to_string();
+                if self.entry.settings_error.as_ref() != Some(&message) {
+                    tracing::warn!(service, error = %message, "plugin settings rejected; the previous settings stay in effect");
+                    shared.reload_errors.fetch_add(1, Ordering::Relaxed);
+                    self.entry.settings_error = Some(message);
+                }
+            }
+        }
+    }
+
+    /// Records that the file on disk failed to load, with one warning and one count.
+    fn record_failure(&mut self, service: &str, error: &PluginDirError, shared: &Shared) {
+        let message = error.to_string();
+        tracing::warn!(
+            service,
+            error = %message,
+            serving_sha256 = self.entry.loaded_sha256.as_deref().unwrap_or("none"),
+            "plugin failed to load; the last good version (if any) keeps serving"
+        );
+        shared.reload_errors.fetch_add(1, Ordering::Relaxed);
+        let since = self.entry.last_error.as_ref().map_or_else(Timestamp::now, |error| error.since);
+        self.entry.last_error = Some(LoadError { message, since });
+    }
+}
+
+/// Where a load gets its component.
+enum ComponentSource {
+    /// Compiled earlier from the same file.
+    Compiled(Component),
+    /// The file's contents: compile them (or load them from the compile cache).
+    File { format: PluginFormat, bytes: Vec<u8> },
+}
+
+/// One plugin to load, with everything it needs, so loads run side by side.
+struct LoadJob {
+    service: String,
+    file: String,
+    inputs: Inputs,
+    source: ComponentSource,
+    settings: PluginSettings,
+}
+
+/// A finished load: the component, if it compiled, and the plugin, if it also prepared.
+struct LoadResult {
+    service: String,
+    file: String,
+    inputs: Inputs,
+    component: Option<Component>,
+    plugin: Result<LoadedPlugin, PluginDirError>,
+}
+
+/// Keeps the directory's state between rescans and runs them.
+pub(crate) struct Reloader {
+    dir: PathBuf,
+    engine: Arc<PluginEngine>,
+    cache: Option<Arc<CompileCache>>,
+    shared: Arc<Shared>,
+    /// Bounds concurrent compiles: each one is CPU-heavy (and itself parallel).
+    compile_slots: Arc<Semaphore>,
+    services: BTreeMap<String, ServiceState>,
+    next_generation: u64,
+}
+
+impl Reloader {
+    pub(crate) fn new(
+        dir: PathBuf,
+        engine: Arc<PluginEngine>,
+        cache: Option<CompileCache>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let slots = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        Reloader {
+            dir,
+            engine,
+            cache: cache.map(Arc::new),
+            shared,
+            compile_slots: Arc::new(Semaphore::new(slots)),
+            services: BTreeMap::new(),
+            next_generation: 1,
+        }
+    }
+
+    /// Counts a failed rescan.
+    pub(crate) fn count_error(&self) {
+        self.shared.reload_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Rescans the directory, loads what changed and publishes the new set. Fails (changing
+    /// nothing) only when the directory cannot be listed.
+    pub(crate) async fn reload(&mut self) -> Result<(), PluginDirError> {
+        let dir = self.dir.clone();
+        let mut scan = tokio::task::spawn_blocking(move || scan::scan(&dir))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))?;
+        self.services.retain(|service, _| {
+            let present = scan.plugins.contains_key(service);
+            if !present {
+                tracing::info!(service, "plugin removed");
+            }
+            present
+        });
+        let mut jobs = Vec::new();
+        for (service, found) in scan.plugins {
+            let state = self.services.entry(service.clone()).or_insert_with(|| ServiceState::new(found.name.clone()));
+            state.entry.file = found.name;
+            state.update_settings(&service, scan.settings.remove(&service), &self.shared);
+            let read = match found.read {
+                Ok(read) => read,
+                Err(error) => {
+                    state.entry.sha256 = None;
+                    state.failed = None;
+                    // Unreadable files are seen again on every rescan: report each error once.
+                    if state.entry.last_error.as_ref().is_none_or(|last| last.message != error.to_string()) {
+                        state.record_failure(&service, &error, &self.shared);
+                    }
+                    continue;
+                }
+            };
+            let inputs = Inputs { plugin_sha256: read.sha256, settings_sha256: state.settings.sha256.clone() };
+            state.entry.sha256 = Some(inputs.plugin_sha256.clone());
+            if state.serving.as_ref() == Some(&inputs) {
+                state.entry.last_error = None;
+                continue;
+            }
+            if state.failed.as_ref() == Some(&inputs) {
+                continue;
+            }
+            let source = match &state.compiled {
+                Some((sha256, component)) if *sha256 == inputs.plugin_sha256 => {
+                    ComponentSource::Compiled(component.clone())
+                }
+                _ => ComponentSource::File { format: found.format, bytes: read.bytes },
+            };
+            jobs.push(LoadJob {
+                service,
+                file: state.entry.file.clone(),
+                inputs,
+                source,
+                settings: state.settings.value.clone(),
+            });
+        }
+        let results = join_all(jobs.into_iter().map(|job| self.load(job))).await;
+        for result in results {
+            self.apply(result);
+        }
+        self.publish().await;
+        Ok(())
+    }
+
+    /// Compiles (unless already compiled) and prepares one plugin.
+    async fn load(&self, job: LoadJob) -> LoadResult {
+        let LoadJob { service, file, inputs, source, settings } = job;
+        let compiled = match source {
+            ComponentSource::Compiled(component) => Ok(component),
+            ComponentSource::File { format, bytes } => {
+                self.compile(&file, format, &inputs.plugin_sha256, bytes).await
+            }
+        };
+        let (component, plugin) = match compiled {
+            Ok(component) => {
+                let plugin = self
+                    .engine
+                    .prepare(&service, &component, settings)
+                    .await
+                    .map_err(|source| PluginDirError::Plugin { file: file.clone(), source });
+                (Some(component), plugin)
+            }
+            Err(error) => (None, Err(error)),
+        };
+        LoadResult { service, file, inputs, component, plugin }
+    }
+
+    /// Turns a plugin file into a component on a blocking thread, once a compile slot is free:
+    /// from the compile cache when it has this file, else by decompressing and compiling it
+    /// (and then caching the result).
+    async fn compile(
+        &self,
+        file: &str,
+        format: PluginFormat,
+        sha256: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Component, PluginDirError> {
+        let _slot = self.compile_slots.acquire().await.expect("the compile semaphore is never closed");
+        let (engine, cache, shared) = (Arc::clone(&self.engine), self.cache.clone(), Arc::clone(&self.shared));
+        let (file, sha256) = (file.to_owned(), sha256.to_owned());
+        tokio::task::spawn_blocking(move || {
+            if let Some(component) = cache.as_ref().and_then(|cache| cache.load(engine.wasmtime(), &sha256)) {
+                shared.from_cache.fetch_add(1, Ordering::Relaxed);
+                return Ok(component);
+            }
+            let wasm = match format {
+                PluginFormat::Wasm => bytes,
+                PluginFormat::WasmGz => gunzip(&file, &bytes, MAX_DECOMPRESSED_BYTES)?,
+            };
+            let component = engine.compile(&wasm).map_err(|source| PluginDirError::Plugin { file, source })?;
+            shared.compiled.fetch_add(1, Ordering::Relaxed);
+            if let Some(cache) = &cache {
+                cache.store(&sha256, &component);
+            }
+            Ok(component)
+        })
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    /// Records a finished load in its service's state.
+    fn apply(&mut self, result: LoadResult) {
+        let LoadResult { service, file, inputs, component, plugin } = result;
+        let state = self.services.get_mut(&service).expect("services are only removed before loads start");
+        if let Some(component) = component {
+            state.compiled = Some((inputs.plugin_sha256.clone(), component));
+        }
+        match plugin {
+            Ok(plugin) => {
+                tracing::info!(
+                    service,
+                    file,
+                    sha256 = inputs.plugin_sha256,
+                    checks = plugin.checks().len(),
+                    "plugin loaded"
+                );
+                let entry = &mut state.entry;
+                entry.plugin = Some(Arc::new(plugin));
+                entry.generation = self.next_generation;
+                self.next_generation += 1;
+                entry.loaded_sha256 = Some(inputs.plugin_sha256.clone());
+                entry.loaded_at = Some(Timestamp::now());
+                entry.last_error = None;
+                state.serving = Some(inputs);
+                state.failed = None;
+            }
+            Err(error) => {
+                state.record_failure(&service, &error, &self.shared);
+                state.failed = Some(inputs);
+            }
+        }
+    }
+
+    /// Swaps in the new set, then drops cache entries no plugin uses any more.
+    async fn publish(&self) {
+        let entries = self.services.iter().map(|(service, state)| (service.clone(), state.entry.clone())).collect();
+        self.shared.set.store(Arc::new(PluginSet::new(entries)));
+        if let Some(cache) = &self.cache {
+            let in_use: HashSet<String> =
+                self.services.values().filter_map(|state| Some(state.compiled.as_ref()?.0.clone())).collect();
+            let cache = Arc::clone(cache);
+            let _ = tokio::task::spawn_blocking(move || cache.prune(&in_use)).await;
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! One look at the plugin directory: which plugin and settings files it holds, per service,
+//! read in full and hashed, so the reload compares contents, not timestamps.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::PluginDirError;
+
+/// How a plugin file is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PluginFormat {
+    /// `<service>.wasm`: a component, a core module with an embedded type, or WAT.
+    Wasm,
+    /// `<service>.wasm.gz`: the same, gzip-compressed (ConfigMaps hold at most 1 MiB).
+    WasmGz,
+}
+
+/// What a file name in the plugin directory is for.
+#[derive(Debug, PartialEq, Eq)]
+enum FileRole<'a> {
+    Plugin { service: &'a str, format: PluginFormat },
+    Settings { service: &'a str, is_toml: bool },
+}
+
+/// The kubelet's symlink to the current version of a ConfigMap volume; its atomic rename is
+/// the one event a ConfigMap update makes (the key symlinks themselves do not change).
+const CONFIGMAP_DATA_LINK: &str = "..data";
+
+/// What `file_name` is for, or `None` for hidden entries and unrelated files.
+fn file_role(file_name: &str) -> Option<FileRole<'_>> {
+    if file_name.starts_with('.') {
+        return None;
+    }
+    let plugin = |service, format| Some(FileRole::Plugin { service, format });
+    let settings = |service, is_toml| Some(FileRole::Settings { service, is_toml });
+    if let Some(service) = file_name.strip_suffix(".wasm.gz") {
+        plugin(service, PluginFormat::WasmGz)
+    } else if let Some(service) = file_name.strip_suffix(".wasm") {
+        plugin(service, PluginFormat::Wasm)
+    } else if let Some(service) = file_name.strip_suffix(".toml") {
+        settings(service, true)
+    } else if let Some(service) = file_name.strip_suffix(".json") {
+        settings(service, false)
+    } else {
+        None
+    }
+}
+
+/// Whether a change to `file_name` can change the plugin set: the ConfigMap `..data` link, or
+/// a visible plugin or settings file.
+pub(crate) fn is_relevant(file_name: &OsStr) -> bool {
+    file_name == CONFIGMAP_DATA_LINK || file_name.to_str().and_then(file_role).is_some()
+}
+
+/// Whether `name` can be a service: what Kubernetes allows in object names (lowercase
+/// letters, digits, `-`, and `.` for `<name>.<namespace>`), which is also safe in a URL path.
+pub(crate) fn is_service_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=253).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+}
+
+/// A file's name in the directory, its contents and their SHA-256 (hex).
+pub(crate) struct FileRead {
+    /// File name, e.g. `web.wasm.gz`.
+    pub name: String,
+    /// Contents as stored (still compressed for `.wasm.gz`).
+    pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes`, lowercase hex.
+    pub sha256: String,
+}
+
+/// A service's plugin file as found by a scan.
+pub(crate) struct PluginFound {
+    /// File name, e.g. `web.wasm`.
+    pub name: String,
+    /// How it is stored.
+    pub format: PluginFormat,
+    /// Its contents, or why they could not be read (or why the file is ambiguous).
+    pub read: Result<FileRead, PluginDirError>,
+}
+
+/// A service's settings file as found by a scan.
+pub(crate) struct SettingsFound {
+    /// Whether it is TOML (`.toml`) rather than JSON (`.json`).
+    pub is_toml: bool,
+    /// Its contents, or why they could not be read (or why the file is ambiguous).
+    pub read: Result<FileRead, PluginDirError>,
+}
+
+/// Everything one scan found, by service name (sorted).
+#[derive(Default)]
+pub(crate) struct Scan {
+    /// Services that have a plugin file.
+    pub plugins: BTreeMap<String, PluginFound>,
+    /// Settings files by service; those without a plugin file are unused.
+    pub settings: BTreeMap<String, SettingsFound>,
+}
+
+/// Lists `dir` (following symlinks, skipping hidden entries and dangling links) and reads
+/// every plugin and settings file. Blocking: run it off the async threads.
+pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
+    let unreadable = |source| PluginDirError::Directory { dir: dir.to_owned(), source };
+    let mut scan = Scan::default();
+    // Several files for one service (`a.wasm` and `a.wasm.gz`, `a.toml` and `a.json`).
+    let mut plugin_files: BTreeMap<String, Vec<(String, PluginFormat)>> = BTreeMap::new();
+    let mut settings_files: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Some(role) = file_role(&name) else { continue };
+        // `metadata` follows symlinks: a ConfigMap key is a link into `..data`, and a dangling
+        // one (a key being deleted) is no file at all.
+        if !std::fs::metadata(entry.path()).is_ok_and(|meta| meta.is_file()) {
+            continue;
+        }
+        match role {
+            FileRole::Plugin { service, format } if is_service_name(service) => {
+                plugin_files.entry(service.to_owned()).or_default().push((name.clone(), format));
+            }
+            FileRole::Settings { service, is_toml } if is_service_name(service) => {
+                settings_files.entry(service.to_owned()).or_default().push((name.clone(), is_toml));
+            }
+            FileRole::Plugin { .. } => {
+                tracing::warn!(
+                    file = %name,
+                    "ignoring plugin file: a service name is lowercase letters, digits, '-' and '.'"
+                );
+            }
+            FileRole::Settings { .. } => {}
+        }
+    }
+    // Sorted, so the error names the files in the same order on every scan.
+    for (service, mut files) in plugin_files {
+        files.sort_by(|(a, _), (b, _)| a.cmp(b));
+        let (name, format) = files.remove(0);
+        let read = only_file(&name, &files).and_then(|()| read_file(dir, &name));
+        scan.plugins.insert(service, PluginFound { name, format, read });
+    }
+    for (service, mut files) in settings_files {
+        files.sort_by(|(a, _), (b, _)| a.cmp(b));
+        let (name, is_toml) = files.remove(0);
+        let read = only_file(&name, &files).and_then(|()| read_file(dir, &name));
+        scan.settings.insert(service, SettingsFound { is_toml, read });
+    }
+    Ok(scan)
+}
+
+/// An error when other files compete with `name` for the same service.
+fn only_file<T>(name: &str, others: &[(String, T)]) -> Result<(), PluginDirError> {
+    match others.first() {
+        None => Ok(()),
+        Some((other, _)) => Err(PluginDirError::Ambiguous { file: name.to_owned(), other: other.clone() }),
+    }
+}
+
+/// Reads and hashes one file of the directory.
+fn read_file(dir: &Path, name: &str) -> Result<FileRead, PluginDirError> {
+    let path: PathBuf = dir.join(name);
+    let bytes = std::fs::read(&path)
+        .map_err(|source: io::Error| PluginDirError::ReadFile { file: name.to_owned(), source })?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    Ok(FileRead { name: name.to_owned(), bytes, sha256 })
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::plugin("web.wasm", Some(FileRole::Plugin { service: "web", format: PluginFormat::Wasm }))]
+    #[case::compressed("web.wasm.gz", Some(FileRole::Plugin { service: "web", format: PluginFormat::WasmGz }))]
+    #[case::toml("web.toml", Some(FileRole::Settings { service: "web", is_toml: true }))]
+    #[case::json("web.prod.json", Some(FileRole::Settings { service: "web.prod", is_toml: false }))]
+    #[case::hidden(".web.wasm", None)]
+    #[case::configmap_data("..data", None)]
+    #[case::other("README.md", None)]
+    #[case::gz_only("web.gz", None)]
+    fn file_roles(#[case] name: &str, #[case] role: Option<FileRole<'static>>) {
+        assert_eq!(file_role(name), role);
+    }
+
+    #[rstest]
+    #[case::configmap_data("..data", true)]
+    #[case::plugin("web.wasm", true)]
+    #[case::settings("web.toml", true)]
+    #[case::timestamped_folder("..2026_11_22_18_43_20.123", false)]
+    #[case::configmap_tmp("..data_tmp", false)]
+    #[case::other("notes.txt", false)]
+    fn relevant_names(#[case] name: &str, #[case] relevant: bool) {
+        assert_eq!(is_relevant(OsStr::new(name)), relevant);
+    }
+
+    #[rstest]
+    #[case::deployment("web", true)]
+    #[case::qualified("web.prod", true)]
+    #[case::digits("0day", true)]
+    #[case::empty("", false)]
+    #[case::upper("Web", false)]
+    #[case::space("my web", false)]
+    #[case::leading_dash("-web", false)]
+    #[case::slash_encoded("a%2Fb", false)]
+    fn service_names(#[case] name: &str, #[case] valid: bool) {
+        assert_eq!(is_service_name(name), valid);
+    }
+}

@@ -1,0 +1,141 @@
+//! `--pods-file`: pods from a `kubectl get pods -A -o json` dump instead of a cluster,
+//! re-read when the file changes.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher};
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::coalesce::rebuild_on_change;
+use super::index::{ServiceIndex, SharedIndex};
+use super::model::PodInfo;
+
+/// Why a pods file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PodsFileError {
+    /// The file could not be read.
+    #[error("cannot read pods file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a pod list.
+    #[error("pods file {path} is not a pod list (kubectl get pods -A -o json): {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The JSON error, with line and column.
+        source: serde_json::Error,
+    },
+    /// The file's directory cannot be watched for changes.
+    #[error("cannot watch {path} for changes: {source}")]
+    Watch {
+        /// The directory.
+        path: String,
+        /// The watcher error.
+        source: notify::Error,
+    },
+}
+
+/// `kubectl` writes `kind: List` (not `PodList`), so only `items` is read.
+#[derive(Deserialize)]
+struct PodListFile {
+    items: Vec<Pod>,
+}
+
+/// Reads a pod list as `kubectl get pods -A -o json` writes it.
+pub fn read_pod_list(path: &Path) -> Result<Vec<PodInfo>, PodsFileError> {
+    Ok(read_pod_list_raw(path)?.iter().map(PodInfo::from).collect())
+}
+
+/// Reads a pod list file as whole Kubernetes pods (to serve them from a fake API server).
+pub fn read_pod_list_raw(path: &Path) -> Result<Vec<Pod>, PodsFileError> {
+    let display = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|source| PodsFileError::Read { path: display.clone(), source })?;
+    let list: PodListFile = serde_json::from_slice(&bytes)
+        .map_err(|source| PodsFileError::Parse { path: display, source })?;
+    Ok(list.items)
+}
+
+/// Publishes the pods in `path`, then re-reads and republishes whenever the file changes.
+/// The first read must succeed; later a malformed or missing file keeps the last good index
+/// and logs why. The directory is watched rather than the file, so editors that replace the
+/// file and ConfigMap volumes (which swap a `..data` symlink) are followed too.
+pub async fn watch_pods_file(
+    path: PathBuf,
+    shared: Arc<SharedIndex>,
+) -> Result<JoinHandle<()>, PodsFileError> {
+    let first = read_index(path.clone()).await?;
+    shared.publish(first);
+
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path.file_name().map(OsString::from).unwrap_or_default();
+    let changed = Arc::new(Notify::new());
+    let signal = Arc::clone(&changed);
+    let watch_error =
+        |source| PodsFileError::Watch { path: directory.display().to_string(), source };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && changes_content(&event.kind)
+            && event.paths.iter().any(|p| is_relevant(p, &file_name))
+        {
+            signal.notify_one();
+        }
+    })
+    .map_err(watch_error)?;
+    watcher.watch(&directory, RecursiveMode::NonRecursive).map_err(watch_error)?;
+
+    Ok(tokio::spawn(async move {
+        // The watcher stops when dropped: it lives as long as this task.
+        let _watcher = watcher;
+        rebuild_on_change(&changed, || async {
+            match read_index(path.clone()).await {
+                Ok(index) => {
+                    tracing::info!(file = %path.display(), pods = index.pod_count(), "pods file re-read");
+                    shared.publish(index);
+                }
+                Err(error) => tracing::warn!(%error, "keeping the last good pod list"),
+            }
+        })
+        .await;
+    }))
+}
+
+/// Reads and groups the file off the async workers (a large cluster dump is megabytes of JSON).
+async fn read_index(path: PathBuf) -> Result<ServiceIndex, PodsFileError> {
+    tokio::task::spawn_blocking(move || {
+        read_pod_list(&path).map(|pods| ServiceIndex::build(pods.into_iter().map(Arc::new)))
+    })
+    .await
+    .expect("reading the pods file does not panic")
+}
+
+/// Writes, creations, removals and renames; not opens and reads (our own reads included).
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(access) => *access == AccessKind::Close(AccessMode::Write),
+        EventKind::Any | EventKind::Other => false,
+    }
+}
+
+/// The file itself, or a ConfigMap volume's hidden `..data` entries.
+fn is_relevant(path: &Path, file_name: &OsString) -> bool {
+    path.file_name().is_some_and(|name| {
+        name == file_name.as_os_str() || name.to_string_lossy().starts_with("..")
+    })
+}

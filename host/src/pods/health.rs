@@ -1,0 +1,183 @@
+//! The built-in `health` check: readiness and restarts of a service's pods, per DESIGN.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::model::PodInfo;
+
+const RED: &str = "red";
+const YELLOW: &str = "yellow";
+const GREEN: &str = "green";
+const LIGHTGREY: &str = "lightgrey";
+
+/// Health of a service (or a sum of services); serializes as the `?raw` answer
+/// `{"ready":R,"total":T,"restarts":N,"color":C}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Ready containers over the counted pods.
+    pub ready: u32,
+    /// Containers in the counted pods' specs.
+    pub total: u32,
+    /// Sum of the counted pods' container restarts.
+    pub restarts: u32,
+    /// `red`, `yellow`, `green`, or `lightgrey` when no pod is counted.
+    pub color: &'static str,
+}
+
+/// Health of a service's pods at `now`.
+///
+/// Pods in phase `Succeeded` are not counted. Red when a counted pod has fewer ready
+/// containers than containers; else yellow when a pod restarted more than once every other day
+/// (`restarts / max(whole days since creation, 1) > 0.5`); else green. No counted pods:
+/// lightgrey.
+pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
+    let mut sum = Health { ready: 0, total: 0, restarts: 0, color: LIGHTGREY };
+    let (mut any_unready, mut any_restarting) = (false, false);
+    for pod in pods.iter().filter(|p| p.phase != "Succeeded") {
+        let total = count(pod.containers.len());
+        let ready = count(pod.containers.iter().filter(|c| c.ready).count());
+        let restarts = pod.containers.iter().map(|c| c.restart_count).fold(0, u32::saturating_add);
+        sum.ready += ready;
+        sum.total += total;
+        sum.restarts = sum.restarts.saturating_add(restarts);
+        any_unready |= ready < total;
+        any_restarting |= restarts_often(pod, restarts, now);
+        sum.color = GREEN;
+    }
+    if any_unready {
+        sum.color = RED;
+    } else if any_restarting {
+        sum.color = YELLOW;
+    }
+    sum
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// More than one restart every other day over the pod's life (at least one day).
+fn restarts_often(pod: &PodInfo, restarts: u32, now: Timestamp) -> bool {
+    let days = pod
+        .created
+        .map_or(0, |created| now.duration_since(created).as_secs() / 86_400)
+        .max(1);
+    f64::from(restarts) / days as f64 > 0.5
+}
+
+/// Severity for aggregation: red > yellow > green > lightgrey (lightgrey means no pods).
+fn severity(color: &str) -> u8 {
+    match color {
+        RED => 3,
+        YELLOW => 2,
+        GREEN => 1,
+        _ => 0,
+    }
+}
+
+impl Health {
+    /// The badge text: `R/T (N restarts)`, `restart` when N is 1, or `no pods`.
+    pub fn status_text(&self) -> String {
+        if self.color == LIGHTGREY {
+            return "no pods".to_owned();
+        }
+        let noun = if self.restarts == 1 { "restart" } else { "restarts" };
+        format!("{}/{} ({} {noun})", self.ready, self.total, self.restarts)
+    }
+
+    /// The health of several services together (`/a/<prefix>/health/`): ready, total and
+    /// restarts add up; the worst color wins; lightgrey only when every part has no pods.
+    pub fn sum(parts: impl IntoIterator<Item = Health>) -> Health {
+        parts.into_iter().fold(
+            Health { ready: 0, total: 0, restarts: 0, color: LIGHTGREY },
+            |sum, part| Health {
+                ready: sum.ready.saturating_add(part.ready),
+                total: sum.total.saturating_add(part.total),
+                restarts: sum.restarts.saturating_add(part.restarts),
+                color: if severity(part.color) > severity(sum.color) { part.color } else { sum.color },
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fake_apiserver::PodBuilder;
+    use rstest::rstest;
+
+    use super::*;
+
+    fn created() -> Timestamp {
+        fake_apiserver::DEFAULT_CREATED.parse().unwrap()
+    }
+
+    fn days_after_creation(days: i64) -> Timestamp {
+        created() + jiff::SignedDuration::from_hours(24 * days)
+    }
+
+    fn pods(builders: &[PodBuilder]) -> Vec<Arc<PodInfo>> {
+        builders.iter().map(|b| Arc::new(PodInfo::from(&b.build()))).collect()
+    }
+
+    fn web(n: usize) -> PodBuilder {
+        PodBuilder::new("default", &format!("web-7d4b9c-{n}")).deployment("web", "7d4b9c")
+    }
+
+    #[rstest]
+    #[case::all_ready_is_green(vec![web(1), web(2)], 1, "2/2 (0 restarts)", GREEN)]
+    #[case::one_container_not_ready_is_red(
+        vec![web(1), web(2).containers(&[("app", true, 0), ("sidecar", false, 0)])],
+        1, "2/3 (0 restarts)", RED)]
+    #[case::ten_day_old_pod_with_8_restarts_is_yellow(vec![web(1).restarts(8)], 10, "1/1 (8 restarts)", YELLOW)]
+    #[case::three_four_day_old_pods_with_one_restart_each_are_green(
+        vec![web(1).restarts(1), web(2).restarts(1), web(3).restarts(1)], 4, "3/3 (3 restarts)", GREEN)]
+    #[case::new_pod_with_one_restart_is_yellow(vec![web(1).restarts(1)], 0, "1/1 (1 restart)", YELLOW)]
+    #[case::succeeded_pods_are_not_counted(
+        vec![web(1), web(2).phase("Succeeded").containers(&[("app", false, 0)])], 1, "1/1 (0 restarts)", GREEN)]
+    #[case::pending_without_statuses_counts_spec_containers(
+        vec![web(1).pending_without_statuses()], 1, "0/1 (0 restarts)", RED)]
+    #[case::unready_wins_over_restarts(
+        vec![web(1).restarts(9), web(2).containers(&[("app", false, 0)])], 1, "1/2 (9 restarts)", RED)]
+    #[case::no_pods(vec![], 1, "no pods", LIGHTGREY)]
+    #[case::only_succeeded_pods_is_no_pods(vec![web(1).phase("Succeeded")], 1, "no pods", LIGHTGREY)]
+    fn health_of_a_service(
+        #[case] builders: Vec<PodBuilder>,
+        #[case] age_days: i64,
+        #[case] status: &str,
+        #[case] color: &str,
+    ) {
+        let health = health(&pods(&builders), days_after_creation(age_days));
+        assert_eq!((health.status_text().as_str(), health.color), (status, color));
+    }
+
+    #[test]
+    fn one_restart_is_singular() {
+        let health = Health { ready: 1, total: 1, restarts: 1, color: GREEN };
+        assert_eq!(health.status_text(), "1/1 (1 restart)");
+    }
+
+    #[test]
+    fn raw_json_has_the_documented_shape() {
+        let health = Health { ready: 2, total: 3, restarts: 1, color: RED };
+        assert_eq!(
+            serde_json::to_string(&health).unwrap(),
+            r#"{"ready":2,"total":3,"restarts":1,"color":"red"}"#
+        );
+    }
+
+    fn h(ready: u32, total: u32, restarts: u32, color: &'static str) -> Health {
+        Health { ready, total, restarts, color }
+    }
+
+    #[rstest]
+    #[case::counts_add_up_and_red_wins(vec![h(2, 2, 0, GREEN), h(1, 2, 3, RED), h(1, 1, 5, YELLOW)], h(4, 5, 8, RED))]
+    #[case::yellow_beats_green(vec![h(1, 1, 0, GREEN), h(1, 1, 5, YELLOW)], h(2, 2, 5, YELLOW))]
+    #[case::no_pods_does_not_hide_green(vec![h(0, 0, 0, LIGHTGREY), h(1, 1, 0, GREEN)], h(1, 1, 0, GREEN))]
+    #[case::all_without_pods_is_lightgrey(vec![h(0, 0, 0, LIGHTGREY), h(0, 0, 0, LIGHTGREY)], h(0, 0, 0, LIGHTGREY))]
+    #[case::nothing_is_lightgrey(vec![], h(0, 0, 0, LIGHTGREY))]
+    fn sum_over_services(#[case] parts: Vec<Health>, #[case] expected: Health) {
+        assert_eq!(Health::sum(parts), expected);
+    }
+}

@@ -1,0 +1,14 @@
+//! Where pods come from and how they become services: the watched pod store, the naming rule,
+//! the service index and the built-in health check.
+
+mod coalesce;
+pub mod connection;
+pub mod file;
+pub mod health;
+pub mod index;
+pub mod kube;
+pub mod model;
+pub mod naming;
+pub mod source;
+
+pub use source::{PodSourceConfig, PodsError, start};

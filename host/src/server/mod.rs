@@ -1,0 +1,88 @@
+//! The HTTP server: routes, access control, rendering and metrics around one [`Checker`].
+
+mod access;
+mod metrics;
+mod render;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::auth::Verifier;
+use crate::checks::Checker;
+use crate::plugin_dir::PluginDir;
+use crate::pods::index::SharedIndex;
+
+pub use metrics::Metrics;
+
+/// Who may read: the old project's `OTHER_SHIELDS` switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `OTHER_SHIELDS` unset: every route but `/healthz` and `/readyz` needs `Intra-Shield`.
+    Private,
+    /// `OTHER_SHIELDS` set: read routes are open; the peers are other kube-shields.
+    Public {
+        /// Peer kube-shields (`host[:port]` or a URL); empty for `None`.
+        peers: Vec<String>,
+    },
+}
+
+impl Mode {
+    /// Parses `OTHER_SHIELDS`: unset → private; `None` → public without peers; else a
+    /// space-separated peer list.
+    pub fn from_other_shields(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            None => Mode::Private,
+            Some("None" | "") => Mode::Public { peers: Vec::new() },
+            Some(list) => Mode::Public { peers: list.split_whitespace().map(str::to_owned).collect() },
+        }
+    }
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base of redirect targets, e.g. `https://img.shields.io`.
+    pub shields_base: String,
+    /// Private or public.
+    pub mode: Mode,
+    /// Page title and hover text on `/`.
+    pub site_name: String,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    /// Resolves services and runs checks.
+    pub checker: Checker,
+    /// The pod index (for readiness and metrics).
+    pub pods: Arc<SharedIndex>,
+    /// The plugin directory (for readiness, status and metrics).
+    pub plugins: Arc<PluginDir>,
+    /// Checks `Intra-Shield` headers; `None` when no secret is configured.
+    pub verifier: Option<Verifier>,
+    /// Settings.
+    pub config: ServerConfig,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+/// The application's routes with access control and metrics.
+pub fn router(state: Arc<AppState>) -> Router {
+    routes::routes()
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::require_intra_shield))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::observe))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

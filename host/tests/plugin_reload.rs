@@ -1,0 +1,627 @@
+//! The plugin directory live: a ConfigMap volume updated the way the kubelet does it, a plain
+//! directory, requests running through reloads, compressed plugins and the compile cache.
+//!
+//! Figures (time from a ConfigMap update to the new version answering; warm cache against a
+//! cold compile) print with `--nocapture`; the large-component one is `--ignored`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use kube_shields::plugin::{Outcome, PluginEngine};
+use kube_shields::plugin_dir::{CompileCounts, PluginDir, PluginEntry};
+use sha2::{Digest, Sha256};
+
+/// Long enough for a debug-build compile on a busy 2-core machine; reloads take well under 1 s.
+const DEADLINE: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(2);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// The `answer` plugin: one check, `answer`, returning a raw value of four characters.
+struct AnswerPlugin {
+    answer: String,
+    /// Extra never-called functions, to make a component that is slow to compile.
+    filler_functions: usize,
+}
+
+impl AnswerPlugin {
+    fn new(answer: &str) -> Self {
+        assert_eq!(answer.len(), 4, "the fixture's answer is four bytes");
+        AnswerPlugin { answer: answer.to_owned(), filler_functions: 0 }
+    }
+
+    fn filler_functions(mut self, count: usize) -> Self {
+        self.filler_functions = count;
+        self
+    }
+
+    fn wat(&self) -> String {
+        let template = include_str!("fixtures/reload/answer.wat");
+        let mut wat = template.replace("\"v000\"", &format!("\"{}\"", self.answer));
+        if self.filler_functions > 0 {
+            // Each function does enough arithmetic to give the compiler real work.
+            let body = "local.get 0 i32.const 7 i32.mul i32.const 3 i32.xor local.set 0 ".repeat(60);
+            let filler = format!("(func (param i32) (result i32) {body} local.get 0)\n").repeat(self.filler_functions);
+            wat = wat.replacen("    (data (;0;)", &format!("{filler}    (data (;0;)"), 1);
+        }
+        wat
+    }
+
+    /// The component in binary form.
+    fn wasm(&self) -> Vec<u8> {
+        wat::parse_str(self.wat()).expect("the fixture is valid WAT")
+    }
+
+    /// The component, gzip-compressed.
+    fn wasm_gz(&self) -> Vec<u8> {
+        gzip(&self.wasm())
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A ConfigMap volume, written exactly as the kubelet's AtomicWriter does it.
+struct ConfigMapVolume {
+    dir: PathBuf,
+}
+
+impl ConfigMapVolume {
+    /// An empty ConfigMap, as mounted.
+    fn new(dir: &Path) -> Self {
+        let volume = ConfigMapVolume { dir: dir.to_owned() };
+        volume.write(&[]);
+        volume
+    }
+
+    /// Makes `keys` the ConfigMap's whole content; returns when `..data` was renamed, the
+    /// moment the update becomes visible.
+    fn write(&self, keys: &[(&str, &[u8])]) -> Instant {
+        let data_link = self.dir.join("..data");
+        let old = std::fs::read_link(&data_link).ok();
+        // A new hidden timestamped folder holding the whole payload.
+        let folder = loop {
+            let name = format!(
+                "{}{:09}",
+                jiff::Timestamp::now().strftime("..%Y_%m_%d_%H_%M_%S."),
+                rand::random::<u32>() % 1_000_000_000
+            );
+            if std::fs::create_dir(self.dir.join(&name)).is_ok() {
+                break name;
+            }
+        };
+        for (key, bytes) in keys {
+            std::fs::write(self.dir.join(&folder).join(key), bytes).unwrap();
+        }
+        // `..data_tmp` → the folder, renamed over `..data` in one step.
+        let tmp_link = self.dir.join("..data_tmp");
+        std::os::unix::fs::symlink(&folder, &tmp_link).unwrap();
+        std::fs::rename(&tmp_link, &data_link).unwrap();
+        let renamed = Instant::now();
+        // Symlinks for new keys, then removal of deleted keys, then of the old folder.
+        for (key, _) in keys {
+            let link = self.dir.join(key);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(Path::new("..data").join(key), &link).unwrap();
+            }
+        }
+        for entry in std::fs::read_dir(&self.dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.starts_with('.') && !keys.iter().any(|(key, _)| *key == name) {
+                std::fs::remove_file(self.dir.join(&name)).unwrap();
+            }
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(self.dir.join(old)).unwrap();
+        }
+        renamed
+    }
+}
+
+/// Log lines at WARN and above, captured from the current thread (the reload task runs there
+/// in a current-thread runtime).
+#[derive(Clone, Default)]
+struct CapturedWarnings(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedWarnings {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(self.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap().lines().map(str::to_owned).collect()
+    }
+}
+
+impl Write for CapturedWarnings {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedWarnings {
+    type Writer = CapturedWarnings;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn engine() -> Arc<PluginEngine> {
+    Arc::new(PluginEngine::new().expect("the plugin engine starts"))
+}
+
+async fn open(dir: &Path) -> Arc<PluginDir> {
+    PluginDir::open(dir.to_owned(), engine(), None).await.expect("the plugin directory opens")
+}
+
+/// What the service's plugin's `answer` check says now; `None` without a loaded plugin.
+async fn answer(plugins: &PluginDir, service: &str) -> Option<String> {
+    let set = plugins.current();
+    let plugin = set.get(service)?.plugin.clone()?;
+    match plugin.run("answer", &[]).await.expect("the answer check runs") {
+        Outcome::Raw(value) => Some(value),
+        other => panic!("expected a raw answer, got {other:?}"),
+    }
+}
+
+/// Polls `probe` until it gives a value; panics naming `what` after [`DEADLINE`].
+async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn wait_for_answer(plugins: &PluginDir, service: &str, expected: &str) {
+    wait_for(&format!("{service} to answer {expected}"), async || {
+        (answer(plugins, service).await.as_deref() == Some(expected)).then_some(())
+    })
+    .await;
+}
+
+async fn wait_for_entry(
+    plugins: &PluginDir,
+    service: &str,
+    what: &str,
+    condition: impl Fn(&PluginEntry) -> bool,
+) -> PluginEntry {
+    wait_for(what, async || plugins.current().get(service).filter(|entry| condition(entry)).cloned()).await
+}
+
+fn services(plugins: &PluginDir) -> Vec<String> {
+    plugins.current().services().map(str::to_owned).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn configmap_updates_add_change_break_and_remove_a_plugin() {
+    let warnings = CapturedWarnings::default();
+    let _log = warnings.install();
+    let dir = tempfile::tempdir().unwrap();
+    let volume = ConfigMapVolume::new(dir.path());
+    let plugins = open(dir.path()).await;
+    assert!(plugins.is_loaded());
+    assert_eq!(services(&plugins), Vec::<String>::new());
+
+    volume.write(&[("web.wasm", &AnswerPlugin::new("v001").wasm())]);
+    wait_for_answer(&plugins, "web", "v001").await;
+    assert_eq!(services(&plugins), ["web"]);
+
+    let v002 = AnswerPlugin::new("v002").wasm();
+    volume.write(&[("web.wasm", &v002)]);
+    wait_for_answer(&plugins, "web", "v002").await;
+
+    let broken = b"\xffnot a plugin".as_slice();
+    volume.write(&[("web.wasm", broken)]);
+    let entry = wait_for_entry(&plugins, "web", "the broken update's error", |entry| entry.last_error.is_some()).await;
+    assert_eq!(
+        entry.last_error.unwrap().message,
+        "web.wasm: not a WebAssembly component: neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text"
+    );
+    assert_eq!(entry.sha256.as_deref(), Some(sha256(broken).as_str()));
+    assert_eq!(entry.loaded_sha256.as_deref(), Some(sha256(&v002).as_str()));
+    assert_eq!(answer(&plugins, "web").await.as_deref(), Some("v002"), "the last good version keeps serving");
+    assert_eq!(plugins.reload_errors(), 1);
+    let warning_lines = warnings.lines();
+    assert_eq!(warning_lines.len(), 1, "{warning_lines:?}");
+    assert!(warning_lines[0].contains("plugin failed to load"), "{}", warning_lines[0]);
+    assert!(warning_lines[0].contains("web.wasm: not a WebAssembly component"), "{}", warning_lines[0]);
+
+    volume.write(&[("web.wasm", &AnswerPlugin::new("v003").wasm())]);
+    wait_for_answer(&plugins, "web", "v003").await;
+    assert_eq!(plugins.current().get("web").unwrap().last_error, None);
+
+    volume.write(&[]);
+    wait_for("web to disappear", async || plugins.current().get("web").is_none().then_some(())).await;
+    assert_eq!(services(&plugins), Vec::<String>::new());
+    assert_eq!(plugins.reload_errors(), 1);
+}
+
+#[tokio::test]
+async fn plain_directory_writes_renames_and_removals_are_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
+    std::fs::write(dir.path().join(".hidden.wasm"), AnswerPlugin::new("nope").wasm()).unwrap();
+    let plugins = open(dir.path()).await;
+    assert_eq!(answer(&plugins, "web").await.as_deref(), Some("v001"), "loaded before open returns");
+    assert_eq!(services(&plugins), ["web"]);
+
+    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v002").wasm()).unwrap();
+    wait_for_answer(&plugins, "web", "v002").await;
+
+    // Written under a hidden name, then renamed into place: the usual atomic copy.
+    std::fs::write(dir.path().join(".api.wasm.part"), AnswerPlugin::new("a001").wasm()).unwrap();
+    std::fs::rename(dir.path().join(".api.wasm.part"), dir.path().join("api.wasm")).unwrap();
+    wait_for_answer(&plugins, "api", "a001").await;
+    assert_eq!(services(&plugins), ["api", "web"]);
+
+    std::fs::remove_file(dir.path().join("web.wasm")).unwrap();
+    wait_for("web to disappear", async || plugins.current().get("web").is_none().then_some(())).await;
+    assert_eq!(services(&plugins), ["api"]);
+    assert_eq!(plugins.reload_errors(), 0);
+}
+
+#[tokio::test]
+async fn settings_changes_reprepare_without_compiling_and_bad_settings_keep_the_previous() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
+    std::fs::write(dir.path().join("web.toml"), "cache_seconds = 5\n").unwrap();
+    let plugins = open(dir.path()).await;
+    let first = plugins.current().get("web").unwrap().clone();
+    assert_eq!(first.plugin.as_ref().unwrap().settings().cache_ttl, Duration::from_secs(5));
+
+    std::fs::write(dir.path().join("web.toml"), "cache_seconds = 7\n").unwrap();
+    let second = wait_for_entry(&plugins, "web", "the new settings", |entry| {
+        entry.plugin.as_ref().is_some_and(|plugin| plugin.settings().cache_ttl == Duration::from_secs(7))
+    })
+    .await;
+    assert_ne!(second.generation, first.generation);
+    assert_eq!(plugins.compile_counts(), CompileCounts { compiled: 1, from_cache: 0 });
+
+    std::fs::write(dir.path().join("web.toml"), "cache_seconds = \"soon\"\n").unwrap();
+    let rejected =
+        wait_for_entry(&plugins, "web", "the settings error", |entry| entry.settings_error.is_some()).await;
+    assert!(
+        rejected.settings_error.as_deref().unwrap().starts_with("web.toml: invalid plugin settings: "),
+        "{:?}",
+        rejected.settings_error
+    );
+    assert_eq!(rejected.generation, second.generation, "the plugin is not reloaded");
+    assert_eq!(rejected.plugin.unwrap().settings().cache_ttl, Duration::from_secs(7));
+    assert_eq!(rejected.last_error, None);
+    assert_eq!(plugins.reload_errors(), 1);
+
+    std::fs::remove_file(dir.path().join("web.toml")).unwrap();
+    let defaults = wait_for_entry(&plugins, "web", "the default settings", |entry| {
+        entry.settings_error.is_none() && entry.generation != second.generation
+    })
+    .await;
+    assert_eq!(defaults.plugin.unwrap().settings().cache_ttl, Duration::from_secs(10));
+    assert_eq!(plugins.compile_counts(), CompileCounts { compiled: 1, from_cache: 0 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_never_fail_through_20_swaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = ConfigMapVolume::new(dir.path());
+    volume.write(&[("web.wasm", &AnswerPlugin::new("v000").wasm())]);
+    let plugins = open(dir.path()).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(AtomicU64::new(0));
+    let client = tokio::spawn({
+        let (plugins, stop, requests) = (Arc::clone(&plugins), Arc::clone(&stop), Arc::clone(&requests));
+        async move {
+            let mut seen = BTreeSet::new();
+            while !stop.load(Ordering::Relaxed) {
+                let set = plugins.current();
+                let plugin = set.get("web").and_then(|entry| entry.plugin.clone()).expect("web is always in the set");
+                match plugin.run("answer", &[]).await {
+                    Ok(Outcome::Raw(value)) => seen.insert(value),
+                    other => panic!("request failed during a reload: {other:?}"),
+                };
+                requests.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+            seen
+        }
+    });
+    let versions: Vec<String> = (1..=20).map(|n| format!("v{n:03}")).collect();
+    for version in &versions {
+        volume.write(&[("web.wasm", &AnswerPlugin::new(version).wasm())]);
+        wait_for_answer(&plugins, "web", version).await;
+    }
+    let before = requests.load(Ordering::Relaxed);
+    wait_for("one more request", async || (requests.load(Ordering::Relaxed) > before + 1).then_some(())).await;
+    stop.store(true, Ordering::Relaxed);
+    let seen = client.await.expect("no request failed");
+    assert!(seen.contains("v020"), "{seen:?}");
+    assert_eq!(plugins.reload_errors(), 0);
+    println!("{} requests through 20 swaps, none failed", requests.load(Ordering::Relaxed));
+}
+
+#[tokio::test]
+async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().join("compiled");
+    let v001 = AnswerPlugin::new("v001").wasm();
+    std::fs::write(dir.path().join("web.wasm"), &v001).unwrap();
+    std::fs::write(cache.path().join("unrelated.txt"), "not ours").unwrap();
+
+    let cold = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone())).await.unwrap();
+    assert_eq!(cold.compile_counts(), CompileCounts { compiled: 1, from_cache: 0 });
+    drop(cold);
+    let artifacts = cache_artifacts(&cache_dir);
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(artifacts[0].starts_with(&format!("{}-", sha256(&v001))), "{artifacts:?}");
+    assert!(artifacts[0].ends_with(".cwasm"), "{artifacts:?}");
+
+    let warm = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone())).await.unwrap();
+    assert_eq!(warm.compile_counts(), CompileCounts { compiled: 0, from_cache: 1 });
+    assert_eq!(answer(&warm, "web").await.as_deref(), Some("v001"));
+
+    let v002 = AnswerPlugin::new("v002").wasm();
+    std::fs::write(dir.path().join("web.wasm"), &v002).unwrap();
+    wait_for_answer(&warm, "web", "v002").await;
+    let artifacts = cache_artifacts(&cache_dir);
+    assert_eq!(artifacts.len(), 1, "the old version's entry is pruned: {artifacts:?}");
+    assert!(artifacts[0].starts_with(&format!("{}-", sha256(&v002))), "{artifacts:?}");
+    assert!(cache.path().join("unrelated.txt").exists());
+}
+
+fn cache_artifacts(cache_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(cache_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine();
+    let precompiled = engine.wasmtime().precompile_component(&AnswerPlugin::new("v001").wasm()).unwrap();
+    std::fs::write(dir.path().join("web.wasm"), &precompiled).unwrap();
+    let plugins = PluginDir::open(dir.path().to_owned(), engine, None).await.unwrap();
+    let entry = plugins.current().get("web").unwrap().clone();
+    assert!(entry.plugin.is_none());
+    assert!(
+        entry.last_error.unwrap().message.starts_with("web.wasm: not a WebAssembly component: "),
+        "a precompiled artifact is not wasm"
+    );
+}
+
+#[tokio::test]
+async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = PluginDir::open(dir.path().to_owned(), engine(), Some(dir.path().join("cache")))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "compile cache directory {} is inside the plugin directory; use a directory of its own",
+            dir.path().canonicalize().unwrap().join("cache").display()
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_unusable_plugin_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let error = PluginDir::open(missing.clone(), engine(), None).await.err().expect("refused");
+    assert_eq!(
+        error.to_string(),
+        format!("cannot read plugin directory {}: No such file or directory (os error 2)", missing.display())
+    );
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let error = PluginDir::open(file.clone(), engine(), None).await.err().expect("refused");
+    assert_eq!(error.to_string(), format!("plugin directory {} is not a directory", file.display()));
+}
+
+#[tokio::test]
+async fn compressed_plugins_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let compressed = AnswerPlugin::new("v001").wasm_gz();
+    std::fs::write(dir.path().join("web.wasm.gz"), &compressed).unwrap();
+    let plugins = open(dir.path()).await;
+    assert_eq!(answer(&plugins, "web").await.as_deref(), Some("v001"));
+    let entry = plugins.current().get("web").unwrap().clone();
+    assert_eq!(entry.file, "web.wasm.gz");
+    assert_eq!(entry.sha256.as_deref(), Some(sha256(&compressed).as_str()));
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_a_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // 65 gzip members of 1 MiB of zeros each: about 70 KB that would expand to 65 MiB.
+    let member = gzip(&vec![0u8; 1 << 20]);
+    let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 65).collect();
+    std::fs::write(dir.path().join("bomb.wasm.gz"), &bomb).unwrap();
+    let plugins = open(dir.path()).await;
+    let entry = plugins.current().get("bomb").unwrap().clone();
+    assert!(entry.plugin.is_none());
+    assert_eq!(entry.last_error.unwrap().message, "bomb.wasm.gz decompresses to more than 64 MiB");
+    assert_eq!(plugins.reload_errors(), 1);
+}
+
+#[tokio::test]
+async fn two_files_for_one_service_are_an_error_until_one_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
+    std::fs::write(dir.path().join("web.wasm.gz"), AnswerPlugin::new("v002").wasm_gz()).unwrap();
+    let plugins = open(dir.path()).await;
+    let entry = plugins.current().get("web").unwrap().clone();
+    assert_eq!(entry.last_error.unwrap().message, "both web.wasm and web.wasm.gz exist; keep one");
+    assert_eq!(entry.sha256, None);
+
+    std::fs::remove_file(dir.path().join("web.wasm")).unwrap();
+    wait_for_answer(&plugins, "web", "v002").await;
+}
+
+#[tokio::test]
+async fn status_shows_every_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = AnswerPlugin::new("v001").wasm();
+    std::fs::write(dir.path().join("web.wasm"), &good).unwrap();
+    std::fs::write(dir.path().join("bad.wasm"), "(component").unwrap();
+    let plugins = open(dir.path()).await;
+    let mut status = plugins.current().status();
+    let web = status["web"].as_object_mut().unwrap();
+    let loaded_at = web.remove("loaded_at").unwrap();
+    assert!(loaded_at.as_str().unwrap().parse::<jiff::Timestamp>().is_ok(), "{loaded_at}");
+    let generation = web.remove("generation").unwrap();
+    assert!(generation.as_u64().unwrap() > 0);
+    assert_eq!(
+        status["web"],
+        serde_json::json!({
+            "file": "web.wasm",
+            "sha256": sha256(&good),
+            "loaded_sha256": sha256(&good),
+            "checks": [{"name": "answer", "description": null}],
+            "warnings": [],
+            "last_error": null,
+            "settings_error": null,
+        })
+    );
+    let bad = &status["bad"];
+    assert_eq!(bad["file"], "bad.wasm");
+    assert_eq!(bad["loaded_at"], serde_json::Value::Null);
+    assert_eq!(bad["checks"], serde_json::json!([]));
+    assert!(bad["last_error"]["message"].as_str().unwrap().starts_with("bad.wasm: not a WebAssembly component: "));
+    assert!(bad["last_error"]["since"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
+    assert_eq!(services(&plugins), ["web"], "a plugin that never loaded offers no service");
+}
+
+#[tokio::test]
+async fn no_plugin_directory_means_no_plugins() {
+    let plugins = PluginDir::empty();
+    assert!(plugins.is_loaded());
+    assert_eq!(services(&plugins), Vec::<String>::new());
+    assert_eq!(plugins.current().status(), serde_json::json!({}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+/// A small Rust plugin from `example-plugins/` when built, else the WAT fixture.
+fn small_plugin() -> (String, Vec<u8>) {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-plugins/target/wasm32-wasip2/release");
+    let smallest = std::fs::read_dir(&built).into_iter().flatten().flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .min_by_key(|path| std::fs::metadata(path).map_or(u64::MAX, |meta| meta.len()));
+    match smallest {
+        Some(path) => (path.display().to_string(), std::fs::read(&path).unwrap()),
+        None => ("the WAT fixture".to_owned(), AnswerPlugin::new("v000").wasm()),
+    }
+}
+
+/// Another version of `wasm` that behaves the same: a custom section appended (a new sha256).
+fn new_version(wasm: &[u8], n: u8) -> Vec<u8> {
+    let name = b"kube-shields-figure";
+    let mut version = wasm.to_vec();
+    version.extend([0, (1 + name.len() + 1) as u8, name.len() as u8]);
+    version.extend(name);
+    version.push(n);
+    version
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figure_configmap_update_to_first_answer() {
+    let (source, wasm) = small_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let volume = ConfigMapVolume::new(dir.path());
+    volume.write(&[("web.wasm", &wasm)]);
+    let plugins = open(dir.path()).await;
+    let check = plugins.current().get("web").unwrap().plugin.as_ref().expect("the plugin loads").checks()[0].name.clone();
+    let mut times = Vec::new();
+    for n in 1..=5 {
+        let version = new_version(&wasm, n);
+        let new_sha256 = sha256(&version);
+        let renamed = volume.write(&[("web.wasm", &version)]);
+        wait_for("the new version to answer", async || {
+            let set = plugins.current();
+            let entry = set.get("web")?;
+            let plugin = entry.plugin.as_ref().filter(|_| entry.loaded_sha256.as_deref() == Some(new_sha256.as_str()))?;
+            plugin.run(&check, &[]).await.ok()
+        })
+        .await;
+        times.push(renamed.elapsed());
+    }
+    times.sort();
+    println!(
+        "FIGURE ..data rename -> first answer of the new version ({source}, {} bytes, debounce included): \
+         median {:?}, max {:?}, all {times:?}",
+        wasm.len(),
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}
+
+/// `cargo test --test plugin_reload figure_large -- --ignored --nocapture`; the size in MB of
+/// the generated component comes from `FIGURE_COMPONENT_MB` (default 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a figure: compiles a large component for many seconds"]
+async fn figure_large_component_warm_cache_against_cold_compile() {
+    let megabytes: usize = std::env::var("FIGURE_COMPONENT_MB").map_or(12, |mb| mb.parse().unwrap());
+    // One filler function is about 550 bytes of code.
+    let wasm = AnswerPlugin::new("v001").filler_functions(megabytes * 1_000_000 / 550).wasm();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.wasm"), &wasm).unwrap();
+    let mut figures = Vec::new();
+    for expected in [CompileCounts { compiled: 1, from_cache: 0 }, CompileCounts { compiled: 0, from_cache: 1 }] {
+        let started = Instant::now();
+        let plugins = PluginDir::open(dir.path().to_owned(), engine(), Some(cache.path().to_owned())).await.unwrap();
+        figures.push(started.elapsed());
+        assert_eq!(plugins.compile_counts(), expected);
+        assert_eq!(answer(&plugins, "big").await.as_deref(), Some("v001"));
+    }
+    println!(
+        "FIGURE {} byte component: cold open (compile) {:?}, warm open (compile cache) {:?}",
+        wasm.len(),
+        figures[0],
+        figures[1]
+    );
+}
