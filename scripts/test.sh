@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: builds the example plugins (the tests load them), then the workspace tests.
+# Runs every test: builds the example plugins (the tests load them), runs the workspace tests,
+# and validates the Kubernetes manifests offline.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build-plugins.sh"
 cd "$root"
 cargo test --workspace --locked
+bash scripts/validate-manifests.sh

@@ -42,7 +42,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/pods", get(all_namespaces))
         .route("/api/v1/namespaces/{namespace}/pods", get(one_namespace))
-        .fallback(|| async { status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource") })
+        .fallback(|| async {
+            status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        })
         .with_state(shared)
 }
 
@@ -63,10 +69,19 @@ async fn one_namespace(
     serve_pods(&shared, &headers, Scope::Namespace(namespace), query).await
 }
 
-async fn serve_pods(shared: &Arc<Shared>, headers: &HeaderMap, scope: Scope, query: PodQuery) -> Response {
+async fn serve_pods(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    scope: Scope,
+    query: PodQuery,
+) -> Response {
     if let Some(token) = &shared.settings.token {
         let expected = format!("Bearer {token}");
-        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(&expected) {
+        if headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            != Some(&expected)
+        {
             return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
         }
     }
@@ -109,7 +124,11 @@ impl PodFilter {
         let fields = Selector::parse(query.field_selector.as_deref().unwrap_or_default())?;
         fields.check_fields()?;
         let labels = Selector::parse(query.label_selector.as_deref().unwrap_or_default())?;
-        Ok(PodFilter { scope, fields, labels })
+        Ok(PodFilter {
+            scope,
+            fields,
+            labels,
+        })
     }
 
     fn matches(&self, pod: &Pod) -> bool {
@@ -127,7 +146,10 @@ impl PodFilter {
         if change.deleted {
             return after.then_some("DELETED");
         }
-        match (change.before.as_ref().is_some_and(|p| self.matches(p)), after) {
+        match (
+            change.before.as_ref().is_some_and(|p| self.matches(p)),
+            after,
+        ) {
             (true, true) => Some("MODIFIED"),
             (false, true) => Some("ADDED"),
             (true, false) => Some("DELETED"),
@@ -157,26 +179,40 @@ struct PodList {
 fn parse_continue(token: &str) -> Option<(u64, PodKey)> {
     let mut parts = token.splitn(3, '/');
     let resource_version = parts.next()?.parse().ok()?;
-    Some((resource_version, (parts.next()?.to_owned(), parts.next()?.to_owned())))
+    Some((
+        resource_version,
+        (parts.next()?.to_owned(), parts.next()?.to_owned()),
+    ))
 }
 
 fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response {
     let continued = match query.continue_token.as_deref().filter(|t| !t.is_empty()) {
         Some(token) => match parse_continue(token) {
             Some(parsed) => Some(parsed),
-            None => return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid continue token"),
+            None => {
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "invalid continue token",
+                );
+            }
         },
         None => None,
     };
     let limit = query.limit.filter(|&l| l > 0).unwrap_or(usize::MAX);
     let (resource_version, items, continue_token) = {
         let store = shared.store.lock().expect("store lock");
-        let resource_version = continued.as_ref().map_or(store.resource_version(), |(rv, _)| *rv);
+        let resource_version = continued
+            .as_ref()
+            .map_or(store.resource_version(), |(rv, _)| *rv);
         let mut matching = store
             .pods_after(continued.as_ref().map(|(_, key)| key))
             .filter(|(_, pod)| filter.matches(pod));
-        let items: Vec<(PodKey, Pod)> =
-            matching.by_ref().take(limit).map(|(k, p)| (k.clone(), p.clone())).collect();
+        let items: Vec<(PodKey, Pod)> = matching
+            .by_ref()
+            .take(limit)
+            .map(|(k, p)| (k.clone(), p.clone()))
+            .collect();
         let continue_token = match (matching.next(), items.last()) {
             (Some(_), Some(((ns, name), _))) => Some(format!("{resource_version}/{ns}/{name}")),
             _ => None,
@@ -186,10 +222,16 @@ fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response 
     let list = PodList {
         kind: "PodList",
         api_version: "v1",
-        metadata: ListMeta { resource_version: resource_version.to_string(), continue_token },
+        metadata: ListMeta {
+            resource_version: resource_version.to_string(),
+            continue_token,
+        },
         items: items.into_iter().map(|(_, pod)| pod).collect(),
     };
-    json_response(StatusCode::OK, serde_json::to_vec(&list).expect("pod list serializes"))
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&list).expect("pod list serializes"),
+    )
 }
 
 #[derive(Serialize)]
@@ -200,7 +242,11 @@ struct WatchLine<'a> {
 }
 
 fn event_line(event_type: &str, pod: &Pod) -> Bytes {
-    let mut line = serde_json::to_vec(&WatchLine { event_type, object: pod }).expect("event serializes");
+    let mut line = serde_json::to_vec(&WatchLine {
+        event_type,
+        object: pod,
+    })
+    .expect("event serializes");
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -213,7 +259,11 @@ fn json_line(value: &serde_json::Value) -> Bytes {
 
 /// Where a watch starts: the events to replay first and the resource version they reach.
 enum WatchStart {
-    Replay { lines: Vec<Bytes>, progress: u64, changes: broadcast::Receiver<Arc<Change>> },
+    Replay {
+        lines: Vec<Bytes>,
+        progress: u64,
+        changes: broadcast::Receiver<Arc<Change>>,
+    },
     /// Compaction dropped history the watch needs: `410 Expired`.
     Expired { requested: u64, oldest: u64 },
 }
@@ -230,7 +280,13 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
         .map(str::parse::<u64>);
     let requested = match requested.transpose() {
         Ok(requested) => requested,
-        Err(_) => return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid resourceVersion"),
+        Err(_) => {
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "invalid resourceVersion",
+            );
+        }
     };
     let start = {
         let store = shared.store.lock().expect("store lock");
@@ -272,9 +328,14 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
                     "reason": "Expired", "code": 410,
                 },
             });
-            tx.try_send(json_line(&error)).expect("fresh channel has room");
+            tx.try_send(json_line(&error))
+                .expect("fresh channel has room");
         }
-        WatchStart::Replay { lines, progress, changes } => {
+        WatchStart::Replay {
+            lines,
+            progress,
+            changes,
+        } => {
             let stream = WatchStream {
                 tx,
                 filter,
@@ -284,7 +345,9 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
                     .allow_watch_bookmarks
                     .unwrap_or(false)
                     .then_some(shared.settings.bookmark_interval),
-                deadline: query.timeout_seconds.map(|s| Instant::now() + Duration::from_secs(s)),
+                deadline: query
+                    .timeout_seconds
+                    .map(|s| Instant::now() + Duration::from_secs(s)),
                 drops: shared.drops.subscribe(),
             };
             tokio::spawn(stream.run(lines));
@@ -322,10 +385,17 @@ impl WatchStream {
         }
         let period = self.bookmarks.unwrap_or(A_YEAR);
         let mut bookmark = tokio::time::interval_at(Instant::now() + period, period);
-        let deadline = tokio::time::sleep_until(self.deadline.unwrap_or_else(|| Instant::now() + A_YEAR));
+        let deadline =
+            tokio::time::sleep_until(self.deadline.unwrap_or_else(|| Instant::now() + A_YEAR));
         tokio::pin!(deadline);
         loop {
             let line = tokio::select! {
+                // Ending wins over a change that arrives at the same time: a dropped watch
+                // must not deliver anything that happened after the drop.
+                biased;
+                _ = self.drops.changed() => return,
+                _ = self.tx.closed() => return,
+                _ = &mut deadline => return,
                 change = self.changes.recv() => match change {
                     Ok(change) => {
                         self.progress = change.resource_version;
@@ -344,9 +414,6 @@ impl WatchStream {
                         "metadata": { "resourceVersion": self.progress.to_string() },
                     },
                 })),
-                _ = &mut deadline => return,
-                _ = self.drops.changed() => return,
-                _ = self.tx.closed() => return,
             };
             if self.tx.send(line).await.is_err() {
                 return;

@@ -128,7 +128,9 @@ impl FakeApiServerBuilder {
     /// # Panics
     /// When the port cannot be bound (this is test support).
     pub async fn start(self) -> FakeApiServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         let (acceptor, tls) = match self.tls {
             true => {
@@ -151,7 +153,12 @@ impl FakeApiServerBuilder {
         });
         let router = http::router(Arc::clone(&shared));
         let task = tokio::spawn(accept_loop(listener, router, acceptor));
-        FakeApiServer { shared, addr, tls, task }
+        FakeApiServer {
+            shared,
+            addr,
+            tls,
+            task,
+        }
     }
 }
 
@@ -206,7 +213,9 @@ impl FakeApiServer {
     /// Deletes a pod and tells the watches; false when there was no such pod.
     pub fn delete(&self, namespace: &str, name: &str) -> bool {
         let mut store = self.shared.store.lock().expect("store lock");
-        let Some(change) = store.delete(namespace, name) else { return false };
+        let Some(change) = store.delete(namespace, name) else {
+            return false;
+        };
         let _ = self.shared.changes.send(change);
         true
     }
@@ -235,7 +244,11 @@ impl FakeApiServer {
 
     /// The latest resource version.
     pub fn resource_version(&self) -> u64 {
-        self.shared.store.lock().expect("store lock").resource_version()
+        self.shared
+            .store
+            .lock()
+            .expect("store lock")
+            .resource_version()
     }
 
     /// Pod list requests served so far (pages count one each).
@@ -266,7 +279,9 @@ async fn accept_loop(listener: TcpListener, router: axum::Router, tls: Option<Tl
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let router = router.clone();
         let tls = tls.clone();
         connections.spawn(async move {

@@ -58,7 +58,11 @@ impl PodBuilder {
             annotations: BTreeMap::new(),
             phase: "Running".to_owned(),
             container_statuses: true,
-            containers: vec![ContainerFixture { name: "app".to_owned(), ready: true, restarts: 0 }],
+            containers: vec![ContainerFixture {
+                name: "app".to_owned(),
+                ready: true,
+                restarts: 0,
+            }],
             ip: Some(Ipv4Addr::LOCALHOST),
             node: Some("node-1".to_owned()),
             created: DEFAULT_CREATED.parse().expect("valid timestamp"),
@@ -69,7 +73,8 @@ impl PodBuilder {
     /// `pod-template-hash=<hash>`, with `generateName` `<deployment>-<hash>-`.
     pub fn deployment(self, deployment: &str, hash: &str) -> Self {
         let replica_set = format!("{deployment}-{hash}");
-        self.controller("ReplicaSet", &replica_set).label("pod-template-hash", hash)
+        self.controller("ReplicaSet", &replica_set)
+            .label("pod-template-hash", hash)
     }
 
     /// Owned by controller `kind`/`name` (DaemonSet, StatefulSet, Job, ...), with the
@@ -116,7 +121,11 @@ impl PodBuilder {
     pub fn containers(mut self, containers: &[(&str, bool, u32)]) -> Self {
         self.containers = containers
             .iter()
-            .map(|&(name, ready, restarts)| ContainerFixture { name: name.to_owned(), ready, restarts })
+            .map(|&(name, ready, restarts)| ContainerFixture {
+                name: name.to_owned(),
+                ready,
+                restarts,
+            })
             .collect();
         self
     }
@@ -134,7 +143,10 @@ impl PodBuilder {
     /// # Panics
     /// When `ip` is not in 127.0.0.0/8: fixtures never point at real networks.
     pub fn ip(mut self, ip: Ipv4Addr) -> Self {
-        assert!(ip.is_loopback(), "fixture pod IPs must be loopback addresses, got {ip}");
+        assert!(
+            ip.is_loopback(),
+            "fixture pod IPs must be loopback addresses, got {ip}"
+        );
         self.ip = Some(ip);
         self
     }
@@ -173,7 +185,10 @@ impl PodBuilder {
             })
             .collect();
         let container_statuses = self.container_statuses.then(|| {
-            self.containers.iter().map(|c| container_status(c, &self.phase)).collect()
+            self.containers
+                .iter()
+                .map(|c| container_status(c, &self.phase))
+                .collect()
         });
         let ip = self.ip.map(|ip| ip.to_string());
         Pod {

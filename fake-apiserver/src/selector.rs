@@ -48,7 +48,10 @@ impl Selector {
             let (Term::Equals(key, _) | Term::NotEquals(key, _)) = term else {
                 return Err("field selectors support only =, == and !=".to_owned());
             };
-            if !matches!(key.as_str(), "metadata.name" | "metadata.namespace" | "status.phase" | "spec.nodeName") {
+            if !matches!(
+                key.as_str(),
+                "metadata.name" | "metadata.namespace" | "status.phase" | "spec.nodeName"
+            ) {
                 return Err(format!("field label not supported: {key}"));
             }
         }
@@ -75,7 +78,9 @@ fn parse_term(term: &str) -> Result<Term, String> {
         return Ok(Term::Equals(owned(k), owned(v)));
     }
     if term.contains(' ') || term.contains('(') {
-        return Err(format!("unsupported selector term (set-based selectors are not implemented): {term}"));
+        return Err(format!(
+            "unsupported selector term (set-based selectors are not implemented): {term}"
+        ));
     }
     Ok(match term.strip_prefix('!') {
         Some(key) => Term::NotExists(owned(key)),

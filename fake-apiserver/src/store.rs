@@ -54,13 +54,21 @@ impl Store {
         let meta = &mut pod.metadata;
         meta.resource_version = Some(self.resource_version.to_string());
         if meta.uid.is_none() {
-            meta.uid = before.as_ref().and_then(|p| p.metadata.uid.clone()).or_else(|| {
-                self.next_uid += 1;
-                Some(format!("00000000-0000-4000-8000-{:012x}", self.next_uid))
-            });
+            meta.uid = before
+                .as_ref()
+                .and_then(|p| p.metadata.uid.clone())
+                .or_else(|| {
+                    self.next_uid += 1;
+                    Some(format!("00000000-0000-4000-8000-{:012x}", self.next_uid))
+                });
         }
         self.pods.insert(key, pod.clone());
-        self.record(Change { resource_version: self.resource_version, before, after: pod, deleted: false })
+        self.record(Change {
+            resource_version: self.resource_version,
+            before,
+            after: pod,
+            deleted: false,
+        })
     }
 
     /// Deletes a pod; `None` when there was no such pod.
@@ -68,8 +76,12 @@ impl Store {
         let mut pod = self.pods.remove(&(namespace.to_owned(), name.to_owned()))?;
         self.resource_version += 1;
         pod.metadata.resource_version = Some(self.resource_version.to_string());
-        let change =
-            Change { resource_version: self.resource_version, before: None, after: pod, deleted: true };
+        let change = Change {
+            resource_version: self.resource_version,
+            before: None,
+            after: pod,
+            deleted: true,
+        };
         Some(self.record(change))
     }
 
@@ -91,12 +103,17 @@ impl Store {
         if resource_version < self.oldest_watchable {
             return Err(self.oldest_watchable);
         }
-        let start = self.history.partition_point(|c| c.resource_version <= resource_version);
+        let start = self
+            .history
+            .partition_point(|c| c.resource_version <= resource_version);
         Ok(self.history[start..].to_vec())
     }
 
     /// Pods in key order, starting after `after` when given.
-    pub fn pods_after<'a>(&'a self, after: Option<&PodKey>) -> impl Iterator<Item = (&'a PodKey, &'a Pod)> {
+    pub fn pods_after<'a>(
+        &'a self,
+        after: Option<&PodKey>,
+    ) -> impl Iterator<Item = (&'a PodKey, &'a Pod)> {
         use std::ops::Bound::{Excluded, Unbounded};
         let lower = after.map_or(Unbounded, |key| Excluded(key.clone()));
         self.pods.range((lower, Unbounded))

@@ -32,12 +32,24 @@ pub(crate) fn acceptor(require_client_cert: bool) -> (TlsAcceptor, TlsMaterial) 
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "fake-apiserver CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "fake-apiserver CA");
     let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
     let ca = Issuer::new(ca_params, ca_key);
 
-    let (server_cert, server_key) = leaf(&ca, &SERVER_NAMES, "fake-apiserver", ExtendedKeyUsagePurpose::ServerAuth);
-    let (client_cert, client_key) = leaf(&ca, &[], "kube-shields", ExtendedKeyUsagePurpose::ClientAuth);
+    let (server_cert, server_key) = leaf(
+        &ca,
+        &SERVER_NAMES,
+        "fake-apiserver",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = leaf(
+        &ca,
+        &[],
+        "kube-shields",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
 
     let provider = Arc::new(ring::default_provider());
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -45,7 +57,9 @@ pub(crate) fn acceptor(require_client_cert: bool) -> (TlsAcceptor, TlsMaterial) 
         .expect("protocol versions");
     let builder = if require_client_cert {
         let mut roots = RootCertStore::empty();
-        roots.add(ca_cert.der().clone()).expect("CA is a valid root");
+        roots
+            .add(ca_cert.der().clone())
+            .expect("CA is a valid root");
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .expect("client verifier");
@@ -76,7 +90,9 @@ fn leaf(
     let key = KeyPair::generate().expect("leaf key");
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
     let mut params = CertificateParams::new(names).expect("leaf params");
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     params.extended_key_usages = vec![usage];
     let cert = params.signed_by(&key, ca).expect("leaf certificate");
     (cert, key)

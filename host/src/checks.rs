@@ -2,7 +2,7 @@
 //! index, plugin checks through a per-(service, check) result cache in which concurrent
 //! requests share one run, under a global bound on concurrent plugin runs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -90,6 +90,18 @@ impl Service {
 
 type CacheKey = (String, String);
 
+/// The last failure of one plugin check, for the authenticated plugin status.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunError {
+    /// The error in full.
+    pub message: String,
+    /// When it happened.
+    pub at: jiff::Timestamp,
+}
+
+/// Last failures by service, then check.
+pub type RunErrors = BTreeMap<String, BTreeMap<String, RunError>>;
+
 /// A cached or running plugin result for one (service, check).
 #[derive(Default)]
 struct Slot {
@@ -105,6 +117,7 @@ pub struct Checker {
     plugins: Arc<PluginDir>,
     slots: Arc<Mutex<HashMap<CacheKey, Slot>>>,
     runs: Arc<Semaphore>,
+    run_errors: Arc<Mutex<RunErrors>>,
 }
 
 impl Checker {
@@ -116,6 +129,7 @@ impl Checker {
             plugins,
             slots: Arc::default(),
             runs: Arc::new(Semaphore::new(max_concurrent_runs)),
+            run_errors: Arc::default(),
         }
     }
 
@@ -160,6 +174,11 @@ impl Checker {
         };
         let (answer, cache_use) = self.run_plugin(service, check, plugin, *generation).await;
         Ok((answer, Some(cache_use)))
+    }
+
+    /// The last failure of every plugin check that failed since start.
+    pub fn run_errors(&self) -> RunErrors {
+        self.run_errors.lock().expect("run error lock").clone()
     }
 
     async fn run_plugin(
@@ -209,9 +228,17 @@ impl Checker {
     ) -> Shared<BoxFuture<'static, PluginResult>> {
         let plugin = Arc::clone(plugin);
         let slots = Arc::clone(&self.slots);
+        let run_errors = Arc::clone(&self.run_errors);
         let task = tokio::spawn(async move {
             let result = Arc::new(plugin.run(&key.1, &pods).await);
             drop(permit);
+            if let Err(err) = result.as_ref() {
+                let (service, check) = &key;
+                tracing::warn!(plugin = %service, check = %check, error = %err, "plugin check failed");
+                let failure = RunError { message: err.to_string(), at: jiff::Timestamp::now() };
+                let mut run_errors = run_errors.lock().expect("run error lock");
+                run_errors.entry(service.clone()).or_default().insert(check.clone(), failure);
+            }
             let expires = Instant::now() + plugin.settings().cache_ttl;
             let mut slots = slots.lock().expect("result cache lock");
             if let Some(slot) = slots.get_mut(&key)

@@ -13,7 +13,7 @@ use kube_shields::plugin::PluginEngine;
 use kube_shields::plugin_dir::PluginDir;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::index::SharedIndex;
-use kube_shields::pods::source::{self, PodSourceConfig};
+use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig};
 use kube_shields::server::{self, AppState, Metrics, Mode, ServerConfig};
 
 #[derive(Parser)]
@@ -195,14 +195,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let pods = SharedIndex::new();
-    let source = match &args.pods_file {
-        Some(path) => PodSourceConfig::File(path.clone()),
-        None => PodSourceConfig::Kube {
-            connection: args.kube.connection(),
-            namespaces: args.kube.namespaces.clone(),
-            exclude: args.kube.exclude_namespaces.clone(),
-            label_selector: args.kube.label_selector.clone(),
+    let source = PodSourceConfig {
+        origin: match &args.pods_file {
+            Some(path) => PodOrigin::File(path.clone()),
+            None => PodOrigin::Kube(args.kube.connection()),
         },
+        namespaces: args.kube.namespaces.clone(),
+        exclude: args.kube.exclude_namespaces.clone(),
+        label_selector: args.kube.label_selector.clone(),
     };
     let _pod_source = source::start(source, Arc::clone(&pods)).await.context("pod source")?;
     let engine = Arc::new(PluginEngine::new().context("plugin engine")?);

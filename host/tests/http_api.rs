@@ -13,7 +13,7 @@ use kube_shields::plugin::PluginEngine;
 use kube_shields::plugin_dir::PluginDir;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::index::SharedIndex;
-use kube_shields::pods::source::{self, PodSourceConfig};
+use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig};
 use kube_shields::server::{self, AppState, Metrics, Mode, ServerConfig};
 use reqwest::StatusCode;
 use rstest::rstest;
@@ -77,7 +77,7 @@ impl TestServerBuilder {
         self
     }
 
-    /// Installs `file` as `<service>.wasm` (or `.wat`), with optional TOML settings.
+    /// Installs `file` as `<service>.wasm`, with optional TOML settings.
     fn plugin(mut self, service: &'static str, file: PathBuf, settings: Option<&'static str>) -> Self {
         self.plugins.push((service, file, settings));
         self
@@ -99,30 +99,25 @@ impl TestServerBuilder {
         let plugin_dir = dir.path().join("plugins");
         std::fs::create_dir(&plugin_dir).unwrap();
         for (service, file, settings) in &self.plugins {
-            let extension = file.extension().unwrap().to_str().unwrap();
-            std::fs::copy(file, plugin_dir.join(format!("{service}.{extension}"))).unwrap();
+            // The engine also reads `.wat` text, whatever the file is called.
+            std::fs::copy(file, plugin_dir.join(format!("{service}.wasm"))).unwrap();
             if let Some(settings) = settings {
                 std::fs::write(plugin_dir.join(format!("{service}.toml")), settings).unwrap();
             }
         }
         let demo_pods = repo().join("demo/pods.json");
-        let (source, fake) = match self.pods {
-            Pods::DemoFile => (PodSourceConfig::File(demo_pods), None),
+        let (origin, fake) = match self.pods {
+            Pods::DemoFile => (PodOrigin::File(demo_pods), None),
             Pods::FakeApiServer => {
                 let fake = FakeApiServer::start().await;
                 for pod in kube_shields::pods::file::read_pod_list_raw(&demo_pods).unwrap() {
                     fake.upsert(pod);
                 }
                 let connection = KubeConnection { kube_url: Some(fake.url()), ..KubeConnection::default() };
-                let config = PodSourceConfig::Kube {
-                    connection,
-                    namespaces: Vec::new(),
-                    exclude: vec!["kube-system".to_owned()],
-                    label_selector: None,
-                };
-                (config, Some(fake))
+                (PodOrigin::Kube(connection), Some(fake))
             }
         };
+        let source = PodSourceConfig { exclude: vec!["kube-system".to_owned()], ..PodSourceConfig::all(origin) };
         let pods = SharedIndex::new();
         source::start(source, Arc::clone(&pods)).await.unwrap();
         let engine = Arc::new(PluginEngine::new().unwrap());
@@ -209,6 +204,15 @@ async fn health_badges_answer_from_either_pod_source(#[case] pods: Pods) {
     assert_eq!(
         server.json("/_/api/health/?raw").await,
         (StatusCode::OK, json!({"ready": 3, "total": 4, "restarts": 3, "color": "red"}))
+    );
+    // Keys in the documented order, for clients that compare text.
+    assert_eq!(
+        server.get("/_/api/health/?raw").await.text().await.unwrap(),
+        r#"{"ready":3,"total":4,"restarts":3,"color":"red"}"#
+    );
+    assert_eq!(
+        server.get("/_/db/health/?format=json").await.text().await.unwrap(),
+        r#"{"schemaVersion":1,"label":"health","message":"1/1 (400 restarts)","color":"yellow"}"#
     );
     assert_eq!(
         server.json("/_/api.default/health/?raw").await.1,
@@ -346,7 +350,7 @@ async fn plugin_results_are_cached_and_counted() {
     assert!(metrics.contains(r#"kube_shields_plugin_result_cache_total{result="miss"} 1"#), "{metrics}");
     assert!(metrics.contains(r#"kube_shields_plugin_result_cache_total{result="hit"} 4"#), "{metrics}");
     assert!(metrics.contains(r#"kube_shields_plugin_runs_total{plugin="version",check="release",outcome="ok"} 1"#), "{metrics}");
-    assert!(metrics.contains("kube_shields_pods 15"), "{metrics}");
+    assert!(metrics.contains("kube_shields_pods 10"), "{metrics}");
 }
 
 #[rstest]

@@ -1,30 +1,706 @@
-//! The plugin engine against hand-written fixtures and the example plugins.
+//! The plugin engine against hand-written fixtures (tests/fixtures, one line each on why)
+//! and the example plugins (built by `cargo build --release --target wasm32-wasip2` in
+//! example-plugins/).
 
-use std::path::PathBuf;
-use std::sync::LazyLock;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
-use kube_shields::plugin::{Outcome, PluginEngine, PluginError, PluginSettings, LoadedPlugin};
+use kube_shields::plugin::author::check_command;
+use kube_shields::plugin::{LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings};
+use kube_shields::pods::model::{ContainerInfo, PodInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
-static ENGINE: LazyLock<PluginEngine> = LazyLock::new(|| PluginEngine::new().expect("engine"));
+static ENGINE: LazyLock<PluginEngine> =
+    LazyLock::new(|| PluginEngine::new().expect("plugin engine"));
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture_path(name: &str) -> PathBuf {
+    manifest_dir().join("tests/fixtures").join(name)
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// An example plugin's component; the examples are built before the tests (see the README).
+fn example(name: &str) -> Vec<u8> {
+    let path = manifest_dir()
+        .join("../example-plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --release --target wasm32-wasip2` in example-plugins/",
+        path.display()
+    );
+    read(&path)
+}
+
+async fn load_with(name: &str, settings: PluginSettings) -> Result<LoadedPlugin, PluginError> {
+    ENGINE
+        .load("web", &read(&fixture_path(name)), settings)
+        .await
 }
 
 async fn load(name: &str) -> Result<LoadedPlugin, PluginError> {
-    ENGINE.load("web", &fixture(name), PluginSettings::default()).await
+    load_with(name, PluginSettings::default()).await
+}
+
+fn settings(deadline_ms: u64) -> PluginSettings {
+    PluginSettings {
+        deadline: Duration::from_millis(deadline_ms),
+        ..PluginSettings::default()
+    }
+}
+
+fn check_names(plugin: &LoadedPlugin) -> Vec<&str> {
+    plugin
+        .checks()
+        .iter()
+        .map(|check| check.name.as_str())
+        .collect()
+}
+
+fn raw(value: &str) -> Outcome {
+    Outcome::Raw(value.to_owned())
+}
+
+fn shield(status: &str, color: &str) -> Outcome {
+    Outcome::Shield {
+        label: None,
+        status: status.to_owned(),
+        color: Some(color.to_owned()),
+    }
+}
+
+/// A failure in one plugin must not affect the next call of another.
+async fn assert_good_plugin_still_works() {
+    let good = load("good.wat").await.expect("good plugin loads");
+    assert_eq!(good.run("ok", &[]).await, Ok(shield("ok", "green")));
+}
+
+/// A pod of the `web` service, built up with the `with_*` methods.
+struct PodBuilder(PodInfo);
+
+fn pod(name: &str) -> PodBuilder {
+    PodBuilder(PodInfo {
+        name: name.to_owned(),
+        namespace: "default".to_owned(),
+        generate_name: None,
+        controller: None,
+        phase: "Running".to_owned(),
+        pod_ip: None,
+        pod_ips: Vec::new(),
+        node_name: None,
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        created: None,
+        containers: Vec::new(),
+    })
+}
+
+impl PodBuilder {
+    fn with_ip(mut self, ip: &str) -> Self {
+        self.0.pod_ip = Some(ip.to_owned());
+        self.0.pod_ips = vec![ip.to_owned()];
+        self
+    }
+
+    fn with_node(mut self, node: &str) -> Self {
+        self.0.node_name = Some(node.to_owned());
+        self
+    }
+
+    fn with_image(mut self, image: &str) -> Self {
+        self.0.containers.push(ContainerInfo {
+            name: "app".to_owned(),
+            image: image.to_owned(),
+            ready: true,
+            restart_count: 0,
+            state: "running".to_owned(),
+            reason: None,
+        });
+        self
+    }
+
+    fn build(self) -> Arc<PodInfo> {
+        Arc::new(self.0)
+    }
+}
+
+/// What the local test server does with each connection.
+#[derive(Clone)]
+enum Reply {
+    /// `200 OK` with this body.
+    Body(Vec<u8>),
+    /// Reads the request and never answers.
+    Silence,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 answering every request the same way; returns its port.
+async fn serve(reply: Reply) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind test server");
+    let port = listener.local_addr().expect("local address").port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                match reply {
+                    Reply::Body(body) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = socket.write_all(head.as_bytes()).await;
+                        let _ = socket.write_all(&body).await;
+                    }
+                    Reply::Silence => tokio::time::sleep(Duration::from_secs(30)).await,
+                }
+            });
+        }
+    });
+    port
+}
+
+// --- a good plugin ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn good_plugin_lists_its_checks_with_descriptions() {
+    let plugin = load("good.wat").await.unwrap();
+    assert_eq!(
+        check_names(&plugin),
+        ["ok", "raw", "fail", "service", "pod-count"]
+    );
+    assert_eq!(plugin.checks()[0].description.as_deref(), Some("Always ok"));
+    assert_eq!(plugin.checks()[1].description, None);
+    assert!(plugin.warnings().is_empty());
 }
 
 #[tokio::test]
-async fn good_plugin_lists_and_runs_its_checks() {
+async fn good_plugin_answers_shields_raw_values_and_errors() {
     let plugin = load("good.wat").await.unwrap();
-    let names: Vec<&str> = plugin.checks().iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["ok", "raw", "fail", "service", "pod-count"]);
+    assert_eq!(plugin.run("ok", &[]).await, Ok(shield("ok", "green")));
+    assert_eq!(plugin.run("raw", &[]).await, Ok(raw("1.2.3")));
     assert_eq!(
-        plugin.run("ok", &[]).await,
-        Ok(Outcome::Shield { label: None, status: "ok".into(), color: Some("green".into()) })
+        plugin.run("fail", &[]).await,
+        Err(PluginError::Plugin("nothing to report".into()))
     );
-    assert_eq!(plugin.run("service", &[]).await, Ok(Outcome::Raw("web".into())));
-    assert_eq!(plugin.run("fail", &[]).await, Err(PluginError::Plugin("nothing to report".into())));
+}
+
+#[tokio::test]
+async fn good_plugin_sees_the_service_and_its_pods() {
+    let plugin = load("good.wat").await.unwrap();
+    let pods = [
+        pod("web-1").build(),
+        pod("web-2").build(),
+        pod("web-3").build(),
+    ];
+    assert_eq!(plugin.run("service", &pods).await, Ok(raw("web")));
+    assert_eq!(plugin.run("pod-count", &pods).await, Ok(raw("3")));
+}
+
+#[tokio::test]
+async fn a_check_the_plugin_does_not_list_is_unknown() {
+    let plugin = load("good.wat").await.unwrap();
+    assert_eq!(
+        plugin.run("nope", &[]).await,
+        Err(PluginError::UnknownCheck("nope".into()))
+    );
+}
+
+// --- not a plugin ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn random_bytes_are_not_wasm() {
+    assert_eq!(
+        load("random.bin").await.unwrap_err(),
+        PluginError::NotWasm(
+            "neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".into()
+        )
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn an_empty_file_is_not_wasm() {
+    assert_eq!(
+        load("empty.wasm").await.unwrap_err(),
+        PluginError::NotWasm("the file is empty".into())
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn text_that_is_not_webassembly_is_not_wasm() {
+    let err = ENGINE
+        .load("web", b"hello, world\n", PluginSettings::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        PluginError::NotWasm("expected `(` at line 1, column 1".into())
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_component_is_not_wasm() {
+    // A component header, then a core module section announcing 127 bytes that are not there.
+    let bytes = b"\0asm\x0d\x00\x01\x00\x01\x7f";
+    let err = ENGINE
+        .load("web", bytes, PluginSettings::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        PluginError::NotWasm(
+            "failed to parse WebAssembly module: wasm component contains an invalid module \
+             section: section range 10..137 is out of bounds (bound = 10)"
+                .into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_component_of_another_world_is_refused_naming_the_missing_export() {
+    assert_eq!(
+        load("other_world.wat").await.unwrap_err(),
+        PluginError::WrongWorld(
+            "the component does not export `kube-shields:plugin/checks@0.1.0` \
+             (it exports wasi:cli/run@0.2.0)"
+                .into()
+        )
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn wrong_export_types_are_refused_naming_the_mismatch() {
+    let err = load("wrong_signature.wat").await.unwrap_err();
+    assert_eq!(
+        err,
+        PluginError::WrongWorld(
+            "instance export `kube-shields:plugin/checks@0.1.0` does not have export `run-check`"
+                .into()
+        )
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn an_import_the_host_does_not_offer_is_refused_naming_it() {
+    let good = String::from_utf8(read(&fixture_path("good.wat"))).unwrap();
+    let importing = good.replacen(
+        "(component",
+        "(component (import \"acme:db/query@1.0.0\" (instance (export \"run\" (func))))",
+        1,
+    );
+    assert_eq!(
+        ENGINE
+            .load("web", importing.as_bytes(), PluginSettings::default())
+            .await
+            .unwrap_err(),
+        PluginError::WrongWorld(
+            "component imports instance `acme:db/query@1.0.0`, but a matching implementation \
+             was not found in the linker: instance export `run` has the wrong type: function \
+             implementation is missing"
+                .into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_core_module_with_an_embedded_component_type_is_encoded_into_a_component() {
+    use wit_component::{StringEncoding, dummy_module, embed_component_metadata};
+    use wit_parser::{ManglingAndAbi, Resolve};
+
+    let mut resolve = Resolve::default();
+    let (package, _) = resolve.push_path(manifest_dir().join("../wit")).unwrap();
+    let world = resolve
+        .select_world(&[package], Some("check-plugin"))
+        .unwrap();
+    let mut module = dummy_module(&resolve, world, ManglingAndAbi::Standard32);
+    embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).unwrap();
+    // The dummy's functions are `unreachable`: loading gets as far as calling list-checks.
+    assert_eq!(
+        ENGINE
+            .load("web", &module, PluginSettings::default())
+            .await
+            .unwrap_err(),
+        PluginError::Trap("wasm `unreachable` instruction executed".into())
+    );
+}
+
+// --- refused check names -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_check_named_health_is_refused_with_a_warning() {
+    let plugin = load("reserved_health.wat").await.unwrap();
+    assert_eq!(check_names(&plugin), ["version"]);
+    assert_eq!(
+        plugin.warnings(),
+        ["check `health` is reserved for the built-in check; ignored"]
+    );
+    assert_eq!(
+        plugin.run("health", &[]).await,
+        Err(PluginError::UnknownCheck("health".into()))
+    );
+    assert_eq!(plugin.run("version", &[]).await, Ok(raw("1.0")));
+}
+
+#[tokio::test]
+async fn an_invalid_check_name_is_refused_with_a_warning() {
+    let plugin = load("invalid_name.wat").await.unwrap();
+    assert_eq!(check_names(&plugin), ["version"]);
+    assert_eq!(
+        plugin.warnings(),
+        [
+            "check `Bad Name!` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); ignored"
+        ]
+    );
+    assert_eq!(plugin.run("version", &[]).await, Ok(raw("1.0")));
+}
+
+// --- limits ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_endless_loop_times_out_while_bounded_work_finishes() {
+    let plugin = load_with("endless_loop.wat", settings(200)).await.unwrap();
+    assert_eq!(plugin.run("count", &[]).await, Ok(raw("done")));
+    let err = plugin.run("spin", &[]).await.unwrap_err();
+    assert_eq!(err, PluginError::Timeout);
+    assert_eq!(err.badge_text(), "timeout");
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_does_not_hold_the_only_worker() {
+    let spinning = Arc::new(load_with("endless_loop.wat", settings(1500)).await.unwrap());
+    let good = load("good.wat").await.unwrap();
+    let spin = tokio::spawn({
+        let spinning = Arc::clone(&spinning);
+        async move { spinning.run("spin", &[]).await }
+    });
+    // Let the spinning call start; it must hand the thread back at its next epoch tick.
+    tokio::task::yield_now().await;
+    assert_eq!(good.run("ok", &[]).await, Ok(shield("ok", "green")));
+    assert!(
+        !spin.is_finished(),
+        "the good call finished while the spinning call still runs"
+    );
+    assert_eq!(spin.await.unwrap(), Err(PluginError::Timeout));
+}
+
+#[tokio::test]
+async fn memory_under_the_cap_is_granted_and_over_it_is_out_of_memory() {
+    let plugin = load("memory_hog.wat").await.unwrap();
+    assert_eq!(plugin.run("under-cap", &[]).await, Ok(raw("grown")));
+    let err = plugin.run("over-cap", &[]).await.unwrap_err();
+    assert_eq!(err, PluginError::OutOfMemory);
+    assert_eq!(err.badge_text(), "error");
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn the_memory_cap_follows_the_settings() {
+    let settings = PluginSettings::parse(b"memory_limit_mib = 66", true).unwrap();
+    let plugin = load_with("memory_hog.wat", settings).await.unwrap();
+    assert_eq!(plugin.run("over-cap", &[]).await, Ok(raw("grown")));
+}
+
+#[tokio::test]
+async fn a_trap_reports_its_message() {
+    let plugin = load("trap.wat").await.unwrap();
+    assert_eq!(
+        plugin.run("boom", &[]).await,
+        Err(PluginError::Trap(
+            "wasm `unreachable` instruction executed".into()
+        ))
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn a_panic_reports_the_message_it_wrote_to_stderr() {
+    let plugin = load("panic.wat").await.unwrap();
+    assert_eq!(
+        plugin.run("boom", &[]).await,
+        Err(PluginError::Trap(
+            "wasm `unreachable` instruction executed (stderr: panicked at src/lib.rs:7:5: | boom)"
+                .into()
+        ))
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn a_10_mb_status_and_a_long_label_are_cut_and_exact_lengths_are_kept() {
+    let plugin = load("huge_status.wat").await.unwrap();
+    let cut = Outcome::Shield {
+        label: Some(format!("{}…", "L".repeat(63))),
+        status: format!("{}…", "x".repeat(255)),
+        color: Some("blue".into()),
+    };
+    assert_eq!(plugin.run("huge", &[]).await, Ok(cut));
+    let kept = Outcome::Shield {
+        label: Some("L".repeat(64)),
+        status: "x".repeat(256),
+        color: Some("blue".into()),
+    };
+    assert_eq!(plugin.run("exact", &[]).await, Ok(kept));
+    assert_good_plugin_still_works().await;
+}
+
+// --- outgoing HTTP ---------------------------------------------------------------------
+
+fn http_settings(port: u16, allowed_hosts: &[&str]) -> PluginSettings {
+    PluginSettings {
+        config: BTreeMap::from([("authority".to_owned(), format!("127.0.0.1:{port}"))]),
+        allowed_hosts: allowed_hosts
+            .iter()
+            .map(|host| (*host).to_owned())
+            .collect(),
+        ..PluginSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn http_to_a_host_that_is_not_a_pod_nor_allowed_is_denied_inside_the_plugin() {
+    let port = serve(Reply::Body(b"ok".to_vec())).await;
+    let plugin = load_with("http_get.wat", http_settings(port, &[]))
+        .await
+        .unwrap();
+    let other_pod = [pod("web-1").with_ip("10.0.0.7").build()];
+    assert_eq!(
+        plugin.run("get", &other_pod).await,
+        Err(PluginError::Plugin("HTTP-request-denied".into()))
+    );
+    assert_good_plugin_still_works().await;
+}
+
+#[tokio::test]
+async fn http_to_a_pod_of_the_service_is_allowed() {
+    let port = serve(Reply::Body(b"ok".to_vec())).await;
+    let plugin = load_with("http_get.wat", http_settings(port, &[]))
+        .await
+        .unwrap();
+    let own_pod = [pod("web-1").with_ip("127.0.0.1").build()];
+    assert_eq!(plugin.run("get", &own_pod).await, Ok(raw("answered")));
+}
+
+#[tokio::test]
+async fn http_to_an_allowed_host_is_allowed() {
+    let port = serve(Reply::Body(b"ok".to_vec())).await;
+    let plugin = load_with("http_get.wat", http_settings(port, &["127.0.0.1"]))
+        .await
+        .unwrap();
+    assert_eq!(plugin.run("get", &[]).await, Ok(raw("answered")));
+}
+
+// --- example plugins -------------------------------------------------------------------
+
+async fn load_example(name: &str, settings: PluginSettings) -> LoadedPlugin {
+    ENGINE
+        .load("web", &example(name), settings)
+        .await
+        .expect("example plugin loads")
+}
+
+#[tokio::test]
+async fn image_tags_reports_the_tags_and_nodes_of_the_pods() {
+    let plugin = load_example("image_tags", PluginSettings::default()).await;
+    assert_eq!(check_names(&plugin), ["image", "nodes"]);
+    let pods = [
+        pod("web-1")
+            .with_image("nginx:1.27")
+            .with_node("node-a")
+            .build(),
+        pod("web-2")
+            .with_image("nginx:1.27")
+            .with_node("node-b")
+            .build(),
+    ];
+    assert_eq!(plugin.run("image", &pods).await, Ok(shield("1.27", "blue")));
+    assert_eq!(plugin.run("nodes", &pods).await, Ok(raw("2")));
+}
+
+#[tokio::test]
+async fn release_info_reports_its_configured_release() {
+    let settings = PluginSettings::parse(b"[config]\nrelease = \"2026.11\"\n", true).unwrap();
+    let plugin = load_example("release_info", settings).await;
+    assert_eq!(plugin.run("release", &[]).await, Ok(raw("2026.11")));
+}
+
+fn probe_settings(port: u16, extra: &str) -> PluginSettings {
+    let toml = format!("{extra}\n[config]\nport = {port}\npath = \"/version\"\n");
+    PluginSettings::parse(toml.as_bytes(), true).unwrap()
+}
+
+#[tokio::test]
+async fn http_probe_reads_what_the_pods_answer() {
+    let port = serve(Reply::Body(b"v1.4.2\n".to_vec())).await;
+    let plugin = load_example("http_probe", probe_settings(port, "")).await;
+    let pods = [pod("web-1").with_ip("127.0.0.1").build()];
+    assert_eq!(
+        plugin.run("http", &pods).await,
+        Ok(shield("v1.4.2", "green"))
+    );
+}
+
+#[tokio::test]
+async fn response_bodies_up_to_the_cap_are_read_and_longer_ones_fail() {
+    let pods = [pod("web-1").with_ip("127.0.0.1").build()];
+    let at_cap = serve(Reply::Body(vec![b'a'; 1024])).await;
+    let plugin = load_example("http_probe", probe_settings(at_cap, "max_response_kib = 1")).await;
+    let first_line_cut = shield(&format!("{}…", "a".repeat(255)), "green");
+    assert_eq!(plugin.run("http", &pods).await, Ok(first_line_cut));
+
+    let over_cap = serve(Reply::Body(vec![b'a'; 1025])).await;
+    let plugin = load_example(
+        "http_probe",
+        probe_settings(over_cap, "max_response_kib = 1"),
+    )
+    .await;
+    assert_eq!(plugin.run("http", &pods).await, Ok(shield("0/1 ok", "red")));
+}
+
+#[tokio::test]
+async fn waiting_for_an_http_answer_counts_against_the_deadline() {
+    let port = serve(Reply::Silence).await;
+    let plugin = load_example("http_probe", probe_settings(port, "deadline_ms = 300")).await;
+    let pods = [pod("web-1").with_ip("127.0.0.1").build()];
+    assert_eq!(plugin.run("http", &pods).await, Err(PluginError::Timeout));
+    assert_good_plugin_still_works().await;
+}
+
+// --- the author CLI --------------------------------------------------------------------
+
+const PODS_JSON: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
+  {"metadata": {"name": "web-7d4b9c-aaaaa", "namespace": "default",
+                "labels": {"pod-template-hash": "7d4b9c"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c",
+                                     "uid": "1", "controller": true}]},
+   "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+   "status": {"phase": "Running", "podIP": "10.0.0.7"}},
+  {"metadata": {"name": "web-7d4b9c-bbbbb", "namespace": "default",
+                "labels": {"pod-template-hash": "7d4b9c"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c",
+                                     "uid": "1", "controller": true}]},
+   "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+   "status": {"phase": "Running", "podIP": "10.0.0.8"}},
+  {"metadata": {"name": "api-5f6d7-ccccc", "namespace": "default",
+                "labels": {"pod-template-hash": "5f6d7"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-5f6d7",
+                                     "uid": "2", "controller": true}]},
+   "spec": {"containers": [{"name": "app", "image": "api:2"}]},
+   "status": {"phase": "Running", "podIP": "10.0.0.9"}}
+]}"#;
+
+/// A plugin directory with `web.wat` (the good fixture), its settings and a pods dump.
+fn author_dir(settings: Option<(&str, &str)>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture_path("good.wat"), dir.path().join("web.wat")).unwrap();
+    std::fs::write(dir.path().join("pods.json"), PODS_JSON).unwrap();
+    if let Some((file, text)) = settings {
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    dir
+}
+
+async fn check_output(
+    dir: &Path,
+    check: Option<&str>,
+    service: Option<&str>,
+) -> Result<String, PluginError> {
+    let mut out = Vec::new();
+    let pods = dir.join("pods.json");
+    check_command(
+        &ENGINE,
+        &dir.join("web.wat"),
+        check,
+        service,
+        Some(&pods),
+        &mut out,
+    )
+    .await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn check_command_prints_one_line_per_check_for_the_service_named_by_the_file() {
+    let dir = author_dir(None);
+    assert_eq!(
+        check_output(dir.path(), None, None).await.unwrap(),
+        concat!(
+            r#"{"check":"ok","label":"ok","status":"ok","color":"green"}"#,
+            "\n",
+            r#"{"check":"raw","label":"raw","status":"1.2.3","color":"orange"}"#,
+            "\n",
+            r#"{"check":"fail","error":"check failed: nothing to report"}"#,
+            "\n",
+            r#"{"check":"service","label":"service","status":"web","color":"orange"}"#,
+            "\n",
+            r#"{"check":"pod-count","label":"pod-count","status":"2","color":"orange"}"#,
+            "\n",
+        )
+    );
+}
+
+#[tokio::test]
+async fn check_command_runs_one_check_for_another_service() {
+    let dir = author_dir(None);
+    assert_eq!(
+        check_output(dir.path(), Some("pod-count"), Some("api"))
+            .await
+            .unwrap(),
+        concat!(
+            r#"{"check":"pod-count","label":"pod-count","status":"1","color":"orange"}"#,
+            "\n"
+        )
+    );
+    assert_eq!(
+        check_output(dir.path(), Some("nope"), None).await.unwrap(),
+        concat!(
+            r#"{"check":"nope","error":"the plugin has no check `nope`"}"#,
+            "\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn check_command_reads_the_settings_beside_the_plugin() {
+    let dir = author_dir(Some(("web.json", r#"{"deadline_ms": 0}"#)));
+    assert_eq!(
+        check_output(dir.path(), None, None).await.unwrap_err(),
+        PluginError::Settings(format!(
+            "{}: deadline_ms = 0 is outside 1..=60000",
+            dir.path().join("web.json").display()
+        ))
+    );
+}
+
+#[tokio::test]
+async fn check_command_fails_to_load_a_file_that_is_not_wasm() {
+    let dir = author_dir(None);
+    std::fs::copy(fixture_path("random.bin"), dir.path().join("web.wat")).unwrap();
+    assert_eq!(
+        check_output(dir.path(), None, None).await.unwrap_err(),
+        PluginError::NotWasm(
+            "neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".into()
+        )
+    );
 }

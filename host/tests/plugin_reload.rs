@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use flate2::Compression;
@@ -132,24 +132,30 @@ impl ConfigMapVolume {
     }
 }
 
-/// Log lines at WARN and above, captured from the current thread (the reload task runs there
-/// in a current-thread runtime).
+/// Log lines at WARN and above from the whole test binary (the reload task runs on runtime
+/// threads, so a per-thread subscriber would miss them); tests look for their own lines.
 #[derive(Clone, Default)]
 struct CapturedWarnings(Arc<Mutex<Vec<u8>>>);
 
 impl CapturedWarnings {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .without_time()
-            .with_writer(self.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+    fn global() -> &'static CapturedWarnings {
+        static CAPTURED: OnceLock<CapturedWarnings> = OnceLock::new();
+        CAPTURED.get_or_init(|| {
+            let captured = CapturedWarnings::default();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::WARN)
+                .with_ansi(false)
+                .without_time()
+                .with_writer(captured.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("only this installs a subscriber");
+            captured
+        })
     }
 
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap().lines().map(str::to_owned).collect()
+    fn lines_mentioning(&self, text: &str) -> Vec<String> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap().lines().filter(|line| line.contains(text)).map(str::to_owned).collect()
     }
 }
 
@@ -230,44 +236,43 @@ fn services(plugins: &PluginDir) -> Vec<String> {
 
 #[tokio::test]
 async fn configmap_updates_add_change_break_and_remove_a_plugin() {
-    let warnings = CapturedWarnings::default();
-    let _log = warnings.install();
+    let warnings = CapturedWarnings::global();
     let dir = tempfile::tempdir().unwrap();
     let volume = ConfigMapVolume::new(dir.path());
     let plugins = open(dir.path()).await;
     assert!(plugins.is_loaded());
     assert_eq!(services(&plugins), Vec::<String>::new());
 
-    volume.write(&[("web.wasm", &AnswerPlugin::new("v001").wasm())]);
-    wait_for_answer(&plugins, "web", "v001").await;
-    assert_eq!(services(&plugins), ["web"]);
+    volume.write(&[("shop.wasm", &AnswerPlugin::new("v001").wasm())]);
+    wait_for_answer(&plugins, "shop", "v001").await;
+    assert_eq!(services(&plugins), ["shop"]);
 
     let v002 = AnswerPlugin::new("v002").wasm();
-    volume.write(&[("web.wasm", &v002)]);
-    wait_for_answer(&plugins, "web", "v002").await;
+    volume.write(&[("shop.wasm", &v002)]);
+    wait_for_answer(&plugins, "shop", "v002").await;
 
     let broken = b"\xffnot a plugin".as_slice();
-    volume.write(&[("web.wasm", broken)]);
-    let entry = wait_for_entry(&plugins, "web", "the broken update's error", |entry| entry.last_error.is_some()).await;
+    volume.write(&[("shop.wasm", broken)]);
+    let entry = wait_for_entry(&plugins, "shop", "the broken update's error", |entry| entry.last_error.is_some()).await;
     assert_eq!(
         entry.last_error.unwrap().message,
-        "web.wasm: not a WebAssembly component: neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text"
+        "shop.wasm: not a WebAssembly component: neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text"
     );
     assert_eq!(entry.sha256.as_deref(), Some(sha256(broken).as_str()));
     assert_eq!(entry.loaded_sha256.as_deref(), Some(sha256(&v002).as_str()));
-    assert_eq!(answer(&plugins, "web").await.as_deref(), Some("v002"), "the last good version keeps serving");
+    assert_eq!(answer(&plugins, "shop").await.as_deref(), Some("v002"), "the last good version keeps serving");
     assert_eq!(plugins.reload_errors(), 1);
-    let warning_lines = warnings.lines();
+    let warning_lines = warnings.lines_mentioning("shop.wasm");
     assert_eq!(warning_lines.len(), 1, "{warning_lines:?}");
     assert!(warning_lines[0].contains("plugin failed to load"), "{}", warning_lines[0]);
-    assert!(warning_lines[0].contains("web.wasm: not a WebAssembly component"), "{}", warning_lines[0]);
+    assert!(warning_lines[0].contains("shop.wasm: not a WebAssembly component"), "{}", warning_lines[0]);
 
-    volume.write(&[("web.wasm", &AnswerPlugin::new("v003").wasm())]);
-    wait_for_answer(&plugins, "web", "v003").await;
-    assert_eq!(plugins.current().get("web").unwrap().last_error, None);
+    volume.write(&[("shop.wasm", &AnswerPlugin::new("v003").wasm())]);
+    wait_for_answer(&plugins, "shop", "v003").await;
+    assert_eq!(plugins.current().get("shop").unwrap().last_error, None);
 
     volume.write(&[]);
-    wait_for("web to disappear", async || plugins.current().get("web").is_none().then_some(())).await;
+    wait_for("shop to disappear", async || plugins.current().get("shop").is_none().then_some(())).await;
     assert_eq!(services(&plugins), Vec::<String>::new());
     assert_eq!(plugins.reload_errors(), 1);
 }
@@ -398,8 +403,10 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     let v002 = AnswerPlugin::new("v002").wasm();
     std::fs::write(dir.path().join("web.wasm"), &v002).unwrap();
     wait_for_answer(&warm, "web", "v002").await;
-    let artifacts = cache_artifacts(&cache_dir);
-    assert_eq!(artifacts.len(), 1, "the old version's entry is pruned: {artifacts:?}");
+    let artifacts = wait_for("the old version's entry to be pruned", async || {
+        Some(cache_artifacts(&cache_dir)).filter(|artifacts| artifacts.len() == 1)
+    })
+    .await;
     assert!(artifacts[0].starts_with(&format!("{}-", sha256(&v002))), "{artifacts:?}");
     assert!(cache.path().join("unrelated.txt").exists());
 }

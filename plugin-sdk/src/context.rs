@@ -176,8 +176,8 @@ mod tests {
                 name: "web-7d4b9-x2x".into(),
                 namespace: "default".into(),
                 phase: "Running".into(),
-                pod_ip: Some("10.0.0.7".into()),
-                pod_ips: vec!["10.0.0.7".into()],
+                pod_ip: Some("127.0.0.7".into()),
+                pod_ips: vec!["127.0.0.7".into()],
                 node_name: Some("node-a".into()),
                 labels: vec![("app".into(), "web".into())],
                 annotations: vec![("team".into(), "blue".into())],
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(pod.label("app"), Some("web"));
         assert_eq!(pod.label("team"), None);
         assert_eq!(pod.annotation("team"), Some("blue"));
-        assert_eq!(pod.ip.as_deref(), Some("10.0.0.7"));
+        assert_eq!(pod.ip.as_deref(), Some("127.0.0.7"));
         assert_eq!(pod.node.as_deref(), Some("node-a"));
     }
 

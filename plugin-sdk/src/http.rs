@@ -6,7 +6,7 @@
 //! ```no_run
 //! use kube_shields_plugin::http;
 //!
-//! match http::get("http://10.0.0.7:8080/version") {
+//! match http::get("http://127.0.0.7:8080/version") {
 //!     Ok(response) if response.is_success() => println!("{}", response.text()),
 //!     Ok(response) => println!("status {}", response.status),
 //!     Err(error) => println!("{error}"),
@@ -236,12 +236,12 @@ mod tests {
 
     #[rstest]
     #[case::host_port_and_path(
-        "http://10.0.0.7:8080/version",
+        "http://127.0.0.7:8080/version",
         TargetScheme::Http,
-        "10.0.0.7:8080",
+        "127.0.0.7:8080",
         "/version"
     )]
-    #[case::no_path_means_root("http://10.0.0.7:8080", TargetScheme::Http, "10.0.0.7:8080", "/")]
+    #[case::no_path_means_root("http://127.0.0.7:8080", TargetScheme::Http, "127.0.0.7:8080", "/")]
     #[case::query_without_path("http://web?x=1", TargetScheme::Http, "web", "/?x=1")]
     #[case::query_kept(
         "https://example.com/a/b?c=d&e",
@@ -269,7 +269,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case::no_scheme("10.0.0.7:8080/", "invalid URL `10.0.0.7:8080/`: no scheme")]
+    #[case::no_scheme("127.0.0.7:8080/", "invalid URL `127.0.0.7:8080/`: no scheme")]
     #[case::other_scheme(
         "ftp://host/",
         "invalid URL `ftp://host/`: scheme is not http or https"

@@ -130,8 +130,8 @@ mod tests {
     #[test]
     fn urls_bracket_ipv6_and_add_a_missing_slash() {
         assert_eq!(
-            url("10.0.0.7", "8080", "/healthz"),
-            "http://10.0.0.7:8080/healthz"
+            url("127.0.0.7", "8080", "/healthz"),
+            "http://127.0.0.7:8080/healthz"
         );
         assert_eq!(
             url("fd00::7", "9090", "version"),

@@ -21,8 +21,16 @@ const DEFAULT_COLOR: &str = "orange";
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Line<'a> {
-    Badge { check: &'a str, label: &'a str, status: &'a str, color: &'a str },
-    Error { check: &'a str, error: String },
+    Badge {
+        check: &'a str,
+        label: &'a str,
+        status: &'a str,
+        color: &'a str,
+    },
+    Error {
+        check: &'a str,
+        error: String,
+    },
 }
 
 /// Loads `plugin` (with its settings file beside it), runs `check` or every check for
@@ -41,7 +49,10 @@ pub async fn check_command(
 ) -> Result<(), PluginError> {
     let bytes = std::fs::read(plugin)
         .map_err(|err| PluginError::Read(format!("cannot read {}: {err}", plugin.display())))?;
-    let stem = plugin.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = plugin
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let service = service.unwrap_or(&stem);
     let settings = PluginSettings::for_plugin(plugin)?;
     let pods = match pods_file {
@@ -58,21 +69,35 @@ pub async fn check_command(
     }
     let names: Vec<&str> = match check {
         Some(name) => vec![name],
-        None => loaded.checks().iter().map(|info| info.name.as_str()).collect(),
+        None => loaded
+            .checks()
+            .iter()
+            .map(|info| info.name.as_str())
+            .collect(),
     };
     for name in names {
         let result = loaded.run(name, &pods).await;
         let line = match &result {
-            Ok(Outcome::Raw(value)) => {
-                Line::Badge { check: name, label: name, status: value, color: DEFAULT_COLOR }
-            }
-            Ok(Outcome::Shield { label, status, color }) => Line::Badge {
+            Ok(Outcome::Raw(value)) => Line::Badge {
+                check: name,
+                label: name,
+                status: value,
+                color: DEFAULT_COLOR,
+            },
+            Ok(Outcome::Shield {
+                label,
+                status,
+                color,
+            }) => Line::Badge {
                 check: name,
                 label: label.as_deref().unwrap_or(name),
                 status,
                 color: color.as_deref().unwrap_or(DEFAULT_COLOR),
             },
-            Err(err) => Line::Error { check: name, error: err.to_string() },
+            Err(err) => Line::Error {
+                check: name,
+                error: err.to_string(),
+            },
         };
         let json = serde_json::to_string(&line).expect("output lines serialize");
         writeln!(out, "{json}").map_err(|err| PluginError::Write(err.to_string()))?;

@@ -122,7 +122,23 @@ fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, PluginError> {
             "neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".into(),
         ));
     };
-    component.map_err(|err| PluginError::NotWasm(format!("{err:#}")))
+    component.map_err(|err| PluginError::NotWasm(one_line(&err)))
+}
+
+/// WebAssembly text errors span several lines (message, location, source excerpt); the
+/// reason is one line: the message and where it applies.
+fn one_line(err: &wasmtime::Error) -> String {
+    let text = format!("{err:#}");
+    let mut lines = text.lines();
+    let message = lines.next().unwrap_or_default();
+    let location = lines.find_map(|line| {
+        let mut parts = line.trim_start().strip_prefix("--> ")?.rsplitn(3, ':');
+        Some((parts.next()?, parts.next()?))
+    });
+    match location {
+        Some((column, line)) => format!("{message} at line {line}, column {column}"),
+        None => message.to_owned(),
+    }
 }
 
 /// wit-bindgen's C output is a core module carrying its component type in a custom section.
@@ -131,7 +147,9 @@ fn encode_core_module(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
         .module(bytes)
         .and_then(|encoder| encoder.validate(true).encode())
         .map_err(|err| {
-            PluginError::WrongWorld(format!("a core module that cannot become a component: {err:#}"))
+            PluginError::WrongWorld(format!(
+                "a core module that cannot become a component: {err:#}"
+            ))
         })
 }
 
@@ -142,7 +160,11 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginErr
         return Ok(());
     }
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let found = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
+    let found = if exports.is_empty() {
+        "nothing".to_owned()
+    } else {
+        exports.join(", ")
+    };
     Err(PluginError::WrongWorld(format!(
         "the component does not export `{CHECKS_INTERFACE}` (it exports {found})"
     )))

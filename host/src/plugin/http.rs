@@ -24,7 +24,9 @@ impl AllowList {
     /// The pods' IPs plus the settings' allowed hosts (already lower-cased by the settings).
     pub(crate) fn new(pods: &[Arc<PodInfo>], allowed_hosts: &[String]) -> Self {
         let mut list = AllowList::default();
-        let pod_ips = pods.iter().flat_map(|pod| pod.pod_ip.iter().chain(&pod.pod_ips));
+        let pod_ips = pods
+            .iter()
+            .flat_map(|pod| pod.pod_ip.iter().chain(&pod.pod_ips));
         for host in pod_ips.chain(allowed_hosts) {
             match host.parse::<IpAddr>() {
                 Ok(ip) => list.ips.insert(ip),
@@ -36,7 +38,10 @@ impl AllowList {
 
     /// Whether a URI host (`10.0.0.7`, `[fd00::7]`, `example.org`) may be called.
     pub(crate) fn allows(&self, host: &str) -> bool {
-        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         match bare.parse::<IpAddr>() {
             Ok(ip) => self.ips.contains(&ip),
             Err(_) => {
@@ -57,7 +62,10 @@ pub(crate) struct HttpPolicy {
 type SendFuture = Box<
     dyn Future<
             Output = Result<
-                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
                 HttpError,
             >,
         > + Send,
@@ -81,7 +89,8 @@ impl WasiHttpHooks for HttpPolicy {
         }
         let max = self.max_response_body;
         Box::new(async move {
-            let (response, connection) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let (response, connection) =
+                wasmtime_wasi_http::default_send_request(request, options).await?;
             let response = response.map(|body| {
                 Limited::new(body, max)
                     .map_err(move |err| match err.downcast::<HttpError>() {
@@ -91,7 +100,10 @@ impl WasiHttpHooks for HttpPolicy {
                     })
                     .boxed_unsync()
             });
-            Ok((response, Box::new(connection) as Box<dyn Future<Output = _> + Send>))
+            Ok((
+                response,
+                Box::new(connection) as Box<dyn Future<Output = _> + Send>,
+            ))
         })
     }
 }

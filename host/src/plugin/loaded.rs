@@ -45,11 +45,23 @@ impl LoadedPlugin {
         settings: PluginSettings,
     ) -> Result<Self, PluginError> {
         let service: Arc<str> = service.into();
-        let listed = Call { tags: tags(&service, LIST_CHECKS_TAG), settings: &settings, pods: &[] }
-            .run(&pre, async |guest, store| guest.call_list_checks(store).await)
-            .await?;
+        let listed = Call {
+            tags: tags(&service, LIST_CHECKS_TAG),
+            settings: &settings,
+            pods: &[],
+        }
+        .run(&pre, async |guest, store| {
+            guest.call_list_checks(store).await
+        })
+        .await?;
         let (checks, warnings) = accept_checks(listed);
-        Ok(LoadedPlugin { service, checks, warnings, settings, pre })
+        Ok(LoadedPlugin {
+            service,
+            checks,
+            warnings,
+            settings,
+            pre,
+        })
     }
 
     /// The checks this plugin offers, in the plugin's order.
@@ -76,23 +88,41 @@ impl LoadedPlugin {
         let ctx = types::Context {
             service: self.service.to_string(),
             pods: pods.iter().map(|pod| wit_pod(pod)).collect(),
-            config: self.settings.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            config: self
+                .settings
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
-        let answer = Call { tags: tags(&self.service, check), settings: &self.settings, pods }
-            .run(&self.pre, async |guest, store| guest.call_run_check(store, check, &ctx).await)
-            .await?;
-        answer.map(Outcome::from).map_err(|err| PluginError::Plugin(cut(err, MAX_ERROR_CHARS)))
+        let answer = Call {
+            tags: tags(&self.service, check),
+            settings: &self.settings,
+            pods,
+        }
+        .run(&self.pre, async |guest, store| {
+            guest.call_run_check(store, check, &ctx).await
+        })
+        .await?;
+        answer
+            .map(Outcome::from)
+            .map_err(|err| PluginError::Plugin(cut(err, MAX_ERROR_CHARS)))
     }
 }
 
 fn tags(service: &Arc<str>, check: &str) -> CallTags {
-    CallTags { plugin: Arc::clone(service), check: check.into() }
+    CallTags {
+        plugin: Arc::clone(service),
+        check: check.into(),
+    }
 }
 
 /// Whether a check name is URL-safe: `[a-z0-9][a-z0-9_-]{0,62}`.
 fn is_valid_check_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     first_ok
         && name.len() <= 63
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
@@ -106,16 +136,23 @@ fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<String>)
     for info in listed {
         let shown = cut(info.name.escape_debug().to_string(), 64);
         if info.name == RESERVED_CHECK {
-            warnings.push(format!("check `{RESERVED_CHECK}` is reserved for the built-in check; ignored"));
+            warnings.push(format!(
+                "check `{RESERVED_CHECK}` is reserved for the built-in check; ignored"
+            ));
         } else if !is_valid_check_name(&info.name) {
             warnings.push(format!(
                 "check `{shown}` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); ignored"
             ));
         } else if !seen.insert(info.name.clone()) {
-            warnings.push(format!("check `{shown}` is listed twice; the second is ignored"));
+            warnings.push(format!(
+                "check `{shown}` is listed twice; the second is ignored"
+            ));
         } else {
             let description = info.description.map(|text| cut(text, MAX_STATUS_CHARS));
-            checks.push(CheckInfo { name: info.name, description });
+            checks.push(CheckInfo {
+                name: info.name,
+                description,
+            });
         }
     }
     (checks, warnings)
@@ -174,13 +211,21 @@ mod tests {
     }
 
     fn listed(name: &str) -> types::CheckInfo {
-        types::CheckInfo { name: name.to_owned(), description: None }
+        types::CheckInfo {
+            name: name.to_owned(),
+            description: None,
+        }
     }
 
     #[test]
     fn refused_checks_leave_warnings_and_the_rest_in_order() {
-        let (checks, warnings) =
-            accept_checks(vec![listed("b"), listed("health"), listed("Bad"), listed("a"), listed("b")]);
+        let (checks, warnings) = accept_checks(vec![
+            listed("b"),
+            listed("health"),
+            listed("Bad"),
+            listed("a"),
+            listed("b"),
+        ]);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["b", "a"]);
         assert_eq!(

@@ -19,4 +19,4 @@ pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;
 pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome};
-pub use settings::{PluginSettings, settings_paths};
+pub use settings::PluginSettings;

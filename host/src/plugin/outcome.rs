@@ -61,7 +61,11 @@ impl Serialize for Outcome {
                 map.serialize_entry("raw", value)?;
                 map.end()
             }
-            Outcome::Shield { label, status, color } => {
+            Outcome::Shield {
+                label,
+                status,
+                color,
+            } => {
                 let mut map = serializer.serialize_map(Some(3))?;
                 map.serialize_entry("label", label)?;
                 map.serialize_entry("status", status)?;
@@ -75,7 +79,10 @@ impl Serialize for Outcome {
 /// Cuts `text` to at most `max` characters, the last being `…` when anything was cut.
 pub(crate) fn cut(mut text: String, max: usize) -> String {
     if let Some((end, _)) = text.char_indices().nth(max) {
-        let keep = text[..end].char_indices().last().map_or(0, |(last, _)| last);
+        let keep = text[..end]
+            .char_indices()
+            .last()
+            .map_or(0, |(last, _)| last);
         text.truncate(keep);
         text.push('…');
     }
@@ -94,7 +101,11 @@ mod tests {
     #[case::one_over("abcde", 4, "abc…")]
     #[case::multibyte("ééééé", 4, "ééé…")]
     #[case::empty("", 4, "")]
-    fn cut_keeps_at_most_max_characters(#[case] text: &str, #[case] max: usize, #[case] expected: &str) {
+    fn cut_keeps_at_most_max_characters(
+        #[case] text: &str,
+        #[case] max: usize,
+        #[case] expected: &str,
+    ) {
         assert_eq!(cut(text.to_owned(), max), expected);
     }
 

@@ -77,7 +77,10 @@ impl CallOutput {
 
     /// A pipe for the WASI context's stdout or stderr.
     pub(crate) fn pipe(self: &Arc<Self>, source: Source) -> OutputPipe {
-        OutputPipe { output: Arc::clone(self), source }
+        OutputPipe {
+            output: Arc::clone(self),
+            source,
+        }
     }
 
     /// One message of the `logging` import.
@@ -92,7 +95,9 @@ impl CallOutput {
 
     fn write(&self, source: Source, bytes: &[u8]) {
         let mut buffer = lock(self.buffer(source));
-        let fits = bytes.len().min(MAX_BYTES_PER_CALL.saturating_sub(buffer.written));
+        let fits = bytes
+            .len()
+            .min(MAX_BYTES_PER_CALL.saturating_sub(buffer.written));
         buffer.written += fits;
         buffer.partial.extend_from_slice(&bytes[..fits]);
         while let Some(end) = buffer.next_line_end() {
@@ -151,7 +156,7 @@ impl CallOutput {
             tracing::warn!(
                 plugin = %self.tags.plugin,
                 check = %self.tags.check,
-                source = source.name(),
+                stream = source.name(),
                 "plugin output past {MAX_BYTES_PER_CALL} bytes in one call is dropped"
             );
         }
@@ -179,7 +184,9 @@ impl LineBuffer {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while logging leaves nothing half-updated that matters: keep going.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One host log event; stdout is `info`, stderr `warn`, the log import keeps its level.
@@ -187,8 +194,12 @@ fn emit(tags: &CallTags, source: Source, message: &str) {
     let (plugin, check, stream) = (&*tags.plugin, &*tags.check, source.name());
     match source {
         Source::Log(Level::Debug) => tracing::debug!(plugin, check, stream, "{message}"),
-        Source::Stdout | Source::Log(Level::Info) => tracing::info!(plugin, check, stream, "{message}"),
-        Source::Stderr | Source::Log(Level::Warn) => tracing::warn!(plugin, check, stream, "{message}"),
+        Source::Stdout | Source::Log(Level::Info) => {
+            tracing::info!(plugin, check, stream, "{message}")
+        }
+        Source::Stderr | Source::Log(Level::Warn) => {
+            tracing::warn!(plugin, check, stream, "{message}")
+        }
         Source::Log(Level::Error) => tracing::error!(plugin, check, stream, "{message}"),
     }
 }
@@ -238,7 +249,11 @@ impl OutputStream for OutputPipe {
 }
 
 impl AsyncWrite for OutputPipe {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.output.write(self.source, buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -249,5 +264,121 @@ impl AsyncWrite for OutputPipe {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fmt::Debug;
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+
+    use super::*;
+
+    /// Every event as `LEVEL plugin/check stream: message`.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    #[derive(Default)]
+    struct Fields(BTreeMap<String, String>);
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+        fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let get = |name: &str| fields.0.get(name).cloned().unwrap_or_default();
+            self.0.lock().unwrap().push(format!(
+                "{} {}/{} {}: {}",
+                event.metadata().level(),
+                get("plugin"),
+                get("check"),
+                get("stream"),
+                get("message"),
+            ));
+        }
+    }
+
+    fn record(run: impl FnOnce(&Arc<CallOutput>)) -> Vec<String> {
+        let recorder = Recorder::default();
+        let subscriber = tracing_subscriber::registry().with(recorder.clone());
+        let output = CallOutput::new(CallTags {
+            plugin: "web".into(),
+            check: "version".into(),
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            run(&output);
+            output.finish();
+        });
+        recorder.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn output_becomes_one_tagged_event_per_line() {
+        let events = record(|output| {
+            let mut stdout = output.pipe(Source::Stdout);
+            stdout.write(Bytes::from_static(b"hello\nwor")).unwrap();
+            stdout.write(Bytes::from_static(b"ld\nno newline")).unwrap();
+            output
+                .pipe(Source::Stderr)
+                .write(Bytes::from_static(b"oops\r\n"))
+                .unwrap();
+            output.log(Level::Error, "from the log import");
+        });
+        assert_eq!(
+            events,
+            [
+                "INFO web/version stdout: hello",
+                "INFO web/version stdout: world",
+                "WARN web/version stderr: oops",
+                "ERROR web/version log: from the log import",
+                "INFO web/version stdout: no newline",
+            ]
+        );
+    }
+
+    #[test]
+    fn output_past_the_budget_is_dropped_with_one_warning() {
+        let line = format!("{}\n", "x".repeat(1023));
+        let events = record(|output| {
+            let mut stdout = output.pipe(Source::Stdout);
+            for _ in 0..(MAX_BYTES_PER_CALL / line.len() + 10) {
+                stdout.write(Bytes::from(line.clone())).unwrap();
+            }
+        });
+        assert_eq!(events.len(), MAX_BYTES_PER_CALL / line.len() + 1);
+        assert_eq!(
+            events.last().unwrap(),
+            "WARN web/version stdout: plugin output past 65536 bytes in one call is dropped"
+        );
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_last_lines() {
+        let output = CallOutput::new(CallTags {
+            plugin: "web".into(),
+            check: "version".into(),
+        });
+        let mut stderr = output.pipe(Source::Stderr);
+        for n in 0..10 {
+            stderr.write(Bytes::from(format!("line {n}\n"))).unwrap();
+        }
+        stderr.write(Bytes::from_static(b"unfinished")).unwrap();
+        assert_eq!(
+            output.stderr_tail().as_deref(),
+            Some(
+                "line 2 | line 3 | line 4 | line 5 | line 6 | line 7 | line 8 | line 9 | unfinished"
+            )
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Per-plugin settings: the optional `<service>.toml` or `<service>.json` beside the plugin.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -92,9 +92,9 @@ impl PluginSettings {
     }
 
     /// Reads the settings file beside a plugin (`web.wasm` → `web.toml` or `web.json`);
-    /// the defaults when there is none.
-    pub fn for_plugin(plugin: &Path) -> Result<Self, PluginError> {
-        let [toml_path, json_path] = settings_paths(plugin);
+    /// the defaults when there is none. Both present is an error, as in the plugin directory.
+    pub(crate) fn for_plugin(plugin: &Path) -> Result<Self, PluginError> {
+        let [toml_path, json_path] = [plugin.with_extension("toml"), plugin.with_extension("json")];
         match (toml_path.is_file(), json_path.is_file()) {
             (true, true) => Err(PluginError::Settings(format!(
                 "both {} and {} exist; keep one",
@@ -119,11 +119,6 @@ impl PluginSettings {
     }
 }
 
-/// The settings files that belong to a plugin file: `<stem>.toml` and `<stem>.json`.
-pub fn settings_paths(plugin: &Path) -> [PathBuf; 2] {
-    [plugin.with_extension("toml"), plugin.with_extension("json")]
-}
-
 impl SettingsFile {
     fn validate(self) -> Result<PluginSettings, PluginError> {
         let defaults = PluginSettings::default();
@@ -139,7 +134,9 @@ impl SettingsFile {
             Some(kib) => in_range("max_response_kib", kib, 1, MAX_RESPONSE_KIB)? * 1024,
             None => defaults.max_response_body,
         };
-        let cache_ttl = self.cache_seconds.map_or(defaults.cache_ttl, Duration::from_secs);
+        let cache_ttl = self
+            .cache_seconds
+            .map_or(defaults.cache_ttl, Duration::from_secs);
         let allowed_hosts = self
             .allowed_hosts
             .into_iter()
@@ -150,15 +147,26 @@ impl SettingsFile {
             memory_limit,
             cache_ttl,
             allowed_hosts,
-            config: self.config.into_iter().map(|(k, v)| (k, v.into_text())).collect(),
+            config: self
+                .config
+                .into_iter()
+                .map(|(k, v)| (k, v.into_text()))
+                .collect(),
             max_response_body,
         })
     }
 }
 
-fn in_range<N: PartialOrd + std::fmt::Display>(key: &str, value: N, min: N, max: N) -> Result<N, PluginError> {
+fn in_range<N: PartialOrd + std::fmt::Display>(
+    key: &str,
+    value: N,
+    min: N,
+    max: N,
+) -> Result<N, PluginError> {
     if value < min || value > max {
-        return Err(PluginError::Settings(format!("{key} = {value} is outside {min}..={max}")));
+        return Err(PluginError::Settings(format!(
+            "{key} = {value} is outside {min}..={max}"
+        )));
     }
     Ok(value)
 }
@@ -166,7 +174,10 @@ fn in_range<N: PartialOrd + std::fmt::Display>(key: &str, value: N, min: N, max:
 /// An allowed host is a bare DNS name or IP address (IPv6 with or without brackets), matched
 /// case-insensitively; a scheme, port or path would never match, so it is refused up front.
 fn normalize_host(host: &str) -> Result<String, PluginError> {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if bare.parse::<std::net::IpAddr>().is_ok() {
         return Ok(bare.to_ascii_lowercase());
     }
@@ -175,7 +186,9 @@ fn normalize_host(host: &str) -> Result<String, PluginError> {
         && bare.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if !is_name {
         return Err(PluginError::Settings(format!(
@@ -191,9 +204,101 @@ fn toml_error(bytes: &[u8], err: &toml::de::Error) -> PluginError {
     let message = err.message().trim();
     match err.span() {
         Some(span) => {
-            let line = 1 + bytes[..span.start.min(bytes.len())].iter().filter(|&&b| b == b'\n').count();
+            let line = 1 + bytes[..span.start.min(bytes.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
             PluginError::Settings(format!("line {line}: {message}"))
         }
         None => PluginError::Settings(message.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[test]
+    fn every_key_is_read_from_toml() {
+        let toml = br#"
+            deadline_ms = 500
+            memory_limit_mib = 16
+            cache_seconds = 30
+            max_response_kib = 64
+            allowed_hosts = ["Status.Example.org", "[fd00::1]"]
+
+            [config]
+            path = "/version"
+            port = 8080
+            verbose = true
+        "#;
+        let expected = PluginSettings {
+            deadline: Duration::from_millis(500),
+            memory_limit: 16 * MIB,
+            cache_ttl: Duration::from_secs(30),
+            allowed_hosts: vec!["status.example.org".into(), "fd00::1".into()],
+            config: BTreeMap::from([
+                ("path".into(), "/version".into()),
+                ("port".into(), "8080".into()),
+                ("verbose".into(), "true".into()),
+            ]),
+            max_response_body: 64 * 1024,
+        };
+        assert_eq!(PluginSettings::parse(toml, true), Ok(expected));
+    }
+
+    #[test]
+    fn json_works_and_missing_keys_keep_their_defaults() {
+        let json = br#"{"cache_seconds": 0, "config": {"release": "2026.11"}}"#;
+        let expected = PluginSettings {
+            cache_ttl: Duration::ZERO,
+            config: BTreeMap::from([("release".into(), "2026.11".into())]),
+            ..PluginSettings::default()
+        };
+        assert_eq!(PluginSettings::parse(json, false), Ok(expected));
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let defaults = PluginSettings::default();
+        assert_eq!(defaults.deadline, Duration::from_secs(2));
+        assert_eq!(defaults.memory_limit, 64 * MIB);
+        assert_eq!(defaults.cache_ttl, Duration::from_secs(10));
+        assert_eq!(defaults.max_response_body, MIB);
+    }
+
+    #[rstest]
+    #[case::unknown_toml_key(
+        b"deadline = 5\n".as_slice(), true,
+        "line 1: unknown field `deadline`, expected one of `deadline_ms`, `memory_limit_mib`, \
+         `cache_seconds`, `max_response_kib`, `allowed_hosts`, `config`"
+    )]
+    #[case::unknown_json_key(
+        br#"{"timeout": 5}"#.as_slice(), false,
+        "unknown field `timeout`, expected one of `deadline_ms`, `memory_limit_mib`, \
+         `cache_seconds`, `max_response_kib`, `allowed_hosts`, `config` at line 1 column 10"
+    )]
+    #[case::toml_syntax(b"\n\ndeadline_ms = \n".as_slice(), true, "line 3: string values must be quoted, expected literal string")]
+    #[case::zero_deadline(b"deadline_ms = 0".as_slice(), true, "deadline_ms = 0 is outside 1..=60000")]
+    #[case::huge_memory(b"memory_limit_mib = 5000".as_slice(), true, "memory_limit_mib = 5000 is outside 1..=4096")]
+    #[case::host_with_port(
+        br#"allowed_hosts = ["example.org:8080"]"#.as_slice(), true,
+        "allowed_hosts entry `example.org:8080` is not a host name or IP address (no scheme, port or path)"
+    )]
+    #[case::url_as_host(
+        br#"allowed_hosts = ["http://example.org"]"#.as_slice(), true,
+        "allowed_hosts entry `http://example.org` is not a host name or IP address (no scheme, port or path)"
+    )]
+    fn invalid_settings_say_what_is_wrong(
+        #[case] bytes: &[u8],
+        #[case] is_toml: bool,
+        #[case] message: &str,
+    ) {
+        assert_eq!(
+            PluginSettings::parse(bytes, is_toml),
+            Err(PluginError::Settings(message.to_owned()))
+        );
     }
 }

@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_gzip() {
-        let error = gunzip("a.wasm.gz", b"\0asm", 16).unwrap_err();
+        let error = gunzip("a.wasm.gz", b"\0asm\x0d\0\x01\0 a component, not gzip", 64).unwrap_err();
         assert_eq!(error.to_string(), "a.wasm.gz is not valid gzip: invalid gzip header");
     }
 }

@@ -192,7 +192,8 @@ impl PluginDir {
         self.shared.set.load_full()
     }
 
-    /// Whether the first scan has loaded (or failed to load) every plugin, for `/readyz`.
+    /// Whether the first scan has loaded (or failed to load) every plugin, for `/readyz`;
+    /// always true once [`PluginDir::open`] has returned.
     pub fn is_loaded(&self) -> bool {
         self.shared.loaded.load(Ordering::Acquire)
     }

@@ -18,7 +18,7 @@ pub struct LoadError {
 }
 
 /// One service's plugin: the version serving and the state of its file.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct PluginEntry {
     /// The version serving requests: the last one that loaded, `None` if none ever did.
     pub plugin: Option<Arc<LoadedPlugin>>,

@@ -66,6 +66,15 @@ pub enum ConnectionError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The token file's token has surrounding whitespace (kube sends it verbatim).
+    #[error(
+        "--kube-token-file {path}: the token has leading or trailing whitespace (a final newline?); \
+         write it without, e.g. printf %s \"$TOKEN\" > {path}"
+    )]
+    TokenWhitespace {
+        /// The file.
+        path: String,
+    },
     /// The CA file holds no usable PEM certificate.
     #[error("--kube-ca-file {path}: no PEM certificate in it ({reason})")]
     InvalidCaFile {
@@ -89,6 +98,14 @@ pub enum ConnectionError {
         /// The API server URL.
         url: String,
         /// The error chain, outermost first.
+        cause: String,
+    },
+    /// The credentials could not be loaded or used by the client.
+    #[error("cannot use the Kubernetes credentials for {url}: {cause}")]
+    Credentials {
+        /// The API server URL.
+        url: String,
+        /// The error chain.
         cause: String,
     },
     /// 401: the credentials were not accepted.
@@ -183,7 +200,7 @@ impl KubeConnection {
         }
         if let Some(path) = &self.token_file {
             config.auth_info.token = None;
-            config.auth_info.token_file = Some(readable("--kube-token-file", path)?);
+            config.auth_info.token_file = Some(read_token_file(path)?);
         }
         if let Some(path) = &self.client_cert {
             config.auth_info.client_certificate_data = None;
@@ -204,31 +221,58 @@ impl KubeConnection {
 }
 
 fn parse_url(setting: &'static str, url: &str) -> Result<http::Uri, ConnectionError> {
-    let invalid = |reason: String| ConnectionError::InvalidUrl { setting, url: url.to_owned(), reason };
-    let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
+    let invalid = |reason: String| ConnectionError::InvalidUrl {
+        setting,
+        url: url.to_owned(),
+        reason,
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
     match uri.scheme_str() {
         Some("http" | "https") if uri.host().is_some() => Ok(uri),
-        _ => Err(invalid("expected http://HOST[:PORT] or https://HOST[:PORT]".to_owned())),
+        _ => Err(invalid(
+            "expected http://HOST[:PORT] or https://HOST[:PORT]".to_owned(),
+        )),
     }
 }
 
 /// The path as kube wants it, after checking the file can be read so the error names the flag.
 fn readable(setting: &'static str, path: &Path) -> Result<String, ConnectionError> {
-    std::fs::File::open(path).map_err(|source| ConnectionError::UnreadableFile {
+    std::fs::File::open(path).map_err(unreadable(setting, path))?;
+    Ok(path.display().to_string())
+}
+
+fn unreadable(
+    setting: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> ConnectionError {
+    let path = path.display().to_string();
+    move |source| ConnectionError::UnreadableFile {
         setting,
-        path: path.display().to_string(),
+        path,
         source,
-    })?;
+    }
+}
+
+/// Kube reads the token file itself (and again as it rotates); this checks it once up front
+/// so a bad file is reported by its flag.
+fn read_token_file(path: &Path) -> Result<String, ConnectionError> {
+    let token = std::fs::read_to_string(path).map_err(unreadable("--kube-token-file", path))?;
+    if token.trim() != token {
+        return Err(ConnectionError::TokenWhitespace {
+            path: path.display().to_string(),
+        });
+    }
     Ok(path.display().to_string())
 }
 
 fn read_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, ConnectionError> {
-    let pem = std::fs::read(path).map_err(|source| ConnectionError::UnreadableFile {
-        setting: "--kube-ca-file",
+    let pem = std::fs::read(path).map_err(unreadable("--kube-ca-file", path))?;
+    let invalid = |reason: String| ConnectionError::InvalidCaFile {
         path: path.display().to_string(),
-        source,
-    })?;
-    let invalid = |reason: String| ConnectionError::InvalidCaFile { path: path.display().to_string(), reason };
+        reason,
+    };
     let certs = CertificateDer::pem_slice_iter(&pem)
         .map(|cert| cert.map(|der| der.to_vec()))
         .collect::<Result<Vec<_>, _>>()
@@ -245,7 +289,10 @@ pub async fn probe(client: &Client, url: &str, scopes: &[PodScope]) -> Result<()
     for scope in scopes {
         let api = scope.api(client.clone());
         let failed = |verb, error| classify(error, url, verb, scope);
-        let list = api.list(&ListParams::default().limit(1)).await.map_err(|e| failed("list", e))?;
+        let list = api
+            .list(&ListParams::default().limit(1))
+            .await
+            .map_err(|e| failed("list", e))?;
         // Watching from the list's version sends no events; the answer's status is the check.
         let resource_version = list.metadata.resource_version.unwrap_or_default();
         let watch = api
@@ -257,19 +304,39 @@ pub async fn probe(client: &Client, url: &str, scopes: &[PodScope]) -> Result<()
     Ok(())
 }
 
-fn classify(error: kube::Error, url: &str, verb: &'static str, scope: &PodScope) -> ConnectionError {
+fn classify(
+    error: kube::Error,
+    url: &str,
+    verb: &'static str,
+    scope: &PodScope,
+) -> ConnectionError {
     match error {
-        kube::Error::Api(status) if status.code == 401 => {
-            ConnectionError::Unauthorized { url: url.to_owned(), message: status.message }
-        }
+        kube::Error::Api(status) if status.code == 401 => ConnectionError::Unauthorized {
+            url: url.to_owned(),
+            message: status.message,
+        },
         kube::Error::Api(status) if status.code == 403 => ConnectionError::Forbidden {
             verb,
             scope: scope.describe(),
             grant: scope.grant(),
             message: status.message,
         },
+        error @ kube::Error::Auth(_) => ConnectionError::Credentials {
+            url: url.to_owned(),
+            cause: error_chain(&error),
+        },
+        // The auth layer reports through the service stack too.
+        error @ kube::Error::Service(_) if caused_by::<kube::client::AuthError>(&error) => {
+            ConnectionError::Credentials {
+                url: url.to_owned(),
+                cause: error_chain(&error),
+            }
+        }
         error @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
-            ConnectionError::Unreachable { url: url.to_owned(), cause: error_chain(&error) }
+            ConnectionError::Unreachable {
+                url: url.to_owned(),
+                cause: error_chain(&error),
+            }
         }
         error => ConnectionError::Unexpected {
             url: url.to_owned(),
@@ -278,6 +345,17 @@ fn classify(error: kube::Error, url: &str, verb: &'static str, scope: &PodScope)
             cause: error_chain(&error),
         },
     }
+}
+
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<E>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// An error and its sources joined by `: `, skipping a source whose text the previous one
@@ -320,20 +398,42 @@ mod tests {
         assert_eq!(error.to_string(), message);
     }
 
-    #[tokio::test]
-    async fn a_ca_file_without_certificates_is_refused() {
+    /// The error for a connection whose `file` setting points at a file holding `contents`.
+    async fn error_with_file(
+        contents: &str,
+        set: impl FnOnce(&mut KubeConnection, PathBuf),
+    ) -> (String, String) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ca.crt");
-        std::fs::write(&path, "not a certificate\n").unwrap();
-        let connection = KubeConnection {
+        let path = dir.path().join("file");
+        std::fs::write(&path, contents).unwrap();
+        let mut connection = KubeConnection {
             api_server: Some("https://127.0.0.1:6443".into()),
-            ca_file: Some(path.clone()),
             ..Default::default()
         };
+        set(&mut connection, path.clone());
         let error = connection.client_config().await.unwrap_err();
+        (error.to_string(), path.display().to_string())
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_without_certificates_is_refused() {
+        let (message, path) =
+            error_with_file("not a certificate\n", |c, p| c.ca_file = Some(p)).await;
         assert_eq!(
-            error.to_string(),
-            format!("--kube-ca-file {}: no PEM certificate in it (no CERTIFICATE block)", path.display())
+            message,
+            format!("--kube-ca-file {path}: no PEM certificate in it (no CERTIFICATE block)")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_with_a_final_newline_is_refused() {
+        let (message, path) = error_with_file("token\n", |c, p| c.token_file = Some(p)).await;
+        assert_eq!(
+            message,
+            format!(
+                "--kube-token-file {path}: the token has leading or trailing whitespace (a final \
+                 newline?); write it without, e.g. printf %s \"$TOKEN\" > {path}"
+            )
         );
     }
 
@@ -347,8 +447,16 @@ mod tests {
         };
         let config = connection.client_config().await.unwrap();
         assert_eq!(
-            (config.cluster_url.to_string(), config.tls_server_name.as_deref(), config.accept_invalid_certs),
-            ("http://127.0.0.1:8001/".to_owned(), Some("kubernetes.default.svc"), true)
+            (
+                config.cluster_url.to_string(),
+                config.tls_server_name.as_deref(),
+                config.accept_invalid_certs
+            ),
+            (
+                "http://127.0.0.1:8001/".to_owned(),
+                Some("kubernetes.default.svc"),
+                true
+            )
         );
     }
 }

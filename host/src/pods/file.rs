@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::coalesce::rebuild_on_change;
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
+use super::source::PodSourceConfig;
 
 /// Why a pods file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -59,10 +60,15 @@ pub fn read_pod_list(path: &Path) -> Result<Vec<PodInfo>, PodsFileError> {
 /// Reads a pod list file as whole Kubernetes pods (to serve them from a fake API server).
 pub fn read_pod_list_raw(path: &Path) -> Result<Vec<Pod>, PodsFileError> {
     let display = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|source| PodsFileError::Read { path: display.clone(), source })?;
-    let list: PodListFile = serde_json::from_slice(&bytes)
-        .map_err(|source| PodsFileError::Parse { path: display, source })?;
+    let bytes = std::fs::read(path).map_err(|source| PodsFileError::Read {
+        path: display.clone(),
+        source,
+    })?;
+    let list: PodListFile =
+        serde_json::from_slice(&bytes).map_err(|source| PodsFileError::Parse {
+            path: display,
+            source,
+        })?;
     Ok(list.items)
 }
 
@@ -72,9 +78,11 @@ pub fn read_pod_list_raw(path: &Path) -> Result<Vec<Pod>, PodsFileError> {
 /// file and ConfigMap volumes (which swap a `..data` symlink) are followed too.
 pub async fn watch_pods_file(
     path: PathBuf,
+    config: PodSourceConfig,
     shared: Arc<SharedIndex>,
 ) -> Result<JoinHandle<()>, PodsFileError> {
-    let first = read_index(path.clone()).await?;
+    let config = Arc::new(config);
+    let first = read_index(path.clone(), Arc::clone(&config)).await?;
     shared.publish(first);
 
     let directory = match path.parent() {
@@ -84,8 +92,10 @@ pub async fn watch_pods_file(
     let file_name = path.file_name().map(OsString::from).unwrap_or_default();
     let changed = Arc::new(Notify::new());
     let signal = Arc::clone(&changed);
-    let watch_error =
-        |source| PodsFileError::Watch { path: directory.display().to_string(), source };
+    let watch_error = |source| PodsFileError::Watch {
+        path: directory.display().to_string(),
+        source,
+    };
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && changes_content(&event.kind)
@@ -95,13 +105,15 @@ pub async fn watch_pods_file(
         }
     })
     .map_err(watch_error)?;
-    watcher.watch(&directory, RecursiveMode::NonRecursive).map_err(watch_error)?;
+    watcher
+        .watch(&directory, RecursiveMode::NonRecursive)
+        .map_err(watch_error)?;
 
     Ok(tokio::spawn(async move {
         // The watcher stops when dropped: it lives as long as this task.
         let _watcher = watcher;
         rebuild_on_change(&changed, || async {
-            match read_index(path.clone()).await {
+            match read_index(path.clone(), Arc::clone(&config)).await {
                 Ok(index) => {
                     tracing::info!(file = %path.display(), pods = index.pod_count(), "pods file re-read");
                     shared.publish(index);
@@ -113,10 +125,14 @@ pub async fn watch_pods_file(
     }))
 }
 
-/// Reads and groups the file off the async workers (a large cluster dump is megabytes of JSON).
-async fn read_index(path: PathBuf) -> Result<ServiceIndex, PodsFileError> {
+/// Reads, filters by namespace and groups the file off the async workers (a large cluster
+/// dump is megabytes of JSON).
+async fn read_index(path: PathBuf, config: Arc<PodSourceConfig>) -> Result<ServiceIndex, PodsFileError> {
     tokio::task::spawn_blocking(move || {
-        read_pod_list(&path).map(|pods| ServiceIndex::build(pods.into_iter().map(Arc::new)))
+        read_pod_list(&path).map(|pods| {
+            let admitted = pods.into_iter().filter(|pod| config.admits_namespace(&pod.namespace));
+            ServiceIndex::build(admitted.map(Arc::new))
+        })
     })
     .await
     .expect("reading the pods file does not panic")

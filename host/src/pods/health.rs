@@ -33,12 +33,21 @@ pub struct Health {
 /// (`restarts / max(whole days since creation, 1) > 0.5`); else green. No counted pods:
 /// lightgrey.
 pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
-    let mut sum = Health { ready: 0, total: 0, restarts: 0, color: LIGHTGREY };
+    let mut sum = Health {
+        ready: 0,
+        total: 0,
+        restarts: 0,
+        color: LIGHTGREY,
+    };
     let (mut any_unready, mut any_restarting) = (false, false);
     for pod in pods.iter().filter(|p| p.phase != "Succeeded") {
         let total = count(pod.containers.len());
         let ready = count(pod.containers.iter().filter(|c| c.ready).count());
-        let restarts = pod.containers.iter().map(|c| c.restart_count).fold(0, u32::saturating_add);
+        let restarts = pod
+            .containers
+            .iter()
+            .map(|c| c.restart_count)
+            .fold(0, u32::saturating_add);
         sum.ready += ready;
         sum.total += total;
         sum.restarts = sum.restarts.saturating_add(restarts);
@@ -83,7 +92,11 @@ impl Health {
         if self.color == LIGHTGREY {
             return "no pods".to_owned();
         }
-        let noun = if self.restarts == 1 { "restart" } else { "restarts" };
+        let noun = if self.restarts == 1 {
+            "restart"
+        } else {
+            "restarts"
+        };
         format!("{}/{} ({} {noun})", self.ready, self.total, self.restarts)
     }
 
@@ -91,12 +104,21 @@ impl Health {
     /// restarts add up; the worst color wins; lightgrey only when every part has no pods.
     pub fn sum(parts: impl IntoIterator<Item = Health>) -> Health {
         parts.into_iter().fold(
-            Health { ready: 0, total: 0, restarts: 0, color: LIGHTGREY },
+            Health {
+                ready: 0,
+                total: 0,
+                restarts: 0,
+                color: LIGHTGREY,
+            },
             |sum, part| Health {
                 ready: sum.ready.saturating_add(part.ready),
                 total: sum.total.saturating_add(part.total),
                 restarts: sum.restarts.saturating_add(part.restarts),
-                color: if severity(part.color) > severity(sum.color) { part.color } else { sum.color },
+                color: if severity(part.color) > severity(sum.color) {
+                    part.color
+                } else {
+                    sum.color
+                },
             },
         )
     }
@@ -118,7 +140,10 @@ mod tests {
     }
 
     fn pods(builders: &[PodBuilder]) -> Vec<Arc<PodInfo>> {
-        builders.iter().map(|b| Arc::new(PodInfo::from(&b.build()))).collect()
+        builders
+            .iter()
+            .map(|b| Arc::new(PodInfo::from(&b.build())))
+            .collect()
     }
 
     fn web(n: usize) -> PodBuilder {
@@ -149,18 +174,31 @@ mod tests {
         #[case] color: &str,
     ) {
         let health = health(&pods(&builders), days_after_creation(age_days));
-        assert_eq!((health.status_text().as_str(), health.color), (status, color));
+        assert_eq!(
+            (health.status_text().as_str(), health.color),
+            (status, color)
+        );
     }
 
     #[test]
     fn one_restart_is_singular() {
-        let health = Health { ready: 1, total: 1, restarts: 1, color: GREEN };
+        let health = Health {
+            ready: 1,
+            total: 1,
+            restarts: 1,
+            color: GREEN,
+        };
         assert_eq!(health.status_text(), "1/1 (1 restart)");
     }
 
     #[test]
     fn raw_json_has_the_documented_shape() {
-        let health = Health { ready: 2, total: 3, restarts: 1, color: RED };
+        let health = Health {
+            ready: 2,
+            total: 3,
+            restarts: 1,
+            color: RED,
+        };
         assert_eq!(
             serde_json::to_string(&health).unwrap(),
             r#"{"ready":2,"total":3,"restarts":1,"color":"red"}"#
@@ -168,7 +206,12 @@ mod tests {
     }
 
     fn h(ready: u32, total: u32, restarts: u32, color: &'static str) -> Health {
-        Health { ready, total, restarts, color }
+        Health {
+            ready,
+            total,
+            restarts,
+            color,
+        }
     }
 
     #[rstest]

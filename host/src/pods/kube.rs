@@ -62,19 +62,29 @@ pub fn scopes(namespaces: &[String]) -> Vec<PodScope> {
     if namespaces.is_empty() {
         vec![PodScope::AllNamespaces]
     } else {
-        namespaces.iter().map(|ns| PodScope::Namespace(ns.clone())).collect()
+        namespaces
+            .iter()
+            .map(|ns| PodScope::Namespace(ns.clone()))
+            .collect()
     }
 }
 
 /// The watcher settings: the label selector, and (cluster-wide only) a field selector that
 /// leaves the excluded namespaces out on the server side.
-pub fn watcher_config(scope: &PodScope, exclude: &[String], label_selector: Option<&str>) -> watcher::Config {
+pub fn watcher_config(
+    scope: &PodScope,
+    exclude: &[String],
+    label_selector: Option<&str>,
+) -> watcher::Config {
     let mut config = watcher::Config::default();
     if let Some(selector) = label_selector.filter(|s| !s.is_empty()) {
         config = config.labels(selector);
     }
     if *scope == PodScope::AllNamespaces && !exclude.is_empty() {
-        let fields: Vec<String> = exclude.iter().map(|ns| format!("metadata.namespace!={ns}")).collect();
+        let fields: Vec<String> = exclude
+            .iter()
+            .map(|ns| format!("metadata.namespace!={ns}"))
+            .collect();
         config = config.fields(&fields.join(","));
     }
     config
@@ -107,7 +117,9 @@ pub async fn start(
     }
     tasks.spawn(publish(stores, changed, shared));
     // Dropping the set (when this task is aborted) aborts the watchers with it.
-    Ok(tokio::spawn(async move { while tasks.join_next().await.is_some() {} }))
+    Ok(tokio::spawn(async move {
+        while tasks.join_next().await.is_some() {}
+    }))
 }
 
 /// Runs one scope's watcher into its store, signalling `changed` whenever the stored pods

@@ -11,4 +11,4 @@ pub mod model;
 pub mod naming;
 pub mod source;
 
-pub use source::{PodSourceConfig, PodsError, start};
+pub use source::{PodOrigin, PodSourceConfig, PodsError, start};

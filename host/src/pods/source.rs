@@ -11,21 +11,41 @@ use super::index::SharedIndex;
 
 /// Where pods come from.
 #[derive(Debug, Clone)]
-pub enum PodSourceConfig {
+pub enum PodOrigin {
     /// `--pods-file FILE`: a `kubectl get pods -A -o json` dump, re-read when it changes.
     File(PathBuf),
-    /// A cluster, through its API server.
-    Kube {
-        /// How to connect (`--kube-*` flags).
-        connection: KubeConnection,
-        /// `--namespace` (repeatable) / `WATCH_NAMESPACE`: watch only these; empty means all.
-        namespaces: Vec<String>,
-        /// `--exclude-namespace`: left out when watching all namespaces (default
-        /// `kube-system`); ignored when `namespaces` is given.
-        exclude: Vec<String>,
-        /// `--label-selector`: only pods matching it.
-        label_selector: Option<String>,
-    },
+    /// A cluster, through its API server (`--kube-*` flags).
+    Kube(KubeConnection),
+}
+
+/// Which pods to serve, and from where. The namespace settings apply to both origins.
+#[derive(Debug, Clone)]
+pub struct PodSourceConfig {
+    /// Where pods come from.
+    pub origin: PodOrigin,
+    /// `--namespace` (repeatable) / `WATCH_NAMESPACE`: only these; empty means all.
+    pub namespaces: Vec<String>,
+    /// `--exclude-namespace`: left out when watching all namespaces (default `kube-system`);
+    /// ignored when `namespaces` is given.
+    pub exclude: Vec<String>,
+    /// `--label-selector`: only pods matching it (cluster only).
+    pub label_selector: Option<String>,
+}
+
+impl PodSourceConfig {
+    /// All namespaces of `origin`, no exclusions, no selector.
+    pub fn all(origin: PodOrigin) -> Self {
+        PodSourceConfig { origin, namespaces: Vec::new(), exclude: Vec::new(), label_selector: None }
+    }
+
+    /// Whether a pod of this namespace is served.
+    pub fn admits_namespace(&self, namespace: &str) -> bool {
+        if self.namespaces.is_empty() {
+            !self.exclude.iter().any(|excluded| excluded == namespace)
+        } else {
+            self.namespaces.iter().any(|watched| watched == namespace)
+        }
+    }
 }
 
 /// Why the pod source could not start.
@@ -37,17 +57,31 @@ pub enum PodsError {
     /// The pods file could not be used.
     #[error(transparent)]
     File(#[from] PodsFileError),
+    /// `--label-selector` was given with `--pods-file`.
+    #[error("--label-selector selects pods on the API server; it does not apply to --pods-file")]
+    SelectorWithFile,
 }
 
 /// Starts the pod source, publishing into `shared`. Returns once the source is usable (the
 /// file read, or the API server probed); the returned task keeps the index current until
 /// aborted. A pods file is published before this returns; a cluster's pods once listed
 /// ([`SharedIndex::is_synced`]).
-pub async fn start(config: PodSourceConfig, shared: Arc<SharedIndex>) -> Result<JoinHandle<()>, PodsError> {
-    Ok(match config {
-        PodSourceConfig::File(path) => watch_pods_file(path, shared).await?,
-        PodSourceConfig::Kube { connection, namespaces, exclude, label_selector } => {
-            super::kube::start(&connection, &namespaces, &exclude, label_selector.as_deref(), shared).await?
+pub async fn start(
+    config: PodSourceConfig,
+    shared: Arc<SharedIndex>,
+) -> Result<JoinHandle<()>, PodsError> {
+    Ok(match &config.origin {
+        PodOrigin::File(_) if config.label_selector.is_some() => return Err(PodsError::SelectorWithFile),
+        PodOrigin::File(path) => watch_pods_file(path.clone(), config, shared).await?,
+        PodOrigin::Kube(connection) => {
+            super::kube::start(
+                connection,
+                &config.namespaces,
+                &config.exclude,
+                config.label_selector.as_deref(),
+                shared,
+            )
+            .await?
         }
     })
 }

@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures::future::join_all;
+use serde_json::Value;
 
 use super::render::{self, BadgeQuery};
 use super::{AppState, Mode};
@@ -156,8 +157,15 @@ async fn service_route(State(state): Shared, Path(name): Path<String>) -> Result
     Ok(axum::Json(service.check_names()).into_response())
 }
 
+/// Each plugin's load status, with the last failure of each of its checks.
 async fn plugins_route(State(state): Shared) -> impl IntoResponse {
-    axum::Json(state.plugins.current().status())
+    let mut status = state.plugins.current().status();
+    for (service, failures) in state.checker.run_errors() {
+        if let Some(plugin) = status.get_mut(&service).and_then(Value::as_object_mut) {
+            plugin.insert("check_errors".to_owned(), serde_json::json!(failures));
+        }
+    }
+    axum::Json(status)
 }
 
 async fn readyz_route(State(state): Shared) -> Response {
