@@ -34,7 +34,10 @@ struct AnswerPlugin {
 impl AnswerPlugin {
     fn new(answer: &str) -> Self {
         assert_eq!(answer.len(), 4, "the fixture's answer is four bytes");
-        AnswerPlugin { answer: answer.to_owned(), filler_functions: 0 }
+        AnswerPlugin {
+            answer: answer.to_owned(),
+            filler_functions: 0,
+        }
     }
 
     fn filler_functions(mut self, count: usize) -> Self {
@@ -47,8 +50,10 @@ impl AnswerPlugin {
         let mut wat = template.replace("\"v000\"", &format!("\"{}\"", self.answer));
         if self.filler_functions > 0 {
             // Each function does enough arithmetic to give the compiler real work.
-            let body = "local.get 0 i32.const 7 i32.mul i32.const 3 i32.xor local.set 0 ".repeat(60);
-            let filler = format!("(func (param i32) (result i32) {body} local.get 0)\n").repeat(self.filler_functions);
+            let body =
+                "local.get 0 i32.const 7 i32.mul i32.const 3 i32.xor local.set 0 ".repeat(60);
+            let filler = format!("(func (param i32) (result i32) {body} local.get 0)\n")
+                .repeat(self.filler_functions);
             wat = wat.replacen("    (data (;0;)", &format!("{filler}    (data (;0;)"), 1);
         }
         wat
@@ -83,7 +88,9 @@ struct ConfigMapVolume {
 impl ConfigMapVolume {
     /// An empty ConfigMap, as mounted.
     fn new(dir: &Path) -> Self {
-        let volume = ConfigMapVolume { dir: dir.to_owned() };
+        let volume = ConfigMapVolume {
+            dir: dir.to_owned(),
+        };
         volume.write(&[]);
         volume
     }
@@ -148,14 +155,20 @@ impl CapturedWarnings {
                 .without_time()
                 .with_writer(captured.clone())
                 .finish();
-            tracing::subscriber::set_global_default(subscriber).expect("only this installs a subscriber");
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("only this installs a subscriber");
             captured
         })
     }
 
     fn lines_mentioning(&self, text: &str) -> Vec<String> {
         let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap().lines().filter(|line| line.contains(text)).map(str::to_owned).collect()
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains(text))
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -186,14 +199,20 @@ fn engine() -> Arc<PluginEngine> {
 }
 
 async fn open(dir: &Path) -> Arc<PluginDir> {
-    PluginDir::open(dir.to_owned(), engine(), None).await.expect("the plugin directory opens")
+    PluginDir::open(dir.to_owned(), engine(), None)
+        .await
+        .expect("the plugin directory opens")
 }
 
 /// What the service's plugin's `answer` check says now; `None` without a loaded plugin.
 async fn answer(plugins: &PluginDir, service: &str) -> Option<String> {
     let set = plugins.current();
     let plugin = set.get(service)?.plugin.clone()?;
-    match plugin.run("answer", &[]).await.expect("the answer check runs") {
+    match plugin
+        .run("answer", &[])
+        .await
+        .expect("the answer check runs")
+    {
         Outcome::Raw(value) => Some(value),
         other => panic!("expected a raw answer, got {other:?}"),
     }
@@ -224,7 +243,14 @@ async fn wait_for_entry(
     what: &str,
     condition: impl Fn(&PluginEntry) -> bool,
 ) -> PluginEntry {
-    wait_for(what, async || plugins.current().get(service).filter(|entry| condition(entry)).cloned()).await
+    wait_for(what, async || {
+        plugins
+            .current()
+            .get(service)
+            .filter(|entry| condition(entry))
+            .cloned()
+    })
+    .await
 }
 
 fn services(plugins: &PluginDir) -> Vec<String> {
@@ -253,26 +279,44 @@ async fn configmap_updates_add_change_break_and_remove_a_plugin() {
 
     let broken = b"\xffnot a plugin".as_slice();
     volume.write(&[("shop.wasm", broken)]);
-    let entry = wait_for_entry(&plugins, "shop", "the broken update's error", |entry| entry.last_error.is_some()).await;
+    let entry = wait_for_entry(&plugins, "shop", "the broken update's error", |entry| {
+        entry.last_error.is_some()
+    })
+    .await;
     assert_eq!(
         entry.last_error.unwrap().message,
         "shop.wasm: not a WebAssembly component: neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text"
     );
     assert_eq!(entry.sha256.as_deref(), Some(sha256(broken).as_str()));
     assert_eq!(entry.loaded_sha256.as_deref(), Some(sha256(&v002).as_str()));
-    assert_eq!(answer(&plugins, "shop").await.as_deref(), Some("v002"), "the last good version keeps serving");
+    assert_eq!(
+        answer(&plugins, "shop").await.as_deref(),
+        Some("v002"),
+        "the last good version keeps serving"
+    );
     assert_eq!(plugins.reload_errors(), 1);
     let warning_lines = warnings.lines_mentioning("shop.wasm");
     assert_eq!(warning_lines.len(), 1, "{warning_lines:?}");
-    assert!(warning_lines[0].contains("plugin failed to load"), "{}", warning_lines[0]);
-    assert!(warning_lines[0].contains("shop.wasm: not a WebAssembly component"), "{}", warning_lines[0]);
+    assert!(
+        warning_lines[0].contains("plugin failed to load"),
+        "{}",
+        warning_lines[0]
+    );
+    assert!(
+        warning_lines[0].contains("shop.wasm: not a WebAssembly component"),
+        "{}",
+        warning_lines[0]
+    );
 
     volume.write(&[("shop.wasm", &AnswerPlugin::new("v003").wasm())]);
     wait_for_answer(&plugins, "shop", "v003").await;
     assert_eq!(plugins.current().get("shop").unwrap().last_error, None);
 
     volume.write(&[]);
-    wait_for("shop to disappear", async || plugins.current().get("shop").is_none().then_some(())).await;
+    wait_for("shop to disappear", async || {
+        plugins.current().get("shop").is_none().then_some(())
+    })
+    .await;
     assert_eq!(services(&plugins), Vec::<String>::new());
     assert_eq!(plugins.reload_errors(), 1);
 }
@@ -280,23 +324,50 @@ async fn configmap_updates_add_change_break_and_remove_a_plugin() {
 #[tokio::test]
 async fn plain_directory_writes_renames_and_removals_are_picked_up() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
-    std::fs::write(dir.path().join(".hidden.wasm"), AnswerPlugin::new("nope").wasm()).unwrap();
+    std::fs::write(
+        dir.path().join("web.wasm"),
+        AnswerPlugin::new("v001").wasm(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".hidden.wasm"),
+        AnswerPlugin::new("nope").wasm(),
+    )
+    .unwrap();
     let plugins = open(dir.path()).await;
-    assert_eq!(answer(&plugins, "web").await.as_deref(), Some("v001"), "loaded before open returns");
+    assert_eq!(
+        answer(&plugins, "web").await.as_deref(),
+        Some("v001"),
+        "loaded before open returns"
+    );
     assert_eq!(services(&plugins), ["web"]);
 
-    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v002").wasm()).unwrap();
+    std::fs::write(
+        dir.path().join("web.wasm"),
+        AnswerPlugin::new("v002").wasm(),
+    )
+    .unwrap();
     wait_for_answer(&plugins, "web", "v002").await;
 
     // Written under a hidden name, then renamed into place: the usual atomic copy.
-    std::fs::write(dir.path().join(".api.wasm.part"), AnswerPlugin::new("a001").wasm()).unwrap();
-    std::fs::rename(dir.path().join(".api.wasm.part"), dir.path().join("api.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join(".api.wasm.part"),
+        AnswerPlugin::new("a001").wasm(),
+    )
+    .unwrap();
+    std::fs::rename(
+        dir.path().join(".api.wasm.part"),
+        dir.path().join("api.wasm"),
+    )
+    .unwrap();
     wait_for_answer(&plugins, "api", "a001").await;
     assert_eq!(services(&plugins), ["api", "web"]);
 
     std::fs::remove_file(dir.path().join("web.wasm")).unwrap();
-    wait_for("web to disappear", async || plugins.current().get("web").is_none().then_some(())).await;
+    wait_for("web to disappear", async || {
+        plugins.current().get("web").is_none().then_some(())
+    })
+    .await;
     assert_eq!(services(&plugins), ["api"]);
     assert_eq!(plugins.reload_errors(), 0);
 }
@@ -304,30 +375,58 @@ async fn plain_directory_writes_renames_and_removals_are_picked_up() {
 #[tokio::test]
 async fn settings_changes_reprepare_without_compiling_and_bad_settings_keep_the_previous() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
+    std::fs::write(
+        dir.path().join("web.wasm"),
+        AnswerPlugin::new("v001").wasm(),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("web.toml"), "cache_seconds = 5\n").unwrap();
     let plugins = open(dir.path()).await;
     let first = plugins.current().get("web").unwrap().clone();
-    assert_eq!(first.plugin.as_ref().unwrap().settings().cache_ttl, Duration::from_secs(5));
+    assert_eq!(
+        first.plugin.as_ref().unwrap().settings().cache_ttl,
+        Duration::from_secs(5)
+    );
 
     std::fs::write(dir.path().join("web.toml"), "cache_seconds = 7\n").unwrap();
     let second = wait_for_entry(&plugins, "web", "the new settings", |entry| {
-        entry.plugin.as_ref().is_some_and(|plugin| plugin.settings().cache_ttl == Duration::from_secs(7))
+        entry
+            .plugin
+            .as_ref()
+            .is_some_and(|plugin| plugin.settings().cache_ttl == Duration::from_secs(7))
     })
     .await;
     assert_ne!(second.generation, first.generation);
-    assert_eq!(plugins.compile_counts(), CompileCounts { compiled: 1, from_cache: 0 });
+    assert_eq!(
+        plugins.compile_counts(),
+        CompileCounts {
+            compiled: 1,
+            from_cache: 0
+        }
+    );
 
     std::fs::write(dir.path().join("web.toml"), "cache_seconds = \"soon\"\n").unwrap();
-    let rejected =
-        wait_for_entry(&plugins, "web", "the settings error", |entry| entry.settings_error.is_some()).await;
+    let rejected = wait_for_entry(&plugins, "web", "the settings error", |entry| {
+        entry.settings_error.is_some()
+    })
+    .await;
     assert!(
-        rejected.settings_error.as_deref().unwrap().starts_with("web.toml: invalid plugin settings: "),
+        rejected
+            .settings_error
+            .as_deref()
+            .unwrap()
+            .starts_with("web.toml: invalid plugin settings: "),
         "{:?}",
         rejected.settings_error
     );
-    assert_eq!(rejected.generation, second.generation, "the plugin is not reloaded");
-    assert_eq!(rejected.plugin.unwrap().settings().cache_ttl, Duration::from_secs(7));
+    assert_eq!(
+        rejected.generation, second.generation,
+        "the plugin is not reloaded"
+    );
+    assert_eq!(
+        rejected.plugin.unwrap().settings().cache_ttl,
+        Duration::from_secs(7)
+    );
     assert_eq!(rejected.last_error, None);
     assert_eq!(plugins.reload_errors(), 1);
 
@@ -336,8 +435,17 @@ async fn settings_changes_reprepare_without_compiling_and_bad_settings_keep_the_
         entry.settings_error.is_none() && entry.generation != second.generation
     })
     .await;
-    assert_eq!(defaults.plugin.unwrap().settings().cache_ttl, Duration::from_secs(10));
-    assert_eq!(plugins.compile_counts(), CompileCounts { compiled: 1, from_cache: 0 });
+    assert_eq!(
+        defaults.plugin.unwrap().settings().cache_ttl,
+        Duration::from_secs(10)
+    );
+    assert_eq!(
+        plugins.compile_counts(),
+        CompileCounts {
+            compiled: 1,
+            from_cache: 0
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,12 +457,19 @@ async fn requests_never_fail_through_20_swaps() {
     let stop = Arc::new(AtomicBool::new(false));
     let requests = Arc::new(AtomicU64::new(0));
     let client = tokio::spawn({
-        let (plugins, stop, requests) = (Arc::clone(&plugins), Arc::clone(&stop), Arc::clone(&requests));
+        let (plugins, stop, requests) = (
+            Arc::clone(&plugins),
+            Arc::clone(&stop),
+            Arc::clone(&requests),
+        );
         async move {
             let mut seen = BTreeSet::new();
             while !stop.load(Ordering::Relaxed) {
                 let set = plugins.current();
-                let plugin = set.get("web").and_then(|entry| entry.plugin.clone()).expect("web is always in the set");
+                let plugin = set
+                    .get("web")
+                    .and_then(|entry| entry.plugin.clone())
+                    .expect("web is always in the set");
                 match plugin.run("answer", &[]).await {
                     Ok(Outcome::Raw(value)) => seen.insert(value),
                     other => panic!("request failed during a reload: {other:?}"),
@@ -371,12 +486,18 @@ async fn requests_never_fail_through_20_swaps() {
         wait_for_answer(&plugins, "web", version).await;
     }
     let before = requests.load(Ordering::Relaxed);
-    wait_for("one more request", async || (requests.load(Ordering::Relaxed) > before + 1).then_some(())).await;
+    wait_for("one more request", async || {
+        (requests.load(Ordering::Relaxed) > before + 1).then_some(())
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     let seen = client.await.expect("no request failed");
     assert!(seen.contains("v020"), "{seen:?}");
     assert_eq!(plugins.reload_errors(), 0);
-    println!("{} requests through 20 swaps, none failed", requests.load(Ordering::Relaxed));
+    println!(
+        "{} requests through 20 swaps, none failed",
+        requests.load(Ordering::Relaxed)
+    );
 }
 
 #[tokio::test]
@@ -388,16 +509,35 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     std::fs::write(dir.path().join("web.wasm"), &v001).unwrap();
     std::fs::write(cache.path().join("unrelated.txt"), "not ours").unwrap();
 
-    let cold = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone())).await.unwrap();
-    assert_eq!(cold.compile_counts(), CompileCounts { compiled: 1, from_cache: 0 });
+    let cold = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        cold.compile_counts(),
+        CompileCounts {
+            compiled: 1,
+            from_cache: 0
+        }
+    );
     drop(cold);
     let artifacts = cache_artifacts(&cache_dir);
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
-    assert!(artifacts[0].starts_with(&format!("{}-", sha256(&v001))), "{artifacts:?}");
+    assert!(
+        artifacts[0].starts_with(&format!("{}-", sha256(&v001))),
+        "{artifacts:?}"
+    );
     assert!(artifacts[0].ends_with(".cwasm"), "{artifacts:?}");
 
-    let warm = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone())).await.unwrap();
-    assert_eq!(warm.compile_counts(), CompileCounts { compiled: 0, from_cache: 1 });
+    let warm = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        warm.compile_counts(),
+        CompileCounts {
+            compiled: 0,
+            from_cache: 1
+        }
+    );
     assert_eq!(answer(&warm, "web").await.as_deref(), Some("v001"));
 
     let v002 = AnswerPlugin::new("v002").wasm();
@@ -407,7 +547,10 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
         Some(cache_artifacts(&cache_dir)).filter(|artifacts| artifacts.len() == 1)
     })
     .await;
-    assert!(artifacts[0].starts_with(&format!("{}-", sha256(&v002))), "{artifacts:?}");
+    assert!(
+        artifacts[0].starts_with(&format!("{}-", sha256(&v002))),
+        "{artifacts:?}"
+    );
     assert!(cache.path().join("unrelated.txt").exists());
 }
 
@@ -424,13 +567,22 @@ fn cache_artifacts(cache_dir: &Path) -> Vec<String> {
 async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine();
-    let precompiled = engine.wasmtime().precompile_component(&AnswerPlugin::new("v001").wasm()).unwrap();
+    let precompiled = engine
+        .wasmtime()
+        .precompile_component(&AnswerPlugin::new("v001").wasm())
+        .unwrap();
     std::fs::write(dir.path().join("web.wasm"), &precompiled).unwrap();
-    let plugins = PluginDir::open(dir.path().to_owned(), engine, None).await.unwrap();
+    let plugins = PluginDir::open(dir.path().to_owned(), engine, None)
+        .await
+        .unwrap();
     let entry = plugins.current().get("web").unwrap().clone();
     assert!(entry.plugin.is_none());
     assert!(
-        entry.last_error.unwrap().message.starts_with("web.wasm: not a WebAssembly component: "),
+        entry
+            .last_error
+            .unwrap()
+            .message
+            .starts_with("web.wasm: not a WebAssembly component: "),
         "a precompiled artifact is not wasm"
     );
 }
@@ -438,10 +590,14 @@ async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
 #[tokio::test]
 async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let error = PluginDir::open(dir.path().to_owned(), engine(), Some(dir.path().join("cache")))
-        .await
-        .err()
-        .expect("refused");
+    let error = PluginDir::open(
+        dir.path().to_owned(),
+        engine(),
+        Some(dir.path().join("cache")),
+    )
+    .await
+    .err()
+    .expect("refused");
     assert_eq!(
         error.to_string(),
         format!(
@@ -455,15 +611,27 @@ async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
 async fn an_unusable_plugin_directory_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let error = PluginDir::open(missing.clone(), engine(), None).await.err().expect("refused");
+    let error = PluginDir::open(missing.clone(), engine(), None)
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(
         error.to_string(),
-        format!("cannot read plugin directory {}: No such file or directory (os error 2)", missing.display())
+        format!(
+            "cannot read plugin directory {}: No such file or directory (os error 2)",
+            missing.display()
+        )
     );
     let file = dir.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let error = PluginDir::open(file.clone(), engine(), None).await.err().expect("refused");
-    assert_eq!(error.to_string(), format!("plugin directory {} is not a directory", file.display()));
+    let error = PluginDir::open(file.clone(), engine(), None)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        error.to_string(),
+        format!("plugin directory {} is not a directory", file.display())
+    );
 }
 
 #[tokio::test]
@@ -483,23 +651,42 @@ async fn a_gzip_bomb_is_a_load_error() {
     let dir = tempfile::tempdir().unwrap();
     // 65 gzip members of 1 MiB of zeros each: about 70 KB that would expand to 65 MiB.
     let member = gzip(&vec![0u8; 1 << 20]);
-    let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 65).collect();
+    let bomb: Vec<u8> = member
+        .iter()
+        .copied()
+        .cycle()
+        .take(member.len() * 65)
+        .collect();
     std::fs::write(dir.path().join("bomb.wasm.gz"), &bomb).unwrap();
     let plugins = open(dir.path()).await;
     let entry = plugins.current().get("bomb").unwrap().clone();
     assert!(entry.plugin.is_none());
-    assert_eq!(entry.last_error.unwrap().message, "bomb.wasm.gz decompresses to more than 64 MiB");
+    assert_eq!(
+        entry.last_error.unwrap().message,
+        "bomb.wasm.gz decompresses to more than 64 MiB"
+    );
     assert_eq!(plugins.reload_errors(), 1);
 }
 
 #[tokio::test]
 async fn two_files_for_one_service_are_an_error_until_one_goes() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
-    std::fs::write(dir.path().join("web.wasm.gz"), AnswerPlugin::new("v002").wasm_gz()).unwrap();
+    std::fs::write(
+        dir.path().join("web.wasm"),
+        AnswerPlugin::new("v001").wasm(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("web.wasm.gz"),
+        AnswerPlugin::new("v002").wasm_gz(),
+    )
+    .unwrap();
     let plugins = open(dir.path()).await;
     let entry = plugins.current().get("web").unwrap().clone();
-    assert_eq!(entry.last_error.unwrap().message, "both web.wasm and web.wasm.gz exist; keep one");
+    assert_eq!(
+        entry.last_error.unwrap().message,
+        "both web.wasm and web.wasm.gz exist; keep one"
+    );
     assert_eq!(entry.sha256, None);
 
     std::fs::remove_file(dir.path().join("web.wasm")).unwrap();
@@ -516,7 +703,14 @@ async fn status_shows_every_plugin() {
     let mut status = plugins.current().status();
     let web = status["web"].as_object_mut().unwrap();
     let loaded_at = web.remove("loaded_at").unwrap();
-    assert!(loaded_at.as_str().unwrap().parse::<jiff::Timestamp>().is_ok(), "{loaded_at}");
+    assert!(
+        loaded_at
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .is_ok(),
+        "{loaded_at}"
+    );
     let generation = web.remove("generation").unwrap();
     assert!(generation.as_u64().unwrap() > 0);
     assert_eq!(
@@ -535,9 +729,24 @@ async fn status_shows_every_plugin() {
     assert_eq!(bad["file"], "bad.wasm");
     assert_eq!(bad["loaded_at"], serde_json::Value::Null);
     assert_eq!(bad["checks"], serde_json::json!([]));
-    assert!(bad["last_error"]["message"].as_str().unwrap().starts_with("bad.wasm: not a WebAssembly component: "));
-    assert!(bad["last_error"]["since"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
-    assert_eq!(services(&plugins), ["web"], "a plugin that never loaded offers no service");
+    assert!(
+        bad["last_error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad.wasm: not a WebAssembly component: ")
+    );
+    assert!(
+        bad["last_error"]["since"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .is_ok()
+    );
+    assert_eq!(
+        services(&plugins),
+        ["web"],
+        "a plugin that never loaded offers no service"
+    );
 }
 
 #[tokio::test]
@@ -553,14 +762,21 @@ async fn no_plugin_directory_means_no_plugins() {
 
 /// A small Rust plugin from `example-plugins/` when built, else the WAT fixture.
 fn small_plugin() -> (String, Vec<u8>) {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-plugins/target/wasm32-wasip2/release");
-    let smallest = std::fs::read_dir(&built).into_iter().flatten().flatten()
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../example-plugins/target/wasm32-wasip2/release");
+    let smallest = std::fs::read_dir(&built)
+        .into_iter()
+        .flatten()
+        .flatten()
         .map(|entry| entry.path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
         .min_by_key(|path| std::fs::metadata(path).map_or(u64::MAX, |meta| meta.len()));
     match smallest {
         Some(path) => (path.display().to_string(), std::fs::read(&path).unwrap()),
-        None => ("the WAT fixture".to_owned(), AnswerPlugin::new("v000").wasm()),
+        None => (
+            "the WAT fixture".to_owned(),
+            AnswerPlugin::new("v000").wasm(),
+        ),
     }
 }
 
@@ -581,7 +797,16 @@ async fn figure_configmap_update_to_first_answer() {
     let volume = ConfigMapVolume::new(dir.path());
     volume.write(&[("web.wasm", &wasm)]);
     let plugins = open(dir.path()).await;
-    let check = plugins.current().get("web").unwrap().plugin.as_ref().expect("the plugin loads").checks()[0].name.clone();
+    let check = plugins
+        .current()
+        .get("web")
+        .unwrap()
+        .plugin
+        .as_ref()
+        .expect("the plugin loads")
+        .checks()[0]
+        .name
+        .clone();
     let mut times = Vec::new();
     for n in 1..=5 {
         let version = new_version(&wasm, n);
@@ -590,7 +815,10 @@ async fn figure_configmap_update_to_first_answer() {
         wait_for("the new version to answer", async || {
             let set = plugins.current();
             let entry = set.get("web")?;
-            let plugin = entry.plugin.as_ref().filter(|_| entry.loaded_sha256.as_deref() == Some(new_sha256.as_str()))?;
+            let plugin = entry
+                .plugin
+                .as_ref()
+                .filter(|_| entry.loaded_sha256.as_deref() == Some(new_sha256.as_str()))?;
             plugin.run(&check, &[]).await.ok()
         })
         .await;
@@ -611,16 +839,34 @@ async fn figure_configmap_update_to_first_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a figure: compiles a large component for many seconds"]
 async fn figure_large_component_warm_cache_against_cold_compile() {
-    let megabytes: usize = std::env::var("FIGURE_COMPONENT_MB").map_or(12, |mb| mb.parse().unwrap());
+    let megabytes: usize =
+        std::env::var("FIGURE_COMPONENT_MB").map_or(12, |mb| mb.parse().unwrap());
     // One filler function is about 550 bytes of code.
-    let wasm = AnswerPlugin::new("v001").filler_functions(megabytes * 1_000_000 / 550).wasm();
+    let wasm = AnswerPlugin::new("v001")
+        .filler_functions(megabytes * 1_000_000 / 550)
+        .wasm();
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("big.wasm"), &wasm).unwrap();
     let mut figures = Vec::new();
-    for expected in [CompileCounts { compiled: 1, from_cache: 0 }, CompileCounts { compiled: 0, from_cache: 1 }] {
+    for expected in [
+        CompileCounts {
+            compiled: 1,
+            from_cache: 0,
+        },
+        CompileCounts {
+            compiled: 0,
+            from_cache: 1,
+        },
+    ] {
         let started = Instant::now();
-        let plugins = PluginDir::open(dir.path().to_owned(), engine(), Some(cache.path().to_owned())).await.unwrap();
+        let plugins = PluginDir::open(
+            dir.path().to_owned(),
+            engine(),
+            Some(cache.path().to_owned()),
+        )
+        .await
+        .unwrap();
         figures.push(started.elapsed());
         assert_eq!(plugins.compile_counts(), expected);
         assert_eq!(answer(&plugins, "big").await.as_deref(), Some("v001"));

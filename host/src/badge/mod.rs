@@ -63,7 +63,7 @@ mod tests {
         let badge = Badge::new("web", "3/3", "#4C1");
         assert_eq!(
             badge.endpoint_json().to_string(),
-            r##"{"color":"4c1","label":"web","message":"3/3","schemaVersion":1}"##
+            r##"{"schemaVersion":1,"label":"web","message":"3/3","color":"4c1"}"##
         );
     }
 }

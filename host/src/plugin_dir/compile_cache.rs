@@ -28,13 +28,23 @@ pub(crate) struct CompileCache {
 impl CompileCache {
     /// Creates `dir` if needed (owner-only on Unix: artifacts are code this process maps as
     /// executable). It may not be the plugin directory or inside it, whose files are not ours.
-    pub(crate) fn open(dir: &Path, plugin_dir: &Path, engine: &wasmtime::Engine) -> Result<Self, PluginDirError> {
-        let unusable = |source| PluginDirError::CacheDir { dir: dir.to_owned(), source };
+    pub(crate) fn open(
+        dir: &Path,
+        plugin_dir: &Path,
+        engine: &wasmtime::Engine,
+    ) -> Result<Self, PluginDirError> {
+        let unusable = |source| PluginDirError::CacheDir {
+            dir: dir.to_owned(),
+            source,
+        };
         create_private_dir(dir).map_err(unusable)?;
         let dir = dir.canonicalize().map_err(unusable)?;
         let plugin_dir = plugin_dir
             .canonicalize()
-            .map_err(|source| PluginDirError::Directory { dir: plugin_dir.to_owned(), source })?;
+            .map_err(|source| PluginDirError::Directory {
+                dir: plugin_dir.to_owned(),
+                source,
+            })?;
         if dir.starts_with(&plugin_dir) {
             return Err(PluginDirError::CacheInPluginDir { dir });
         }
@@ -45,7 +55,8 @@ impl CompileCache {
     }
 
     fn artifact_path(&self, sha256: &str) -> PathBuf {
-        self.dir.join(format!("{sha256}-{}.{ARTIFACT_EXTENSION}", self.engine_key))
+        self.dir
+            .join(format!("{sha256}-{}.{ARTIFACT_EXTENSION}", self.engine_key))
     }
 
     /// The component compiled earlier from the plugin with this SHA-256, if cached.
@@ -74,7 +85,11 @@ impl CompileCache {
     /// it is logged, not returned.
     pub(crate) fn store(&self, sha256: &str, component: &Component) {
         let path = self.artifact_path(sha256);
-        if let Err(error) = component.serialize().map_err(io::Error::other).and_then(|bytes| write_atomically(&path, &bytes)) {
+        if let Err(error) = component
+            .serialize()
+            .map_err(io::Error::other)
+            .and_then(|bytes| write_atomically(&path, &bytes))
+        {
             tracing::warn!(path = %path.display(), %error, "cannot write compile cache entry");
         }
     }
@@ -82,7 +97,9 @@ impl CompileCache {
     /// Removes every artifact (and leftover temporary file) this cache wrote that is not for one
     /// of `in_use` under the current engine key; other files in the directory are left alone.
     pub(crate) fn prune(&self, in_use: &HashSet<String>) {
-        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
@@ -106,9 +123,13 @@ fn parse_artifact_name(name: &str) -> Option<(&str, &str, bool)> {
         Some(stem) => (stem, true),
         None => (name, false),
     };
-    let (sha256, engine_key) = stem.strip_suffix(ARTIFACT_EXTENSION)?.strip_suffix('.')?.split_once('-')?;
+    let (sha256, engine_key) = stem
+        .strip_suffix(ARTIFACT_EXTENSION)?
+        .strip_suffix('.')?
+        .split_once('-')?;
     let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
-    (sha256.len() == 64 && is_hex(sha256) && is_hex(engine_key)).then_some((sha256, engine_key, temporary))
+    (sha256.len() == 64 && is_hex(sha256) && is_hex(engine_key))
+        .then_some((sha256, engine_key, temporary))
 }
 
 /// Writes to a temporary file and renames it into place, so `load` never sees half a file.
@@ -150,7 +171,11 @@ impl Hasher for Sha256Hasher {
 
     fn finish(&self) -> u64 {
         let digest = self.0.clone().finalize();
-        u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+        u64::from_le_bytes(
+            digest[..8]
+                .try_into()
+                .expect("a SHA-256 digest has 32 bytes"),
+        )
     }
 }
 

@@ -19,9 +19,15 @@ pub(crate) fn gunzip(file: &str, compressed: &[u8], limit: u64) -> Result<Vec<u8
     MultiGzDecoder::new(compressed)
         .take(limit + 1)
         .read_to_end(&mut out)
-        .map_err(|source| PluginDirError::Gzip { file: file.to_owned(), source })?;
+        .map_err(|source| PluginDirError::Gzip {
+            file: file.to_owned(),
+            source,
+        })?;
     if out.len() as u64 > limit {
-        return Err(PluginDirError::TooLarge { file: file.to_owned(), limit_mib: limit >> 20 });
+        return Err(PluginDirError::TooLarge {
+            file: file.to_owned(),
+            limit_mib: limit >> 20,
+        });
     }
     Ok(out)
 }
@@ -50,7 +56,10 @@ mod tests {
     #[test]
     fn refuses_output_over_the_limit() {
         let error = gunzip("a.wasm.gz", &gzip(&vec![0u8; 3 << 20]), 2 << 20).unwrap_err();
-        assert_eq!(error.to_string(), "a.wasm.gz decompresses to more than 2 MiB");
+        assert_eq!(
+            error.to_string(),
+            "a.wasm.gz decompresses to more than 2 MiB"
+        );
     }
 
     #[test]
@@ -62,7 +71,11 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_gzip() {
-        let error = gunzip("a.wasm.gz", b"\0asm\x0d\0\x01\0 a component, not gzip", 64).unwrap_err();
-        assert_eq!(error.to_string(), "a.wasm.gz is not valid gzip: invalid gzip header");
+        let error =
+            gunzip("a.wasm.gz", b"\0asm\x0d\0\x01\0 a component, not gzip", 64).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a.wasm.gz is not valid gzip: invalid gzip header"
+        );
     }
 }

@@ -59,7 +59,9 @@ pub enum PluginDirError {
         source: std::io::Error,
     },
     /// The compile cache directory is the plugin directory or inside it.
-    #[error("compile cache directory {dir} is inside the plugin directory; use a directory of its own")]
+    #[error(
+        "compile cache directory {dir} is inside the plugin directory; use a directory of its own"
+    )]
     CacheInPluginDir {
         /// The cache directory.
         dir: PathBuf,
@@ -151,8 +153,10 @@ impl PluginDir {
         engine: Arc<PluginEngine>,
         cache_dir: Option<PathBuf>,
     ) -> Result<Arc<PluginDir>, PluginDirError> {
-        let metadata =
-            std::fs::metadata(&dir).map_err(|source| PluginDirError::Directory { dir: dir.clone(), source })?;
+        let metadata = std::fs::metadata(&dir).map_err(|source| PluginDirError::Directory {
+            dir: dir.clone(),
+            source,
+        })?;
         if !metadata.is_dir() {
             return Err(PluginDirError::NotADirectory { dir });
         }
@@ -184,7 +188,11 @@ impl PluginDir {
     pub fn empty() -> Arc<PluginDir> {
         let shared = Shared::default();
         shared.loaded.store(true, Ordering::Release);
-        Arc::new(PluginDir { shared: Arc::new(shared), _watcher: None, reload_task: None })
+        Arc::new(PluginDir {
+            shared: Arc::new(shared),
+            _watcher: None,
+            reload_task: None,
+        })
     }
 
     /// The plugins now: a snapshot that later reloads do not change.

@@ -63,14 +63,25 @@ impl ServiceState {
     /// leaves the settings in effect unchanged and is reported once.
     fn update_settings(&mut self, service: &str, found: Option<SettingsFound>, shared: &Shared) {
         let changed = match found {
-            None => Ok(self.settings.sha256.is_some().then(AppliedSettings::default)),
+            None => Ok(self
+                .settings
+                .sha256
+                .is_some()
+                .then(AppliedSettings::default)),
             Some(SettingsFound { is_toml, read }) => read.and_then(|read| {
                 if self.settings.sha256.as_deref() == Some(read.sha256.as_str()) {
                     return Ok(None);
                 }
-                let value = PluginSettings::parse(&read.bytes, is_toml)
-                    .map_err(|source| PluginDirError::Settings { file: read.name, source })?;
-                Ok(Some(AppliedSettings { sha256: Some(read.sha256), value }))
+                let value = PluginSettings::parse(&read.bytes, is_toml).map_err(|source| {
+                    PluginDirError::Settings {
+                        file: read.name,
+                        source,
+                    }
+                })?;
+                Ok(Some(AppliedSettings {
+                    sha256: Some(read.sha256),
+                    value,
+                }))
             }),
         };
         match changed {
@@ -101,7 +112,11 @@ impl ServiceState {
             "plugin failed to load; the last good version (if any) keeps serving"
         );
         shared.reload_errors.fetch_add(1, Ordering::Relaxed);
-        let since = self.entry.last_error.as_ref().map_or_else(Timestamp::now, |error| error.since);
+        let since = self
+            .entry
+            .last_error
+            .as_ref()
+            .map_or_else(Timestamp::now, |error| error.since);
         self.entry.last_error = Some(LoadError { message, since });
     }
 }
@@ -111,7 +126,10 @@ enum ComponentSource {
     /// Compiled earlier from the same file.
     Compiled(Component),
     /// The file's contents: compile them (or load them from the compile cache).
-    File { format: PluginFormat, bytes: Vec<u8> },
+    File {
+        format: PluginFormat,
+        bytes: Vec<u8>,
+    },
 }
 
 /// One plugin to load, with everything it needs, so loads run side by side.
@@ -184,7 +202,10 @@ impl Reloader {
         });
         let mut jobs = Vec::new();
         for (service, found) in scan.plugins {
-            let state = self.services.entry(service.clone()).or_insert_with(|| ServiceState::new(found.name.clone()));
+            let state = self
+                .services
+                .entry(service.clone())
+                .or_insert_with(|| ServiceState::new(found.name.clone()));
             state.entry.file = found.name;
             state.update_settings(&service, scan.settings.remove(&service), &self.shared);
             let read = match found.read {
@@ -193,13 +214,21 @@ impl Reloader {
                     state.entry.sha256 = None;
                     state.failed = None;
                     // Unreadable files are seen again on every rescan: report each error once.
-                    if state.entry.last_error.as_ref().is_none_or(|last| last.message != error.to_string()) {
+                    if state
+                        .entry
+                        .last_error
+                        .as_ref()
+                        .is_none_or(|last| last.message != error.to_string())
+                    {
                         state.record_failure(&service, &error, &self.shared);
                     }
                     continue;
                 }
             };
-            let inputs = Inputs { plugin_sha256: read.sha256, settings_sha256: state.settings.sha256.clone() };
+            let inputs = Inputs {
+                plugin_sha256: read.sha256,
+                settings_sha256: state.settings.sha256.clone(),
+            };
             state.entry.sha256 = Some(inputs.plugin_sha256.clone());
             if state.serving.as_ref() == Some(&inputs) {
                 state.entry.last_error = None;
@@ -212,7 +241,10 @@ impl Reloader {
                 Some((sha256, component)) if *sha256 == inputs.plugin_sha256 => {
                     ComponentSource::Compiled(component.clone())
                 }
-                _ => ComponentSource::File { format: found.format, bytes: read.bytes },
+                _ => ComponentSource::File {
+                    format: found.format,
+                    bytes: read.bytes,
+                },
             };
             jobs.push(LoadJob {
                 service,
@@ -232,11 +264,18 @@ impl Reloader {
 
     /// Compiles (unless already compiled) and prepares one plugin.
     async fn load(&self, job: LoadJob) -> LoadResult {
-        let LoadJob { service, file, inputs, source, settings } = job;
+        let LoadJob {
+            service,
+            file,
+            inputs,
+            source,
+            settings,
+        } = job;
         let compiled = match source {
             ComponentSource::Compiled(component) => Ok(component),
             ComponentSource::File { format, bytes } => {
-                self.compile(&file, format, &inputs.plugin_sha256, bytes).await
+                self.compile(&file, format, &inputs.plugin_sha256, bytes)
+                    .await
             }
         };
         let (component, plugin) = match compiled {
@@ -245,12 +284,21 @@ impl Reloader {
                     .engine
                     .prepare(&service, &component, settings)
                     .await
-                    .map_err(|source| PluginDirError::Plugin { file: file.clone(), source });
+                    .map_err(|source| PluginDirError::Plugin {
+                        file: file.clone(),
+                        source,
+                    });
                 (Some(component), plugin)
             }
             Err(error) => (None, Err(error)),
         };
-        LoadResult { service, file, inputs, component, plugin }
+        LoadResult {
+            service,
+            file,
+            inputs,
+            component,
+            plugin,
+        }
     }
 
     /// Turns a plugin file into a component on a blocking thread, once a compile slot is free:
@@ -263,11 +311,22 @@ impl Reloader {
         sha256: &str,
         bytes: Vec<u8>,
     ) -> Result<Component, PluginDirError> {
-        let _slot = self.compile_slots.acquire().await.expect("the compile semaphore is never closed");
-        let (engine, cache, shared) = (Arc::clone(&self.engine), self.cache.clone(), Arc::clone(&self.shared));
+        let _slot = self
+            .compile_slots
+            .acquire()
+            .await
+            .expect("the compile semaphore is never closed");
+        let (engine, cache, shared) = (
+            Arc::clone(&self.engine),
+            self.cache.clone(),
+            Arc::clone(&self.shared),
+        );
         let (file, sha256) = (file.to_owned(), sha256.to_owned());
         tokio::task::spawn_blocking(move || {
-            if let Some(component) = cache.as_ref().and_then(|cache| cache.load(engine.wasmtime(), &sha256)) {
+            if let Some(component) = cache
+                .as_ref()
+                .and_then(|cache| cache.load(engine.wasmtime(), &sha256))
+            {
                 shared.from_cache.fetch_add(1, Ordering::Relaxed);
                 return Ok(component);
             }
@@ -275,7 +334,9 @@ impl Reloader {
                 PluginFormat::Wasm => bytes,
                 PluginFormat::WasmGz => gunzip(&file, &bytes, MAX_DECOMPRESSED_BYTES)?,
             };
-            let component = engine.compile(&wasm).map_err(|source| PluginDirError::Plugin { file, source })?;
+            let component = engine
+                .compile(&wasm)
+                .map_err(|source| PluginDirError::Plugin { file, source })?;
             shared.compiled.fetch_add(1, Ordering::Relaxed);
             if let Some(cache) = &cache {
                 cache.store(&sha256, &component);
@@ -288,8 +349,17 @@ impl Reloader {
 
     /// Records a finished load in its service's state.
     fn apply(&mut self, result: LoadResult) {
-        let LoadResult { service, file, inputs, component, plugin } = result;
-        let state = self.services.get_mut(&service).expect("services are only removed before loads start");
+        let LoadResult {
+            service,
+            file,
+            inputs,
+            component,
+            plugin,
+        } = result;
+        let state = self
+            .services
+            .get_mut(&service)
+            .expect("services are only removed before loads start");
         if let Some(component) = component {
             state.compiled = Some((inputs.plugin_sha256.clone(), component));
         }
@@ -321,11 +391,18 @@ impl Reloader {
 
     /// Swaps in the new set, then drops cache entries no plugin uses any more.
     async fn publish(&self) {
-        let entries = self.services.iter().map(|(service, state)| (service.clone(), state.entry.clone())).collect();
+        let entries = self
+            .services
+            .iter()
+            .map(|(service, state)| (service.clone(), state.entry.clone()))
+            .collect();
         self.shared.set.store(Arc::new(PluginSet::new(entries)));
         if let Some(cache) = &self.cache {
-            let in_use: HashSet<String> =
-                self.services.values().filter_map(|state| Some(state.compiled.as_ref()?.0.clone())).collect();
+            let in_use: HashSet<String> = self
+                .services
+                .values()
+                .filter_map(|state| Some(state.compiled.as_ref()?.0.clone()))
+                .collect();
             let cache = Arc::clone(cache);
             let _ = tokio::task::spawn_blocking(move || cache.prune(&in_use)).await;
         }

@@ -22,8 +22,14 @@ pub(crate) enum PluginFormat {
 /// What a file name in the plugin directory is for.
 #[derive(Debug, PartialEq, Eq)]
 enum FileRole<'a> {
-    Plugin { service: &'a str, format: PluginFormat },
-    Settings { service: &'a str, is_toml: bool },
+    Plugin {
+        service: &'a str,
+        format: PluginFormat,
+    },
+    Settings {
+        service: &'a str,
+        is_toml: bool,
+    },
 }
 
 /// The kubelet's symlink to the current version of a ConfigMap volume; its atomic rename is
@@ -62,7 +68,9 @@ pub(crate) fn is_service_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (1..=253).contains(&bytes.len())
         && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
 }
 
 /// A file's name in the directory, its contents and their SHA-256 (hex).
@@ -105,15 +113,22 @@ pub(crate) struct Scan {
 /// Lists `dir` (following symlinks, skipping hidden entries and dangling links) and reads
 /// every plugin and settings file. Blocking: run it off the async threads.
 pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
-    let unreadable = |source| PluginDirError::Directory { dir: dir.to_owned(), source };
+    let unreadable = |source| PluginDirError::Directory {
+        dir: dir.to_owned(),
+        source,
+    };
     let mut scan = Scan::default();
     // Several files for one service (`a.wasm` and `a.wasm.gz`, `a.toml` and `a.json`).
     let mut plugin_files: BTreeMap<String, Vec<(String, PluginFormat)>> = BTreeMap::new();
     let mut settings_files: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
-        let Some(role) = file_role(&name) else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Some(role) = file_role(&name) else {
+            continue;
+        };
         // `metadata` follows symlinks: a ConfigMap key is a link into `..data`, and a dangling
         // one (a key being deleted) is no file at all.
         if !std::fs::metadata(entry.path()).is_ok_and(|meta| meta.is_file()) {
@@ -121,10 +136,16 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
         }
         match role {
             FileRole::Plugin { service, format } if is_service_name(service) => {
-                plugin_files.entry(service.to_owned()).or_default().push((name.clone(), format));
+                plugin_files
+                    .entry(service.to_owned())
+                    .or_default()
+                    .push((name.clone(), format));
             }
             FileRole::Settings { service, is_toml } if is_service_name(service) => {
-                settings_files.entry(service.to_owned()).or_default().push((name.clone(), is_toml));
+                settings_files
+                    .entry(service.to_owned())
+                    .or_default()
+                    .push((name.clone(), is_toml));
             }
             FileRole::Plugin { .. } => {
                 tracing::warn!(
@@ -140,13 +161,15 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
         files.sort_by(|(a, _), (b, _)| a.cmp(b));
         let (name, format) = files.remove(0);
         let read = only_file(&name, &files).and_then(|()| read_file(dir, &name));
-        scan.plugins.insert(service, PluginFound { name, format, read });
+        scan.plugins
+            .insert(service, PluginFound { name, format, read });
     }
     for (service, mut files) in settings_files {
         files.sort_by(|(a, _), (b, _)| a.cmp(b));
         let (name, is_toml) = files.remove(0);
         let read = only_file(&name, &files).and_then(|()| read_file(dir, &name));
-        scan.settings.insert(service, SettingsFound { is_toml, read });
+        scan.settings
+            .insert(service, SettingsFound { is_toml, read });
     }
     Ok(scan)
 }
@@ -155,17 +178,26 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
 fn only_file<T>(name: &str, others: &[(String, T)]) -> Result<(), PluginDirError> {
     match others.first() {
         None => Ok(()),
-        Some((other, _)) => Err(PluginDirError::Ambiguous { file: name.to_owned(), other: other.clone() }),
+        Some((other, _)) => Err(PluginDirError::Ambiguous {
+            file: name.to_owned(),
+            other: other.clone(),
+        }),
     }
 }
 
 /// Reads and hashes one file of the directory.
 fn read_file(dir: &Path, name: &str) -> Result<FileRead, PluginDirError> {
     let path: PathBuf = dir.join(name);
-    let bytes = std::fs::read(&path)
-        .map_err(|source: io::Error| PluginDirError::ReadFile { file: name.to_owned(), source })?;
+    let bytes = std::fs::read(&path).map_err(|source: io::Error| PluginDirError::ReadFile {
+        file: name.to_owned(),
+        source,
+    })?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    Ok(FileRead { name: name.to_owned(), bytes, sha256 })
+    Ok(FileRead {
+        name: name.to_owned(),
+        bytes,
+        sha256,
+    })
 }
 
 #[cfg(test)]

@@ -106,6 +106,11 @@ impl PluginSet {
     /// `{file, sha256, loaded_sha256, checks: [{name, description}], warnings, loaded_at,
     /// generation, last_error: {message, since} | null, settings_error}`; times are RFC 3339.
     pub fn status(&self) -> Value {
-        Value::Object(self.entries.iter().map(|(service, entry)| (service.clone(), entry.status())).collect())
+        Value::Object(
+            self.entries
+                .iter()
+                .map(|(service, entry)| (service.clone(), entry.status()))
+                .collect(),
+        )
     }
 }

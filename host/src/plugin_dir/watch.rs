@@ -34,7 +34,10 @@ pub(crate) fn watch(dir: &Path) -> Result<(RecommendedWatcher, Changes), PluginD
             Ok(event) => {
                 event.need_rescan()
                     || (changes_contents(&event.kind)
-                        && event.paths.iter().any(|path| path.file_name().is_none_or(is_relevant)))
+                        && event
+                            .paths
+                            .iter()
+                            .any(|path| path.file_name().is_none_or(is_relevant)))
             }
         };
         if relevant {
@@ -42,10 +45,16 @@ pub(crate) fn watch(dir: &Path) -> Result<(RecommendedWatcher, Changes), PluginD
             let _ = signal.try_send(());
         }
     })
-    .map_err(|source| PluginDirError::Watch { dir: dir.to_owned(), source })?;
+    .map_err(|source| PluginDirError::Watch {
+        dir: dir.to_owned(),
+        source,
+    })?;
     watcher
         .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(|source| PluginDirError::Watch { dir: dir.to_owned(), source })?;
+        .map_err(|source| PluginDirError::Watch {
+            dir: dir.to_owned(),
+            source,
+        })?;
     Ok((watcher, changes))
 }
 
