@@ -84,7 +84,12 @@ impl Service {
 
     /// Whether the service has this check.
     pub fn has_check(&self, check: &str) -> bool {
-        self.check_names().contains(&check)
+        if check == HEALTH {
+            return !self.pods.is_empty();
+        }
+        self.plugin
+            .as_ref()
+            .is_some_and(|(plugin, _)| plugin.checks().iter().any(|c| c.name == check))
     }
 }
 

@@ -195,9 +195,10 @@ impl PluginDir {
         })
     }
 
-    /// The plugins now: a snapshot that later reloads do not change.
-    pub fn current(&self) -> Arc<PluginSet> {
-        self.shared.set.load_full()
+    /// The plugins now: a snapshot that later reloads do not change. A guard rather than an
+    /// `Arc`: reading it on every request then writes to no shared reference count.
+    pub fn current(&self) -> arc_swap::Guard<Arc<PluginSet>> {
+        self.shared.set.load()
     }
 
     /// Whether the first scan has loaded (or failed to load) every plugin, for `/readyz`;

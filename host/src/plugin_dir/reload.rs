@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 
 use super::compile_cache::CompileCache;
 use super::gz::{MAX_DECOMPRESSED_BYTES, gunzip};
-use super::scan::{self, PluginFormat, SettingsFound};
+use super::scan::{self, PluginFormat, PluginFound, SettingsFound};
 use super::set::{LoadError, PluginEntry, PluginSet};
 use super::{PluginDirError, Shared};
 use crate::plugin::{LoadedPlugin, PluginEngine, PluginSettings};
@@ -100,6 +100,63 @@ impl ServiceState {
                 }
             }
         }
+    }
+
+    /// Takes in the plugin file as found by the scan; returns the load to run when its
+    /// contents or settings changed since the last load (or failed attempt).
+    fn plan_load(
+        &mut self,
+        service: String,
+        found: PluginFound,
+        shared: &Shared,
+    ) -> Option<LoadJob> {
+        self.entry.file = found.name;
+        let read = match found.read {
+            Ok(read) => read,
+            Err(error) => {
+                self.entry.sha256 = None;
+                self.failed = None;
+                // Unreadable files are seen again on every rescan: report each error once.
+                if self
+                    .entry
+                    .last_error
+                    .as_ref()
+                    .is_none_or(|last| last.message != error.to_string())
+                {
+                    self.record_failure(&service, &error, shared);
+                }
+                return None;
+            }
+        };
+        let inputs = Inputs {
+            plugin_sha256: read.sha256,
+            settings_sha256: self.settings.sha256.clone(),
+        };
+        self.entry.sha256 = Some(inputs.plugin_sha256.clone());
+        if self.serving.as_ref() == Some(&inputs) {
+            // Back to the version serving (e.g. a broken update reverted).
+            self.entry.last_error = None;
+            return None;
+        }
+        if self.failed.as_ref() == Some(&inputs) {
+            return None;
+        }
+        let source = match &self.compiled {
+            Some((sha256, component)) if *sha256 == inputs.plugin_sha256 => {
+                ComponentSource::Compiled(component.clone())
+            }
+            _ => ComponentSource::File {
+                format: found.format,
+                bytes: read.bytes,
+            },
+        };
+        Some(LoadJob {
+            service,
+            file: self.entry.file.clone(),
+            inputs,
+            source,
+            settings: self.settings.value.clone(),
+        })
     }
 
     /// Records that the file on disk failed to load, with one warning and one count.
@@ -206,53 +263,8 @@ impl Reloader {
                 .services
                 .entry(service.clone())
                 .or_insert_with(|| ServiceState::new(found.name.clone()));
-            state.entry.file = found.name;
             state.update_settings(&service, scan.settings.remove(&service), &self.shared);
-            let read = match found.read {
-                Ok(read) => read,
-                Err(error) => {
-                    state.entry.sha256 = None;
-                    state.failed = None;
-                    // Unreadable files are seen again on every rescan: report each error once.
-                    if state
-                        .entry
-                        .last_error
-                        .as_ref()
-                        .is_none_or(|last| last.message != error.to_string())
-                    {
-                        state.record_failure(&service, &error, &self.shared);
-                    }
-                    continue;
-                }
-            };
-            let inputs = Inputs {
-                plugin_sha256: read.sha256,
-                settings_sha256: state.settings.sha256.clone(),
-            };
-            state.entry.sha256 = Some(inputs.plugin_sha256.clone());
-            if state.serving.as_ref() == Some(&inputs) {
-                state.entry.last_error = None;
-                continue;
-            }
-            if state.failed.as_ref() == Some(&inputs) {
-                continue;
-            }
-            let source = match &state.compiled {
-                Some((sha256, component)) if *sha256 == inputs.plugin_sha256 => {
-                    ComponentSource::Compiled(component.clone())
-                }
-                _ => ComponentSource::File {
-                    format: found.format,
-                    bytes: read.bytes,
-                },
-            };
-            jobs.push(LoadJob {
-                service,
-                file: state.entry.file.clone(),
-                inputs,
-                source,
-                settings: state.settings.value.clone(),
-            });
+            jobs.extend(state.plan_load(service, found, &self.shared));
         }
         let results = join_all(jobs.into_iter().map(|job| self.load(job))).await;
         for result in results {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 
 use super::model::PodInfo;
 use super::naming::service_name;
@@ -85,9 +85,10 @@ impl SharedIndex {
         Arc::default()
     }
 
-    /// The latest published snapshot.
-    pub fn current(&self) -> Arc<ServiceIndex> {
-        self.current.load_full()
+    /// The latest published snapshot. A guard rather than an `Arc`: reading it on every
+    /// request then writes to no shared reference count.
+    pub fn current(&self) -> Guard<Arc<ServiceIndex>> {
+        self.current.load()
     }
 
     /// Replaces the snapshot and marks the source synced (it has seen a full pod list).

@@ -18,40 +18,37 @@ const OPEN_ROUTES: [&str; 2] = ["/healthz", "/readyz"];
 const ALWAYS_SIGNED: &str = "/plugins";
 
 /// Refuses a request without a valid `Intra-Shield` header where one is needed: everywhere
-/// but the probes in private mode, and on `/plugins` in both modes. The answer carries no
-/// detail of what was wrong.
-pub async fn require_intra_shield(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+/// but the probes in private mode, and on `/plugins` in both modes; the answer carries no
+/// detail of what was wrong. Counts every request by route template and status, with its
+/// latency. One middleware for both, as it runs on every request.
+pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let response = match refusal(&state, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    };
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics.observe_request(route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     let path = request.uri().path();
     let needs_signature = match state.config.mode {
         Mode::Private => !OPEN_ROUTES.contains(&path),
         Mode::Public { .. } => path == ALWAYS_SIGNED,
     };
-    if needs_signature {
-        let header = request.headers().get(INTRA_SHIELD_HEADER).and_then(|v| v.to_str().ok());
-        let target = request.uri().path_and_query().map_or(path, |pq| pq.as_str());
-        let verdict = match &state.verifier {
-            Some(verifier) => verifier.verify(header, request.method().as_str(), target, now_unix()),
-            None => Err(crate::auth::AuthError::Missing),
-        };
-        if let Err(err) = verdict {
-            tracing::info!(path, reason = %err, "refused a request without a valid Intra-Shield header");
-            return (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": "forbidden"}))).into_response();
-        }
+    if !needs_signature {
+        return None;
     }
-    next.run(request).await
-}
-
-/// Counts the request by route template and status, and its latency.
-pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let response = next.run(request).await;
-    state
-        .metrics
-        .observe_request(&route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
+    let header = request.headers().get(INTRA_SHIELD_HEADER).and_then(|v| v.to_str().ok());
+    let target = request.uri().path_and_query().map_or(path, |pq| pq.as_str());
+    let verdict = match &state.verifier {
+        Some(verifier) => verifier.verify(header, request.method().as_str(), target, now_unix()),
+        None => Err(crate::auth::AuthError::Missing),
+    };
+    let err = verdict.err()?;
+    tracing::info!(path, reason = %err, "refused a request without a valid Intra-Shield header");
+    Some((StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": "forbidden"}))).into_response())
 }

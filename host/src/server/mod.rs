@@ -71,8 +71,7 @@ pub struct AppState {
 /// The application's routes with access control and metrics.
 pub fn router(state: Arc<AppState>) -> Router {
     routes::routes()
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::require_intra_shield))
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::observe))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::guard))
         .with_state(state)
 }
 
