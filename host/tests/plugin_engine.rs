@@ -704,3 +704,32 @@ async fn check_command_fails_to_load_a_file_that_is_not_wasm() {
         )
     );
 }
+
+#[tokio::test]
+async fn check_command_unpacks_a_gzipped_plugin_named_after_its_service() {
+    use std::io::Write as _;
+    let dir = author_dir(None);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(dir.path().join("web.wat")).unwrap()).unwrap();
+    let plugin = dir.path().join("web.wasm.gz");
+    std::fs::write(&plugin, gz.finish().unwrap()).unwrap();
+    let run = async |out: &mut Vec<u8>| {
+        check_command(&ENGINE, &plugin, Some("service"), None, None, out).await
+    };
+
+    let mut out = Vec::new();
+    run(&mut out).await.unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        concat!(r#"{"check":"service","label":"service","status":"web","color":"orange"}"#, "\n")
+    );
+    // Its settings are `web.json`, as in the plugin directory.
+    std::fs::write(dir.path().join("web.json"), r#"{"deadline_ms": 0}"#).unwrap();
+    assert_eq!(
+        run(&mut Vec::new()).await.unwrap_err(),
+        PluginError::Settings(format!(
+            "{}: deadline_ms = 0 is outside 1..=60000",
+            dir.path().join("web.json").display()
+        ))
+    );
+}

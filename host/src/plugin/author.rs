@@ -11,6 +11,7 @@ use super::engine::PluginEngine;
 use super::error::PluginError;
 use super::outcome::Outcome;
 use super::settings::PluginSettings;
+use crate::plugin_dir::gz::{MAX_DECOMPRESSED_BYTES, gunzip};
 use crate::pods::file::read_pod_list;
 use crate::pods::index::ServiceIndex;
 
@@ -49,12 +50,22 @@ pub async fn check_command(
 ) -> Result<(), PluginError> {
     let bytes = std::fs::read(plugin)
         .map_err(|err| PluginError::Read(format!("cannot read {}: {err}", plugin.display())))?;
-    let stem = plugin
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = plugin.file_name().unwrap_or_default().to_string_lossy();
+    // `web.wasm.gz` is the plugin of `web`, unpacked as the plugin directory does.
+    let (stem, bytes) = match file_name.strip_suffix(".wasm.gz") {
+        Some(stem) => {
+            let unpacked = gunzip(&file_name, &bytes, MAX_DECOMPRESSED_BYTES)
+                .map_err(|err| PluginError::Read(err.to_string()))?;
+            (stem.to_owned(), unpacked)
+        }
+        None => {
+            let stem = plugin.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            (stem, bytes)
+        }
+    };
+    let directory = plugin.parent().unwrap_or(Path::new("."));
+    let settings = PluginSettings::for_plugin(directory, &stem)?;
     let service = service.unwrap_or(&stem);
-    let settings = PluginSettings::for_plugin(plugin)?;
     let pods = match pods_file {
         Some(path) => {
             let pods = read_pod_list(path).map_err(|err| PluginError::Read(err.to_string()))?;

@@ -91,10 +91,11 @@ impl PluginSettings {
         file.validate()
     }
 
-    /// Reads the settings file beside a plugin (`web.wasm` → `web.toml` or `web.json`);
-    /// the defaults when there is none. Both present is an error, as in the plugin directory.
-    pub(crate) fn for_plugin(plugin: &Path) -> Result<Self, PluginError> {
-        let [toml_path, json_path] = [plugin.with_extension("toml"), plugin.with_extension("json")];
+    /// Reads the settings file of the plugin for `service` in `dir` (`web.toml` or
+    /// `web.json`); the defaults when there is none. Both present is an error, as in the
+    /// plugin directory.
+    pub(crate) fn for_plugin(dir: &Path, service: &str) -> Result<Self, PluginError> {
+        let [toml_path, json_path] = ["toml", "json"].map(|ext| dir.join(format!("{service}.{ext}")));
         match (toml_path.is_file(), json_path.is_file()) {
             (true, true) => Err(PluginError::Settings(format!(
                 "both {} and {} exist; keep one",

@@ -8,7 +8,7 @@
 //! serving, with the error shown in its [`PluginEntry`].
 
 mod compile_cache;
-mod gz;
+pub(crate) mod gz;
 mod reload;
 mod scan;
 mod set;
