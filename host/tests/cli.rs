@@ -1,0 +1,165 @@
+//! The `kube-shields` binary as an operator runs it: `serve` against the fake API server in
+//! another process, private mode with headers from `kube-shields sign`, refusals at start-up,
+//! and `check` on a file that is not a plugin.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_apiserver::{FakeApiServer, PodBuilder, loopback_ip};
+use reqwest::StatusCode;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kube-shields");
+
+/// A `kube-shields serve` process, killed when dropped.
+struct Served {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port: bound, read and released for the child to take.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn command(env: &[(&str, &Path)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.env_clear().env("RUST_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+async fn serve(args: &[&str], env: &[(&str, &Path)], other_shields: Option<&str>) -> Served {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = command(env);
+    command.arg("serve").arg("--listen").arg(&listen).args(args).stdout(Stdio::null());
+    if let Some(value) = other_shields {
+        command.env("OTHER_SHIELDS", value);
+    }
+    let served = Served {
+        child: command.spawn().unwrap(),
+        base: format!("http://{listen}"),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+    };
+    let ready = eventually(Duration::from_secs(20), async || {
+        let response = served.client.get(format!("{}/readyz", served.base)).send().await;
+        response.is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    assert!(ready, "kube-shields serve did not get ready");
+    served
+}
+
+/// Polls `condition` until it holds or `within` passes; whether it held.
+async fn eventually(within: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+impl Served {
+    async fn location(&self, path: &str) -> Option<String> {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.ok()?;
+        let location = response.headers().get("location")?;
+        Some(location.to_str().ok()?.to_owned())
+    }
+}
+
+fn secret_file(dir: &Path) -> PathBuf {
+    let path = dir.join("secret");
+    std::fs::write(&path, "an operator's secret of more than 32 bytes\n").unwrap();
+    path
+}
+
+#[tokio::test]
+async fn serve_against_an_api_server_follows_pod_changes() {
+    let fake = FakeApiServer::start().await;
+    let web = |n| PodBuilder::new("default", &format!("web-7d4b9c-{n}")).deployment("web", "7d4b9c").ip(loopback_ip(n));
+    fake.upsert(web(1).build());
+    let served = serve(&["--kube-url", &fake.url()], &[], Some("None")).await;
+    assert_eq!(
+        served.location("/_/web/health/").await.unwrap(),
+        "https://img.shields.io/badge/health-1%2F1%20(0%20restarts)-green.svg"
+    );
+
+    fake.upsert(web(2).containers(&[("app", false, 0)]).build());
+    let followed = eventually(Duration::from_secs(1), async || {
+        served.location("/_/web/health/").await.as_deref()
+            == Some("https://img.shields.io/badge/health-1%2F2%20(0%20restarts)-red.svg")
+    })
+    .await;
+    assert!(followed, "the new pod did not show within a second");
+}
+
+#[tokio::test]
+async fn private_mode_accepts_headers_from_kube_shields_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = secret_file(dir.path());
+    let pods = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/pods.json");
+    let env = [("INTRA_SHIELD_SECRET", secret.as_path())];
+    let served = serve(&["--pods-file", pods.to_str().unwrap()], &env, None).await;
+
+    let url = format!("{}/services/", served.base);
+    assert_eq!(served.client.get(&url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let signed = command(&env).args(["sign", "GET", "/services/"]).output().unwrap();
+    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
+    let header = String::from_utf8(signed.stdout).unwrap();
+    let response = served.client.get(&url).header("Intra-Shield", header.trim()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), r#"["api","db","log-agent","nightly-29001","web"]"#);
+}
+
+fn refused(output: &Output) -> String {
+    assert!(!output.status.success());
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn private_mode_without_a_secret_refuses_to_start_and_says_how_to_make_one() {
+    let output = command(&[]).args(["serve", "--pods-file", "pods.json"]).output().unwrap();
+    assert_eq!(
+        refused(&output),
+        "kube-shields: private mode (OTHER_SHIELDS unset) needs INTRA_SHIELD_SECRET: the path of a file \
+         with at least 32 bytes, e.g. `head -c 32 /dev/urandom | base64 > secret`; or set OTHER_SHIELDS=None \
+         for public mode\n"
+    );
+}
+
+#[test]
+fn a_short_secret_refuses_to_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "too short").unwrap();
+    let output = command(&[("INTRA_SECRET", secret.as_path())]).args(["serve"]).output().unwrap();
+    let message = refused(&output);
+    assert!(message.starts_with("kube-shields: setting INTRA_SHIELD_SECRET: "), "{message}");
+    assert!(message.contains("head -c 32 /dev/urandom | base64 >"), "{message}");
+}
+
+#[test]
+fn check_on_a_file_that_is_not_a_plugin_exits_2_with_one_line() {
+    let random = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/random.bin");
+    let output = command(&[]).arg("check").arg(&random).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("random.bin"), "{stderr}");
+    assert!(stderr.contains("no `\\0asm` header"), "{stderr}");
+}
