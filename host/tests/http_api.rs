@@ -232,9 +232,10 @@ async fn health_badges_answer_from_either_pod_source(#[case] pods: Pods) {
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn plugins_add_checks_and_logical_services() {
-    let server = TestServerBuilder::new().demo_plugins().start().await;
+async fn plugins_add_checks_and_logical_services(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
+    let server = TestServerBuilder::new().pods(pods).demo_plugins().start().await;
 
     assert_eq!(
         server.json("/services/").await.1,
@@ -271,9 +272,10 @@ async fn bad_requests_get_a_json_error(#[case] path: &str, #[case] status: Statu
     assert_eq!(server.json(path).await, (status, json!({ "error": error })));
 }
 
+#[rstest]
 #[tokio::test]
-async fn svg_badges_are_rendered_here_and_escaped() {
-    let server = TestServerBuilder::new().start().await;
+async fn svg_badges_are_rendered_here_and_escaped(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
+    let server = TestServerBuilder::new().pods(pods).start().await;
     let response = server.get("/_/web/health/?format=svg").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
@@ -283,9 +285,11 @@ async fn svg_badges_are_rendered_here_and_escaped() {
     assert!(svg.contains("3/3 (0 restarts)"), "{svg}");
 }
 
+#[rstest]
 #[tokio::test]
-async fn aggregates_sum_health_and_join_plugin_statuses() {
+async fn aggregates_sum_health_and_join_plugin_statuses(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
     let server = TestServerBuilder::new()
+        .pods(pods)
         .plugin("web", example_plugin("release_info"), Some("[config]\nrelease = \"v2\"\n"))
         .plugin("webhooks", example_plugin("release_info"), Some("[config]\nrelease = \"v1\"\n"))
         .start()
@@ -391,9 +395,10 @@ async fn private_mode_refuses_forged_replayed_skewed_and_misdirected_headers() {
     assert_eq!(server.get_signed("/").await.status(), StatusCode::NOT_FOUND);
 }
 
+#[rstest]
 #[tokio::test]
-async fn the_index_page_lists_every_service_and_check() {
-    let server = TestServerBuilder::new().demo_plugins().start().await;
+async fn the_index_page_lists_every_service_and_check(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
+    let server = TestServerBuilder::new().pods(pods).demo_plugins().start().await;
     let page = server.get("/").await.text().await.unwrap();
     assert!(page.contains("<title>test shields</title>"), "{page}");
     assert!(page.contains(r#"src="/_/web/health/?format=svg""#), "{page}");
