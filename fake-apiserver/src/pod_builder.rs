@@ -43,6 +43,7 @@ pub struct PodBuilder {
     containers: Vec<ContainerFixture>,
     ip: Option<Ipv4Addr>,
     node: Option<String>,
+    image: Option<String>,
     created: Timestamp,
 }
 
@@ -65,6 +66,7 @@ impl PodBuilder {
             }],
             ip: Some(Ipv4Addr::LOCALHOST),
             node: Some("node-1".to_owned()),
+            image: None,
             created: DEFAULT_CREATED.parse().expect("valid timestamp"),
         }
     }
@@ -157,10 +159,22 @@ impl PodBuilder {
         self
     }
 
+    /// Sets the image of every container (default `registry.example/<container>:1.0`).
+    pub fn image(mut self, image: &str) -> Self {
+        self.image = Some(image.to_owned());
+        self
+    }
+
     /// Sets `metadata.creationTimestamp`.
     pub fn created(mut self, created: Timestamp) -> Self {
         self.created = created;
         self
+    }
+
+    fn image_of(&self, container: &ContainerFixture) -> String {
+        self.image
+            .clone()
+            .unwrap_or_else(|| format!("registry.example/{}:1.0", container.name))
     }
 
     /// The pod.
@@ -180,14 +194,14 @@ impl PodBuilder {
             .iter()
             .map(|c| Container {
                 name: c.name.clone(),
-                image: Some(format!("registry.example/{}:1.0", c.name)),
+                image: Some(self.image_of(c)),
                 ..Container::default()
             })
             .collect();
         let container_statuses = self.container_statuses.then(|| {
             self.containers
                 .iter()
-                .map(|c| container_status(c, &self.phase))
+                .map(|c| container_status(c, self.image_of(c), &self.phase))
                 .collect()
         });
         let ip = self.ip.map(|ip| ip.to_string());
@@ -226,7 +240,7 @@ fn owner_api_version(kind: &str) -> &'static str {
     }
 }
 
-fn container_status(container: &ContainerFixture, phase: &str) -> ContainerStatus {
+fn container_status(container: &ContainerFixture, image: String, phase: &str) -> ContainerStatus {
     let state = if container.ready || phase != "Running" {
         ContainerState {
             running: Some(ContainerStateRunning::default()),
@@ -243,7 +257,7 @@ fn container_status(container: &ContainerFixture, phase: &str) -> ContainerStatu
     };
     ContainerStatus {
         name: container.name.clone(),
-        image: format!("registry.example/{}:1.0", container.name),
+        image,
         image_id: String::new(),
         ready: container.ready,
         restart_count: i32::try_from(container.restarts).unwrap_or(i32::MAX),

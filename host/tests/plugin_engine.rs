@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use fake_apiserver::{PodBuilder, loopback_ip};
 use kube_shields::plugin::author::check_command;
 use kube_shields::plugin::{LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings};
-use kube_shields::pods::model::{ContainerInfo, PodInfo};
+use kube_shields::pods::model::PodInfo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -84,53 +85,14 @@ async fn assert_good_plugin_still_works() {
     assert_eq!(good.run("ok", &[]).await, Ok(shield("ok", "green")));
 }
 
-/// A pod of the `web` service, built up with the `with_*` methods.
-struct PodBuilder(PodInfo);
-
+/// A pod of the `web` service from the shared fixture builder (loopback IPs only).
 fn pod(name: &str) -> PodBuilder {
-    PodBuilder(PodInfo {
-        name: name.to_owned(),
-        namespace: "default".to_owned(),
-        generate_name: None,
-        controller: None,
-        phase: "Running".to_owned(),
-        pod_ip: None,
-        pod_ips: Vec::new(),
-        node_name: None,
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        created: None,
-        containers: Vec::new(),
-    })
+    PodBuilder::new("default", name)
 }
 
-impl PodBuilder {
-    fn with_ip(mut self, ip: &str) -> Self {
-        self.0.pod_ip = Some(ip.to_owned());
-        self.0.pod_ips = vec![ip.to_owned()];
-        self
-    }
-
-    fn with_node(mut self, node: &str) -> Self {
-        self.0.node_name = Some(node.to_owned());
-        self
-    }
-
-    fn with_image(mut self, image: &str) -> Self {
-        self.0.containers.push(ContainerInfo {
-            name: "app".to_owned(),
-            image: image.to_owned(),
-            ready: true,
-            restart_count: 0,
-            state: "running".to_owned(),
-            reason: None,
-        });
-        self
-    }
-
-    fn build(self) -> Arc<PodInfo> {
-        Arc::new(self.0)
-    }
+/// The pod as the engine receives it.
+fn info(pod: PodBuilder) -> Arc<PodInfo> {
+    Arc::new(PodInfo::from(&pod.build()))
 }
 
 /// What the local test server does with each connection.
@@ -206,9 +168,9 @@ async fn good_plugin_answers_shields_raw_values_and_errors() {
 async fn good_plugin_sees_the_service_and_its_pods() {
     let plugin = load("good.wat").await.unwrap();
     let pods = [
-        pod("web-1").build(),
-        pod("web-2").build(),
-        pod("web-3").build(),
+        info(pod("web-1")),
+        info(pod("web-2")),
+        info(pod("web-3")),
     ];
     assert_eq!(plugin.run("service", &pods).await, Ok(raw("web")));
     assert_eq!(plugin.run("pod-count", &pods).await, Ok(raw("3")));
@@ -484,7 +446,7 @@ async fn http_to_a_host_that_is_not_a_pod_nor_allowed_is_denied_inside_the_plugi
     let plugin = load_with("http_get.wat", http_settings(port, &[]))
         .await
         .unwrap();
-    let other_pod = [pod("web-1").with_ip("10.0.0.7").build()];
+    let other_pod = [info(pod("web-1").ip(loopback_ip(7)))];
     assert_eq!(
         plugin.run("get", &other_pod).await,
         Err(PluginError::Plugin("HTTP-request-denied".into()))
@@ -498,7 +460,7 @@ async fn http_to_a_pod_of_the_service_is_allowed() {
     let plugin = load_with("http_get.wat", http_settings(port, &[]))
         .await
         .unwrap();
-    let own_pod = [pod("web-1").with_ip("127.0.0.1").build()];
+    let own_pod = [info(pod("web-1"))];
     assert_eq!(plugin.run("get", &own_pod).await, Ok(raw("answered")));
 }
 
@@ -525,14 +487,12 @@ async fn image_tags_reports_the_tags_and_nodes_of_the_pods() {
     let plugin = load_example("image_tags", PluginSettings::default()).await;
     assert_eq!(check_names(&plugin), ["image", "nodes"]);
     let pods = [
-        pod("web-1")
-            .with_image("nginx:1.27")
-            .with_node("node-a")
-            .build(),
-        pod("web-2")
-            .with_image("nginx:1.27")
-            .with_node("node-b")
-            .build(),
+        info(pod("web-1")
+            .image("nginx:1.27")
+            .node("node-a")),
+        info(pod("web-2")
+            .image("nginx:1.27")
+            .node("node-b")),
     ];
     assert_eq!(plugin.run("image", &pods).await, Ok(shield("1.27", "blue")));
     assert_eq!(plugin.run("nodes", &pods).await, Ok(raw("2")));
@@ -554,7 +514,7 @@ fn probe_settings(port: u16, extra: &str) -> PluginSettings {
 async fn http_probe_reads_what_the_pods_answer() {
     let port = serve(Reply::Body(b"v1.4.2\n".to_vec())).await;
     let plugin = load_example("http_probe", probe_settings(port, "")).await;
-    let pods = [pod("web-1").with_ip("127.0.0.1").build()];
+    let pods = [info(pod("web-1"))];
     assert_eq!(
         plugin.run("http", &pods).await,
         Ok(shield("v1.4.2", "green"))
@@ -563,7 +523,7 @@ async fn http_probe_reads_what_the_pods_answer() {
 
 #[tokio::test]
 async fn response_bodies_up_to_the_cap_are_read_and_longer_ones_fail() {
-    let pods = [pod("web-1").with_ip("127.0.0.1").build()];
+    let pods = [info(pod("web-1"))];
     let at_cap = serve(Reply::Body(vec![b'a'; 1024])).await;
     let plugin = load_example("http_probe", probe_settings(at_cap, "max_response_kib = 1")).await;
     let first_line_cut = shield(&format!("{}…", "a".repeat(255)), "green");
@@ -582,39 +542,29 @@ async fn response_bodies_up_to_the_cap_are_read_and_longer_ones_fail() {
 async fn waiting_for_an_http_answer_counts_against_the_deadline() {
     let port = serve(Reply::Silence).await;
     let plugin = load_example("http_probe", probe_settings(port, "deadline_ms = 300")).await;
-    let pods = [pod("web-1").with_ip("127.0.0.1").build()];
+    let pods = [info(pod("web-1"))];
     assert_eq!(plugin.run("http", &pods).await, Err(PluginError::Timeout));
     assert_good_plugin_still_works().await;
 }
 
 // --- the author CLI --------------------------------------------------------------------
 
-const PODS_JSON: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
-  {"metadata": {"name": "web-7d4b9c-aaaaa", "namespace": "default",
-                "labels": {"pod-template-hash": "7d4b9c"},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c",
-                                     "uid": "1", "controller": true}]},
-   "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
-   "status": {"phase": "Running", "podIP": "10.0.0.7"}},
-  {"metadata": {"name": "web-7d4b9c-bbbbb", "namespace": "default",
-                "labels": {"pod-template-hash": "7d4b9c"},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c",
-                                     "uid": "1", "controller": true}]},
-   "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
-   "status": {"phase": "Running", "podIP": "10.0.0.8"}},
-  {"metadata": {"name": "api-5f6d7-ccccc", "namespace": "default",
-                "labels": {"pod-template-hash": "5f6d7"},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-5f6d7",
-                                     "uid": "2", "controller": true}]},
-   "spec": {"containers": [{"name": "app", "image": "api:2"}]},
-   "status": {"phase": "Running", "podIP": "10.0.0.9"}}
-]}"#;
+/// Two `web` pods and one `api` pod, as `kubectl get pods -A -o json` lists them.
+fn pods_json() -> String {
+    let pods = [
+        pod("web-7d4b9c-aaaaa").deployment("web", "7d4b9c").ip(loopback_ip(7)),
+        pod("web-7d4b9c-bbbbb").deployment("web", "7d4b9c").ip(loopback_ip(8)),
+        pod("api-5f6d7-ccccc").deployment("api", "5f6d7").ip(loopback_ip(9)),
+    ];
+    let items: Vec<_> = pods.iter().map(PodBuilder::build).collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
 
 /// A plugin directory with `web.wat` (the good fixture), its settings and a pods dump.
 fn author_dir(settings: Option<(&str, &str)>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(fixture_path("good.wat"), dir.path().join("web.wat")).unwrap();
-    std::fs::write(dir.path().join("pods.json"), PODS_JSON).unwrap();
+    std::fs::write(dir.path().join("pods.json"), pods_json()).unwrap();
     if let Some((file, text)) = settings {
         std::fs::write(dir.path().join(file), text).unwrap();
     }

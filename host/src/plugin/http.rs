@@ -36,7 +36,7 @@ impl AllowList {
         list
     }
 
-    /// Whether a URI host (`10.0.0.7`, `[fd00::7]`, `example.org`) may be called.
+    /// Whether a URI host (`127.0.0.7`, `[fd00::7]`, `example.org`) may be called.
     pub(crate) fn allows(&self, host: &str) -> bool {
         let bare = host
             .strip_prefix('[')
@@ -132,10 +132,10 @@ mod tests {
     }
 
     #[rstest]
-    #[case::pod_ip("10.0.0.7", true)]
+    #[case::pod_ip("127.0.0.7", true)]
     #[case::second_pod_ip_v6("[fd00::7]", true)]
     #[case::v6_other_spelling("[fd00:0::7]", true)]
-    #[case::other_ip("10.0.0.8", false)]
+    #[case::other_ip("127.0.0.8", false)]
     #[case::allowed_name("Status.Example.org", true)]
     #[case::allowed_name_fqdn("status.example.org.", true)]
     #[case::allowed_ip("192.0.2.1", true)]
@@ -143,7 +143,7 @@ mod tests {
     #[case::empty("", false)]
     fn allows_pod_ips_and_allowed_hosts_only(#[case] host: &str, #[case] allowed: bool) {
         let list = AllowList::new(
-            &[pod_with_ips(&["10.0.0.7", "fd00::7"])],
+            &[pod_with_ips(&["127.0.0.7", "fd00::7"])],
             &["status.example.org".to_owned(), "192.0.2.1".to_owned()],
         );
         assert_eq!(list.allows(host), allowed);
