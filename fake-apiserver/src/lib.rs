@@ -152,23 +152,27 @@ impl FakeApiServerBuilder {
             counters: Counters::default(),
         });
         let router = http::router(Arc::clone(&shared));
-        let task = tokio::spawn(accept_loop(listener, router, acceptor));
+        let task = tokio::spawn(accept_loop(listener, router.clone(), acceptor.clone()));
         FakeApiServer {
             shared,
             addr,
             tls,
-            task,
+            router,
+            acceptor,
+            task: Mutex::new(Some(task)),
         }
     }
 }
 
 /// A running fake API server; dropping it stops it and closes its connections.
-#[derive(Debug)]
 pub struct FakeApiServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
     tls: Option<TlsMaterial>,
-    task: JoinHandle<()>,
+    router: axum::Router,
+    acceptor: Option<TlsAcceptor>,
+    /// The accept loop; `None` while the server is down.
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FakeApiServer {
@@ -267,10 +271,48 @@ impl FakeApiServer {
     }
 }
 
+impl std::fmt::Debug for FakeApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeApiServer")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeApiServer {
+    /// Stops answering, as a crashed or unreachable API server: open connections close and
+    /// new ones are refused. The pods and their history are kept for [`come_back`](Self::come_back).
+    pub fn go_down(&self) {
+        if let Some(task) = self.task.lock().expect("task lock").take() {
+            task.abort();
+        }
+    }
+
+    /// Serves again on the same address, with the pods as they were.
+    ///
+    /// # Panics
+    /// When the address cannot be bound again (this is test support).
+    pub fn come_back(&self) {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.addr).expect("bind the same address again");
+        let listener = socket.listen(1024).expect("listen");
+        let task = tokio::spawn(accept_loop(
+            listener,
+            self.router.clone(),
+            self.acceptor.clone(),
+        ));
+        if let Some(old) = self.task.lock().expect("task lock").replace(task) {
+            old.abort();
+        }
+    }
+}
+
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
         self.drop_watches();
-        self.task.abort();
+        self.go_down();
     }
 }
 

@@ -8,14 +8,19 @@ use axum::routing::get;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8091".to_owned());
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8091".to_owned());
     let app = Router::new().route(
         "/_/{service}/{check}/",
         get(|| async {
             (
                 StatusCode::FOUND,
                 [
-                    (header::LOCATION, "https://img.shields.io/badge/health-3%2F3-green.svg"),
+                    (
+                        header::LOCATION,
+                        "https://img.shields.io/badge/health-3%2F3-green.svg",
+                    ),
                     (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
                 ],
             )

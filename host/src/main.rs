@@ -3,21 +3,27 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+
+use std::io::IsTerminal;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kube_shields::auth::{Secret, Signer, Verifier, now_unix};
-use kube_shields::checks::Checker;
-use kube_shields::plugin::PluginEngine;
-use kube_shields::plugin_dir::PluginDir;
+use kube_shields::app::{App, AppConfig};
+use kube_shields::auth::{Secret, Signer, now_unix};
+use kube_shields::check_command::CheckCommand;
+use kube_shields::checks::CheckerConfig;
+use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
-use kube_shields::pods::index::SharedIndex;
-use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig};
-use kube_shields::server::{self, AppState, Metrics, Mode, ServerConfig};
+use kube_shields::pods::{PodOrigin, PodSourceConfig};
+use kube_shields::server::{Mode, ServerConfig};
 
 #[derive(Parser)]
-#[command(name = "kube-shields", version, about = "Status badges for every workload in a Kubernetes cluster")]
+#[command(
+    name = "kube-shields",
+    version,
+    about = "Status badges for every workload in a Kubernetes cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +56,11 @@ struct ServeArgs {
     #[command(flatten)]
     kube: KubeArgs,
     /// Base URL of redirect targets.
-    #[arg(long, env = "SHIELDS_BASE_URL", default_value = "https://img.shields.io")]
+    #[arg(
+        long,
+        env = "SHIELDS_BASE_URL",
+        default_value = "https://img.shields.io"
+    )]
     shields_base_url: String,
     /// Public mode with these peers (space-separated, `None` for no peers); unset: private mode.
     #[arg(long, env = "OTHER_SHIELDS")]
@@ -63,6 +73,9 @@ struct ServeArgs {
     /// Plugin runs allowed at once; past it, cached results or `busy`.
     #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = 32)]
     max_plugin_runs: usize,
+    /// Seconds the pod watch may fail before health badges say they are stale.
+    #[arg(long, env = "STALE_AFTER", default_value_t = 60)]
+    stale_after: u64,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -74,7 +87,12 @@ struct KubeArgs {
     #[arg(long = "namespace", env = "WATCH_NAMESPACE", value_delimiter = ',')]
     namespaces: Vec<String>,
     /// Namespaces left out when watching all.
-    #[arg(long = "exclude-namespace", env = "EXCLUDE_NAMESPACE", value_delimiter = ',', default_value = "kube-system")]
+    #[arg(
+        long = "exclude-namespace",
+        env = "EXCLUDE_NAMESPACE",
+        value_delimiter = ',',
+        default_value = "kube-system"
+    )]
     exclude_namespaces: Vec<String>,
     /// Only pods matching this label selector.
     #[arg(long, env = "LABEL_SELECTOR")]
@@ -139,6 +157,15 @@ struct CheckArgs {
     /// Pods for the context, from `kubectl get pods -A -o json`.
     #[arg(long)]
     pods: Option<PathBuf>,
+    /// Settings file (default: `<service>.toml` or `<service>.json` beside the plugin).
+    #[arg(long)]
+    settings: Option<PathBuf>,
+    /// Where compiled plugins are kept between runs (default: the user's cache directory).
+    #[arg(long, env = "CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Log format (logs go to stderr; stdout has the JSON lines only).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Args)]
@@ -174,10 +201,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr (stdout is for answers), in color only on a terminal.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -186,45 +217,35 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let mode = Mode::from_other_shields(args.other_shields.as_deref());
-    let secret = args.secret.load()?;
-    if mode == Mode::Private && secret.is_none() {
-        bail!(
-            "private mode (OTHER_SHIELDS unset) needs INTRA_SHIELD_SECRET: the path of a file with at least \
-             32 bytes, e.g. `head -c 32 /dev/urandom | base64 > secret`; or set OTHER_SHIELDS=None for public mode"
-        );
-    }
-    let pods = SharedIndex::new();
-    let source = PodSourceConfig {
-        origin: match &args.pods_file {
-            Some(path) => PodOrigin::File(path.clone()),
-            None => PodOrigin::Kube(args.kube.connection()),
+    let config = AppConfig {
+        pods: PodSourceConfig {
+            origin: match &args.pods_file {
+                Some(path) => PodOrigin::File(path.clone()),
+                None => PodOrigin::Kube(args.kube.connection()),
+            },
+            namespaces: args.kube.namespaces.clone(),
+            exclude: args.kube.exclude_namespaces.clone(),
+            label_selector: args.kube.label_selector.clone(),
         },
-        namespaces: args.kube.namespaces.clone(),
-        exclude: args.kube.exclude_namespaces.clone(),
-        label_selector: args.kube.label_selector.clone(),
+        plugins: args.plugins.clone().map(PluginSource::Directory),
+        cache_dir: args.cache_dir.clone(),
+        checks: CheckerConfig {
+            max_plugin_runs: args.max_plugin_runs,
+            stale_after: Duration::from_secs(args.stale_after),
+        },
+        server: ServerConfig {
+            shields_base: args.shields_base_url.clone(),
+            mode: Mode::from_other_shields(args.other_shields.as_deref()),
+            site_name: args.site_name.clone(),
+        },
+        secret: args.secret.load()?,
     };
-    let _pod_source = source::start(source, Arc::clone(&pods)).await.context("pod source")?;
-    let engine = Arc::new(PluginEngine::new().context("plugin engine")?);
-    let plugins = match &args.plugins {
-        Some(dir) => PluginDir::open(dir.clone(), engine, args.cache_dir.clone())
-            .await
-            .context("setting PLUGIN_DIR")?,
-        None => PluginDir::empty(),
-    };
-    let state = Arc::new(AppState {
-        checker: Checker::new(Arc::clone(&pods), Arc::clone(&plugins), args.max_plugin_runs),
-        pods,
-        plugins,
-        verifier: secret.as_ref().map(Verifier::new),
-        config: ServerConfig { shields_base: args.shields_base_url, mode, site_name: args.site_name },
-        metrics: Metrics::default(),
-    });
+    let app = App::new(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("setting --listen: cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    server::serve(listener, state, shutdown_signal()).await?;
+    app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -254,39 +275,48 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Exit 0 with one line per check; exit 2 when the plugin cannot load.
+/// One JSON line per check on stdout; exit 0 when every check answered, 1 when one failed,
+/// 2 when the plugin cannot load.
 async fn check(args: CheckArgs) -> ExitCode {
-    init_logging(LogFormat::Text);
-    let engine = match PluginEngine::new() {
-        Ok(engine) => engine,
-        Err(err) => {
-            eprintln!("kube-shields: {err}");
-            return ExitCode::from(2);
-        }
+    init_logging(args.log_format);
+    let command = CheckCommand {
+        plugin: args.plugin.clone(),
+        check: args.check,
+        service: args.service,
+        pods: args.pods,
+        settings: args.settings,
+        cache_dir: args.cache_dir.or_else(user_cache_dir),
     };
     let mut out = std::io::stdout().lock();
-    let outcome = kube_shields::plugin::author::check_command(
-        &engine,
-        &args.plugin,
-        args.check.as_deref(),
-        args.service.as_deref(),
-        args.pods.as_deref(),
-        &mut out,
-    )
-    .await;
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+    match command.run(&mut out).await {
+        Ok(exit) => ExitCode::from(exit as u8),
         Err(err) => {
-            eprintln!("kube-shields: {}: {err}", args.plugin.display());
+            eprintln!("kube-shields: {err}");
             ExitCode::from(2)
         }
     }
 }
 
+/// `$XDG_CACHE_HOME/kube-shields`, else `~/.cache/kube-shields`: where `check` keeps compiled
+/// plugins, so the second run of a large plugin starts at once.
+fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    let dir = base.join("kube-shields");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
 fn sign(args: &SignArgs) -> anyhow::Result<()> {
     let Some(secret) = args.secret.load()? else {
-        bail!("sign needs INTRA_SHIELD_SECRET (or --intra-shield-secret): the path of the shared secret file");
+        bail!(
+            "sign needs INTRA_SHIELD_SECRET (or --intra-shield-secret): the path of the shared secret file"
+        );
     };
-    println!("{}", Signer::new(&secret).sign(&args.method, &args.path, now_unix()));
+    println!(
+        "{}",
+        Signer::new(&secret).sign(&args.method, &args.path, now_unix())
+    );
     Ok(())
 }

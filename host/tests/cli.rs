@@ -1,12 +1,15 @@
 //! The `kube-shields` binary as an operator runs it: `serve` against the fake API server in
 //! another process, private mode with headers from `kube-shields sign`, refusals at start-up,
-//! and `check` on a file that is not a plugin.
+//! and the log of an API server outage.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+
+use common::eventually;
 use fake_apiserver::{FakeApiServer, PodBuilder, loopback_ip};
 use reqwest::StatusCode;
 
@@ -17,6 +20,8 @@ struct Served {
     child: Child,
     base: String,
     client: reqwest::Client,
+    /// The server's stderr: its log.
+    log: tempfile::NamedTempFile,
 }
 
 impl Drop for Served {
@@ -28,7 +33,11 @@ impl Drop for Served {
 
 /// A free loopback port: bound, read and released for the child to take.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn command(env: &[(&str, &Path)]) -> Command {
@@ -44,39 +53,61 @@ async fn serve(args: &[&str], env: &[(&str, &Path)], other_shields: Option<&str>
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut command = command(env);
-    command.arg("serve").arg("--listen").arg(&listen).args(args).stdout(Stdio::null());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    command
+        .arg("serve")
+        .arg("--listen")
+        .arg(&listen)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap());
     if let Some(value) = other_shields {
         command.env("OTHER_SHIELDS", value);
     }
     let served = Served {
         child: command.spawn().unwrap(),
         base: format!("http://{listen}"),
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        log,
     };
-    let ready = eventually(Duration::from_secs(20), async || {
-        let response = served.client.get(format!("{}/readyz", served.base)).send().await;
-        response.is_ok_and(|r| r.status() == StatusCode::OK)
-    })
+    eventually(
+        "kube-shields serve gets ready",
+        Duration::from_secs(20),
+        async || {
+            let response = served
+                .client
+                .get(format!("{}/readyz", served.base))
+                .send()
+                .await;
+            response
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+                .then_some(())
+        },
+    )
     .await;
-    assert!(ready, "kube-shields serve did not get ready");
     served
 }
 
-/// Polls `condition` until it holds or `within` passes; whether it held.
-async fn eventually(within: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if condition().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
-}
-
 impl Served {
+    /// The log lines so far that contain `text`.
+    fn log_lines(&self, text: &str) -> Vec<String> {
+        let log = std::fs::read_to_string(self.log.path()).unwrap();
+        log.lines()
+            .filter(|line| line.contains(text))
+            .map(str::to_owned)
+            .collect()
+    }
+
     async fn location(&self, path: &str) -> Option<String> {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.ok()?;
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .ok()?;
         let location = response.headers().get("location")?;
         Some(location.to_str().ok()?.to_owned())
     }
@@ -91,7 +122,11 @@ fn secret_file(dir: &Path) -> PathBuf {
 #[tokio::test]
 async fn serve_against_an_api_server_follows_pod_changes() {
     let fake = FakeApiServer::start().await;
-    let web = |n| PodBuilder::new("default", &format!("web-7d4b9c-{n}")).deployment("web", "7d4b9c").ip(loopback_ip(n));
+    let web = |n| {
+        PodBuilder::new("default", &format!("web-7d4b9c-{n}"))
+            .deployment("web", "7d4b9c")
+            .ip(loopback_ip(n))
+    };
     fake.upsert(web(1).build());
     let served = serve(&["--kube-url", &fake.url()], &[], Some("None")).await;
     assert_eq!(
@@ -100,12 +135,11 @@ async fn serve_against_an_api_server_follows_pod_changes() {
     );
 
     fake.upsert(web(2).containers(&[("app", false, 0)]).build());
-    let followed = eventually(Duration::from_secs(1), async || {
-        served.location("/_/web/health/").await.as_deref()
-            == Some("https://img.shields.io/badge/health-1%2F2%20(0%20restarts)-red.svg")
+    eventually("the new pod shows", Duration::from_secs(1), async || {
+        let red = "https://img.shields.io/badge/health-1%2F2%20(0%20restarts)-red.svg";
+        (served.location("/_/web/health/").await.as_deref() == Some(red)).then_some(())
     })
     .await;
-    assert!(followed, "the new pod did not show within a second");
 }
 
 #[tokio::test]
@@ -117,13 +151,32 @@ async fn private_mode_accepts_headers_from_kube_shields_sign() {
     let served = serve(&["--pods-file", pods.to_str().unwrap()], &env, None).await;
 
     let url = format!("{}/services/", served.base);
-    assert_eq!(served.client.get(&url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    let signed = command(&env).args(["sign", "GET", "/services/"]).output().unwrap();
-    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
+    assert_eq!(
+        served.client.get(&url).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let signed = command(&env)
+        .args(["sign", "GET", "/services/"])
+        .output()
+        .unwrap();
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
     let header = String::from_utf8(signed.stdout).unwrap();
-    let response = served.client.get(&url).header("Intra-Shield", header.trim()).send().await.unwrap();
+    let response = served
+        .client
+        .get(&url)
+        .header("Intra-Shield", header.trim())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.text().await.unwrap(), r#"["api","db","log-agent","nightly-29001","web"]"#);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"["api","db","log-agent","nightly","web"]"#
+    );
 }
 
 fn refused(output: &Output) -> String {
@@ -133,7 +186,10 @@ fn refused(output: &Output) -> String {
 
 #[test]
 fn private_mode_without_a_secret_refuses_to_start_and_says_how_to_make_one() {
-    let output = command(&[]).args(["serve", "--pods-file", "pods.json"]).output().unwrap();
+    let output = command(&[])
+        .args(["serve", "--pods-file", "pods.json"])
+        .output()
+        .unwrap();
     assert_eq!(
         refused(&output),
         "kube-shields: private mode (OTHER_SHIELDS unset) needs INTRA_SHIELD_SECRET: the path of a file \
@@ -147,19 +203,59 @@ fn a_short_secret_refuses_to_start_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "too short").unwrap();
-    let output = command(&[("INTRA_SECRET", secret.as_path())]).args(["serve"]).output().unwrap();
+    let output = command(&[("INTRA_SECRET", secret.as_path())])
+        .args(["serve"])
+        .output()
+        .unwrap();
     let message = refused(&output);
-    assert!(message.starts_with("kube-shields: setting INTRA_SHIELD_SECRET: "), "{message}");
-    assert!(message.contains("head -c 32 /dev/urandom | base64 >"), "{message}");
+    assert!(
+        message.starts_with("kube-shields: setting INTRA_SHIELD_SECRET: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("head -c 32 /dev/urandom | base64 >"),
+        "{message}"
+    );
 }
 
-#[test]
-fn check_on_a_file_that_is_not_a_plugin_exits_2_with_one_line() {
-    let random = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/random.bin");
-    let output = command(&[]).arg("check").arg(&random).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("random.bin"), "{stderr}");
-    assert!(stderr.contains("no `\\0asm` header"), "{stderr}");
+#[tokio::test]
+async fn an_api_server_outage_is_logged_once_each_way_and_health_badges_say_stale() {
+    let fake = FakeApiServer::start().await;
+    fake.upsert(
+        PodBuilder::new("default", "web-7d4b9c-1")
+            .deployment("web", "7d4b9c")
+            .ip(loopback_ip(1))
+            .build(),
+    );
+    let env = [("RUST_LOG", Path::new("info"))];
+    let served = serve(
+        &["--kube-url", &fake.url(), "--stale-after", "1"],
+        &env,
+        Some("None"),
+    )
+    .await;
+    let green = "https://img.shields.io/badge/health-1%2F1%20(0%20restarts)-green.svg";
+    assert_eq!(
+        served.location("/_/web/health/").await.as_deref(),
+        Some(green)
+    );
+
+    fake.go_down();
+    let stale =
+        "https://img.shields.io/badge/health-stale%3A%201%2F1%20(0%20restarts)-lightgrey.svg";
+    eventually("health turns stale", Duration::from_secs(15), async || {
+        (served.location("/_/web/health/").await.as_deref() == Some(stale)).then_some(())
+    })
+    .await;
+
+    fake.come_back();
+    // kube's watcher backs off up to 30 s between attempts.
+    eventually("health recovers", Duration::from_secs(45), async || {
+        (served.location("/_/web/health/").await.as_deref() == Some(green)).then_some(())
+    })
+    .await;
+    let failing = served.log_lines("pod watch failing");
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(failing[0].contains("retrying in"), "{failing:?}");
+    assert_eq!(served.log_lines("pod watch recovered").len(), 1);
 }

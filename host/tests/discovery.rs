@@ -6,31 +6,22 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
+use common::until;
 use fake_apiserver::{FakeApiServer, PodBuilder};
-use rstest::rstest;
 use k8s_openapi::api::core::v1::Pod;
 use kube_shields::pods::connection::{KubeConnection, RBAC_RULE};
 use kube_shields::pods::health::health;
 use kube_shields::pods::index::SharedIndex;
 use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig, PodsError};
+use rstest::rstest;
 use tokio::task::JoinHandle;
 
 /// Changes must reach the index within this.
 const WITHIN_A_SECOND: Duration = Duration::from_secs(1);
 /// First sync, and recovery that includes kube's back-off after an error.
 const RECOVERY: Duration = Duration::from_secs(10);
-
-/// Polls `check` until it holds or `within` has passed.
-async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within {within:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// Flat service names with their pod counts.
 fn services(shared: &SharedIndex) -> Vec<(String, usize)> {
@@ -76,7 +67,7 @@ async fn synced(config: PodSourceConfig) -> (Arc<SharedIndex>, JoinHandle<()>) {
     let task = source::start(config, Arc::clone(&shared))
         .await
         .expect("pod source starts");
-    eventually("first sync", RECOVERY, || shared.is_synced()).await;
+    until("first sync", RECOVERY, || shared.is_synced()).await;
     (shared, task)
 }
 
@@ -108,7 +99,7 @@ async fn add_modify_and_delete_reach_the_index_within_a_second() {
     );
 
     fake.upsert(web("default", 3).build());
-    eventually("added pod", WITHIN_A_SECOND, || {
+    until("added pod", WITHIN_A_SECOND, || {
         services(&shared) == expect(&[("web", 3)])
     })
     .await;
@@ -122,13 +113,13 @@ async fn add_modify_and_delete_reach_the_index_within_a_second() {
         )
         .status_text()
     };
-    eventually("modified pod", WITHIN_A_SECOND, || {
+    until("modified pod", WITHIN_A_SECOND, || {
         web_health() == "2/3 (4 restarts)"
     })
     .await;
 
     fake.delete("default", "web-7d4b9c-2");
-    eventually("deleted pod", WITHIN_A_SECOND, || {
+    until("deleted pod", WITHIN_A_SECOND, || {
         web_health() == "1/2 (4 restarts)"
     })
     .await;
@@ -138,7 +129,7 @@ async fn add_modify_and_delete_reach_the_index_within_a_second() {
             .controller("Job", "cron-1")
             .build(),
     );
-    eventually("new service", WITHIN_A_SECOND, || {
+    until("new service", WITHIN_A_SECOND, || {
         services(&shared) == expect(&[("cron-1", 1), ("web", 2)])
     })
     .await;
@@ -165,7 +156,7 @@ async fn an_expired_watch_relists_and_the_index_is_correct() {
     fake.compact();
     fake.release_watches();
 
-    eventually("relisted index", RECOVERY, || {
+    until("relisted index", RECOVERY, || {
         services(&shared) == expect(&[("api", 1), ("web", 1)])
     })
     .await;
@@ -179,7 +170,7 @@ async fn an_expired_watch_relists_and_the_index_is_correct() {
     );
 
     fake.upsert(web("default", 3).build());
-    eventually("watching again", WITHIN_A_SECOND, || {
+    until("watching again", WITHIN_A_SECOND, || {
         services(&shared) == expect(&[("api", 1), ("web", 2)])
     })
     .await;
@@ -202,7 +193,7 @@ async fn namespaced_mode_watches_only_its_namespaces_and_needs_no_cluster_scope(
 
     fake.upsert(web("team-b", 2).build());
     fake.upsert(web("team-c", 2).build());
-    eventually("change in a watched namespace", WITHIN_A_SECOND, || {
+    until("change in a watched namespace", WITHIN_A_SECOND, || {
         shared.current().lookup("web.team-b").map(<[_]>::len) == Some(2)
     })
     .await;
@@ -235,7 +226,7 @@ async fn label_selector_and_excluded_namespaces_filter_on_the_server() {
 
     // A pod that stops matching the selector leaves the index.
     fake.upsert(web("default", 1).build());
-    eventually("pod no longer selected", WITHIN_A_SECOND, || {
+    until("pod no longer selected", WITHIN_A_SECOND, || {
         services(&shared).is_empty()
     })
     .await;
@@ -432,13 +423,13 @@ async fn pods_file_is_reread_on_change_and_a_malformed_file_keeps_the_last_good_
         &path,
         &[web("default", 1).build(), web("default", 2).build()],
     );
-    eventually("re-read after a change", WITHIN_A_SECOND, || {
+    until("re-read after a change", WITHIN_A_SECOND, || {
         services(&shared) == expect(&[("web", 2)])
     })
     .await;
 
     replace_file(&path, "{\"items\": [");
-    eventually("the malformed file is reported", WITHIN_A_SECOND, || {
+    until("the malformed file is reported", WITHIN_A_SECOND, || {
         log.text().contains("keeping the last good pod list")
     })
     .await;
@@ -451,7 +442,7 @@ async fn pods_file_is_reread_on_change_and_a_malformed_file_keeps_the_last_good_
     assert_eq!(services(&shared), expect(&[("web", 2)]));
 
     write_pod_list(&path, &[web("default", 3).build()]);
-    eventually("re-read after the fix", WITHIN_A_SECOND, || {
+    until("re-read after the fix", WITHIN_A_SECOND, || {
         services(&shared) == expect(&[("web", 1)])
     })
     .await;
@@ -461,9 +452,12 @@ async fn pods_file_is_reread_on_change_and_a_malformed_file_keeps_the_last_good_
 async fn a_malformed_pods_file_at_start_up_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "pods.json", "not json");
-    let error = source::start(PodSourceConfig::all(PodOrigin::File(path.clone())), SharedIndex::new())
-        .await
-        .unwrap_err();
+    let error = source::start(
+        PodSourceConfig::all(PodOrigin::File(path.clone())),
+        SharedIndex::new(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, PodsError::File(_)));
     assert_eq!(
         error.to_string(),
@@ -538,8 +532,16 @@ async fn pods_file_namespaces_filter_like_a_cluster(
 ) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pods.json");
-    let coredns = PodBuilder::new("kube-system", "coredns-5d78c9869d-abcde").deployment("coredns", "5d78c9869d");
-    write_pod_list(&path, &[web("default", 1).build(), web("staging", 2).build(), coredns.build()]);
+    let coredns = PodBuilder::new("kube-system", "coredns-5d78c9869d-abcde")
+        .deployment("coredns", "5d78c9869d");
+    write_pod_list(
+        &path,
+        &[
+            web("default", 1).build(),
+            web("staging", 2).build(),
+            coredns.build(),
+        ],
+    );
     let config = PodSourceConfig {
         namespaces: namespaces.iter().map(|ns| (*ns).to_owned()).collect(),
         exclude: exclude.iter().map(|ns| (*ns).to_owned()).collect(),

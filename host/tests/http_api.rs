@@ -2,189 +2,16 @@
 //! from the fake API server through kube's watcher, and real plugins built from
 //! `example-plugins/`.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use fake_apiserver::FakeApiServer;
-use kube_shields::auth::{Secret, Signer, Verifier, now_unix};
-use kube_shields::checks::Checker;
-use kube_shields::plugin::PluginEngine;
-use kube_shields::plugin_dir::PluginDir;
-use kube_shields::pods::connection::KubeConnection;
-use kube_shields::pods::index::SharedIndex;
-use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig};
-use kube_shields::server::{self, AppState, Metrics, Mode, ServerConfig};
+use common::{Pods, TestServerBuilder, WITHIN, eventually, example_plugin, fixture};
+use fake_apiserver::{FakeApiServer, PodBuilder};
+use kube_shields::auth::{Signer, now_unix};
 use reqwest::StatusCode;
 use rstest::rstest;
 use serde_json::{Value, json};
-
-const SHIELDS: &str = "https://img.shields.io";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// An example plugin component; `scripts/test.sh` builds them before the tests.
-fn example_plugin(name: &str) -> PathBuf {
-    let path = repo().join("example-plugins/target/wasm32-wasip2/release").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing: run scripts/test.sh (it builds the example plugins)", path.display());
-    path
-}
-
-/// Where the pods come from.
-enum Pods {
-    /// `demo/pods.json`.
-    DemoFile,
-    /// The fake API server, filled with the demo pods.
-    FakeApiServer,
-}
-
-/// A running server and a client for it.
-struct TestServer {
-    base: String,
-    client: reqwest::Client,
-    secret: Option<Secret>,
-    _fake: Option<FakeApiServer>,
-    _dir: tempfile::TempDir,
-}
-
-/// Builds a [`TestServer`].
-struct TestServerBuilder {
-    pods: Pods,
-    mode: Mode,
-    plugins: Vec<(&'static str, PathBuf, Option<&'static str>)>,
-    max_plugin_runs: usize,
-}
-
-impl TestServerBuilder {
-    fn new() -> Self {
-        TestServerBuilder {
-            pods: Pods::DemoFile,
-            mode: Mode::Public { peers: Vec::new() },
-            plugins: Vec::new(),
-            max_plugin_runs: 8,
-        }
-    }
-
-    fn pods(mut self, pods: Pods) -> Self {
-        self.pods = pods;
-        self
-    }
-
-    fn private(mut self) -> Self {
-        self.mode = Mode::Private;
-        self
-    }
-
-    /// Installs `file` as `<service>.wasm`, with optional TOML settings.
-    fn plugin(mut self, service: &'static str, file: PathBuf, settings: Option<&'static str>) -> Self {
-        self.plugins.push((service, file, settings));
-        self
-    }
-
-    /// The demo's plugins: `web` (image tags) and `version` (release info, no pods).
-    fn demo_plugins(self) -> Self {
-        self.plugin("web", example_plugin("image_tags"), None)
-            .plugin("version", example_plugin("release_info"), Some("[config]\nrelease = \"v0.1.0\"\n"))
-    }
-
-    fn max_plugin_runs(mut self, runs: usize) -> Self {
-        self.max_plugin_runs = runs;
-        self
-    }
-
-    async fn start(self) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let plugin_dir = dir.path().join("plugins");
-        std::fs::create_dir(&plugin_dir).unwrap();
-        for (service, file, settings) in &self.plugins {
-            // The engine also reads `.wat` text, whatever the file is called.
-            std::fs::copy(file, plugin_dir.join(format!("{service}.wasm"))).unwrap();
-            if let Some(settings) = settings {
-                std::fs::write(plugin_dir.join(format!("{service}.toml")), settings).unwrap();
-            }
-        }
-        let demo_pods = repo().join("demo/pods.json");
-        let (origin, fake) = match self.pods {
-            Pods::DemoFile => (PodOrigin::File(demo_pods), None),
-            Pods::FakeApiServer => {
-                let fake = FakeApiServer::start().await;
-                for pod in kube_shields::pods::file::read_pod_list_raw(&demo_pods).unwrap() {
-                    fake.upsert(pod);
-                }
-                let connection = KubeConnection { kube_url: Some(fake.url()), ..KubeConnection::default() };
-                (PodOrigin::Kube(connection), Some(fake))
-            }
-        };
-        let source = PodSourceConfig { exclude: vec!["kube-system".to_owned()], ..PodSourceConfig::all(origin) };
-        let pods = SharedIndex::new();
-        source::start(source, Arc::clone(&pods)).await.unwrap();
-        let engine = Arc::new(PluginEngine::new().unwrap());
-        let plugins = PluginDir::open(plugin_dir, engine, None).await.unwrap();
-        let secret_file = dir.path().join("secret");
-        std::fs::write(&secret_file, "0123456789abcdef0123456789abcdef-test-secret\n").unwrap();
-        let secret = Secret::from_file(&secret_file).unwrap();
-        let state = Arc::new(AppState {
-            checker: Checker::new(Arc::clone(&pods), Arc::clone(&plugins), self.max_plugin_runs),
-            pods: Arc::clone(&pods),
-            plugins,
-            verifier: Some(Verifier::new(&secret)),
-            config: ServerConfig {
-                shields_base: SHIELDS.to_owned(),
-                mode: self.mode,
-                site_name: "test shields".to_owned(),
-            },
-            metrics: Metrics::default(),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(server::serve(listener, state, std::future::pending()));
-        let server = TestServer {
-            base,
-            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-            secret: Some(secret),
-            _fake: fake,
-            _dir: dir,
-        };
-        server.wait_ready().await;
-        server
-    }
-}
-
-impl TestServer {
-    async fn wait_ready(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let response = self.client.get(format!("{}/readyz", self.base)).send().await;
-            if response.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "server not ready within 10 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
-    }
-
-    async fn get_signed(&self, path: &str) -> reqwest::Response {
-        let header = Signer::new(self.secret.as_ref().unwrap()).sign("GET", path, now_unix());
-        self.client.get(format!("{}{path}", self.base)).header("Intra-Shield", header).send().await.unwrap()
-    }
-
-    async fn json(&self, path: &str) -> (StatusCode, Value) {
-        let response = self.get(path).await;
-        (response.status(), response.json().await.unwrap())
-    }
-
-    async fn location(&self, path: &str) -> String {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), StatusCode::FOUND, "{path}");
-        response.headers()["location"].to_str().unwrap().to_owned()
-    }
-}
 
 #[rstest]
 #[case::pods_file(Pods::DemoFile)]
@@ -199,11 +26,17 @@ async fn health_badges_answer_from_either_pod_source(#[case] pods: Pods) {
         response.headers()["location"],
         "https://img.shields.io/badge/health-3%2F3%20(0%20restarts)-green.svg"
     );
-    assert_eq!(response.headers()["cache-control"], "no-cache, no-store, must-revalidate");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-cache, no-store, must-revalidate"
+    );
 
     assert_eq!(
         server.json("/_/api/health/?raw").await,
-        (StatusCode::OK, json!({"ready": 3, "total": 4, "restarts": 3, "color": "red"}))
+        (
+            StatusCode::OK,
+            json!({"ready": 3, "total": 4, "restarts": 3, "color": "red"})
+        )
     );
     // Keys in the documented order, for clients that compare text.
     assert_eq!(
@@ -211,7 +44,12 @@ async fn health_badges_answer_from_either_pod_source(#[case] pods: Pods) {
         r#"{"ready":3,"total":4,"restarts":3,"color":"red"}"#
     );
     assert_eq!(
-        server.get("/_/db/health/?format=json").await.text().await.unwrap(),
+        server
+            .get("/_/db/health/?format=json")
+            .await
+            .text()
+            .await
+            .unwrap(),
         r#"{"schemaVersion":1,"label":"health","message":"1/1 (400 restarts)","color":"yellow"}"#
     );
     assert_eq!(
@@ -223,35 +61,53 @@ async fn health_badges_answer_from_either_pod_source(#[case] pods: Pods) {
         json!({"schemaVersion": 1, "label": "health", "message": "1/1 (400 restarts)", "color": "yellow"})
     );
     assert_eq!(
-        server.json("/_/nightly-29001/health/?format=json").await.1,
+        server.json("/_/nightly/health/?format=json").await.1,
         json!({"schemaVersion": 1, "label": "health", "message": "no pods", "color": "lightgrey"})
     );
     assert_eq!(
         server.json("/services/").await,
-        (StatusCode::OK, json!(["api", "db", "log-agent", "nightly-29001", "web"]))
+        (
+            StatusCode::OK,
+            json!(["api", "db", "log-agent", "nightly", "web"])
+        )
     );
 }
 
 #[rstest]
 #[tokio::test]
-async fn plugins_add_checks_and_logical_services(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
-    let server = TestServerBuilder::new().pods(pods).demo_plugins().start().await;
+async fn plugins_add_checks_and_logical_services(
+    #[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods,
+) {
+    let server = TestServerBuilder::new()
+        .pods(pods)
+        .demo_plugins()
+        .start()
+        .await;
 
     assert_eq!(
         server.json("/services/").await.1,
-        json!(["api", "db", "log-agent", "nightly-29001", "version", "web"])
+        json!(["api", "db", "log-agent", "nightly", "version", "web"])
     );
     let (status, checks) = server.json("/services/web/").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(checks[0], "health");
-    assert!(checks.as_array().unwrap().contains(&json!("image")), "{checks}");
-    assert_eq!(server.json("/services/version/").await.1, json!(["release"]));
+    assert!(
+        checks.as_array().unwrap().contains(&json!("image")),
+        "{checks}"
+    );
+    assert_eq!(
+        server.json("/services/version/").await.1,
+        json!(["release"])
+    );
 
     assert_eq!(
         server.location("/_/version/release/").await,
         "https://img.shields.io/badge/release-v0.1.0-orange.svg"
     );
-    assert_eq!(server.json("/_/version/release/?raw").await.1, json!({"raw": "v0.1.0"}));
+    assert_eq!(
+        server.json("/_/version/release/?raw").await.1,
+        json!({"raw": "v0.1.0"})
+    );
     let image = server.json("/_/web/image/?format=json").await.1;
     assert_eq!(image["label"], "image");
     assert_eq!(image["message"], "1.26, 1.27");
@@ -259,27 +115,64 @@ async fn plugins_add_checks_and_logical_services(#[values(Pods::DemoFile, Pods::
 
 #[rstest]
 #[case::unknown_service("/_/nope/health/", StatusCode::NOT_FOUND, "unknown service `nope`")]
-#[case::unknown_check("/_/web/nope/", StatusCode::NOT_FOUND, "service `web` has no check `nope`")]
-#[case::health_of_logical_service("/_/version/health/", StatusCode::NOT_FOUND, "service `version` has no check `health`")]
+#[case::unknown_check(
+    "/_/web/nope/",
+    StatusCode::NOT_FOUND,
+    "service `web` has no check `nope`"
+)]
+#[case::health_of_logical_service(
+    "/_/version/health/",
+    StatusCode::NOT_FOUND,
+    "service `version` has no check `health`"
+)]
 #[case::unknown_services_entry("/services/nope/", StatusCode::NOT_FOUND, "unknown service `nope`")]
 #[case::bad_characters("/_/we%3Cb/health/", StatusCode::BAD_REQUEST, "malformed service name")]
 #[case::too_long(&format!("/_/{}/health/", "a".repeat(254)), StatusCode::BAD_REQUEST, "malformed service name")]
-#[case::unknown_format("/_/web/health/?format=png", StatusCode::BAD_REQUEST, "unknown format `png` (svg or json)")]
-#[case::no_aggregate("/a/zzz/health/", StatusCode::NOT_FOUND, "no service starting with `zzz` has check `health`")]
+#[case::unknown_format(
+    "/_/web/health/?format=png",
+    StatusCode::BAD_REQUEST,
+    "unknown format `png` (svg or json)"
+)]
+#[case::format_twice(
+    "/_/web/health/?format=svg&format=json",
+    StatusCode::BAD_REQUEST,
+    "`format` is given more than once"
+)]
+#[case::malformed_check("/_/web/Health/", StatusCode::BAD_REQUEST, "malformed check name")]
+#[case::bad_percent_encoding(
+    "/_/web%FF/health/",
+    StatusCode::BAD_REQUEST,
+    "Invalid URL: Invalid UTF-8 in `service`"
+)]
+#[case::no_such_route("/nope", StatusCode::NOT_FOUND, "no such route")]
+#[case::no_aggregate(
+    "/a/zzz/health/",
+    StatusCode::NOT_FOUND,
+    "no service starting with `zzz` has check `health`"
+)]
 #[tokio::test]
-async fn bad_requests_get_a_json_error(#[case] path: &str, #[case] status: StatusCode, #[case] error: &str) {
+async fn bad_requests_get_a_json_error(
+    #[case] path: &str,
+    #[case] status: StatusCode,
+    #[case] error: &str,
+) {
     let server = TestServerBuilder::new().demo_plugins().start().await;
     assert_eq!(server.json(path).await, (status, json!({ "error": error })));
 }
 
 #[rstest]
 #[tokio::test]
-async fn svg_badges_are_rendered_here_and_escaped(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
+async fn svg_badges_are_rendered_here_and_escaped(
+    #[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods,
+) {
     let server = TestServerBuilder::new().pods(pods).start().await;
     let response = server.get("/_/web/health/?format=svg").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
-    assert_eq!(response.headers()["content-security-policy"], "script-src 'none'");
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "script-src 'none'"
+    );
     let svg = response.text().await.unwrap();
     assert!(svg.starts_with("<svg"), "{svg}");
     assert!(svg.contains("3/3 (0 restarts)"), "{svg}");
@@ -287,11 +180,21 @@ async fn svg_badges_are_rendered_here_and_escaped(#[values(Pods::DemoFile, Pods:
 
 #[rstest]
 #[tokio::test]
-async fn aggregates_sum_health_and_join_plugin_statuses(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
+async fn aggregates_sum_health_and_join_plugin_statuses(
+    #[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods,
+) {
     let server = TestServerBuilder::new()
         .pods(pods)
-        .plugin("web", example_plugin("release_info"), Some("[config]\nrelease = \"v2\"\n"))
-        .plugin("webhooks", example_plugin("release_info"), Some("[config]\nrelease = \"v1\"\n"))
+        .plugin(
+            "web",
+            example_plugin("release_info"),
+            Some("[config]\nrelease = \"v2\"\n"),
+        )
+        .plugin(
+            "webhooks",
+            example_plugin("release_info"),
+            Some("[config]\nrelease = \"v1\"\n"),
+        )
         .start()
         .await;
     // web (3/3) and log-agent do not share a prefix; `a` matches only api.
@@ -312,22 +215,59 @@ async fn aggregates_sum_health_and_join_plugin_statuses(#[values(Pods::DemoFile,
 #[tokio::test]
 async fn head_answers_like_get_without_body() {
     let server = TestServerBuilder::new().start().await;
-    let response = server.client.head(format!("{}/_/web/health/", server.base)).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::FOUND);
-    assert!(response.headers().contains_key("location"));
+    let get = server.get("/_/web/health/").await;
+    let head = server
+        .client
+        .head(format!("{}/_/web/health/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::FOUND);
+    assert_eq!(head.headers()["location"], get.headers()["location"]);
+    assert_eq!(head.bytes().await.unwrap().len(), 0);
+    let head = server
+        .client
+        .head(format!("{}/_/web/health/?format=svg", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.bytes().await.unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn other_methods_get_a_json_error() {
+    let server = TestServerBuilder::new().start().await;
+    let response = server
+        .client
+        .post(format!("{}/_/web/health/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"error": "only GET and HEAD are served"})
+    );
 }
 
 #[tokio::test]
 async fn a_failing_plugin_shows_only_error_and_its_detail_in_plugin_status() {
-    let trap = repo().join("host/tests/fixtures/trap.wat");
-    let server = TestServerBuilder::new().plugin("web", trap, None).start().await;
+    let trap = fixture("trap.wat");
+    let server = TestServerBuilder::new()
+        .plugin("web", trap, None)
+        .start()
+        .await;
     let (_, checks) = server.json("/services/web/").await;
     let check = checks[1].as_str().unwrap().to_owned();
     assert_eq!(
         server.json(&format!("/_/web/{check}/?format=json")).await.1,
         json!({"schemaVersion": 1, "label": check, "message": "error", "color": "lightgrey"})
     );
-    assert_eq!(server.json(&format!("/_/web/{check}/?raw")).await.1, json!({"error": "error"}));
+    assert_eq!(
+        server.json(&format!("/_/web/{check}/?raw")).await.1,
+        json!({"error": "error"})
+    );
     // The detail is for operators: not on the open route, and present on the signed one.
     assert_eq!(server.get("/plugins").await.status(), StatusCode::FORBIDDEN);
     let status: Value = server.get_signed("/plugins").await.json().await.unwrap();
@@ -339,8 +279,16 @@ async fn a_failing_plugin_shows_only_error_and_its_detail_in_plugin_status() {
 #[case::within_bound(1, StatusCode::OK, json!({"raw": "v0.1.0"}))]
 #[case::bound_reached(0, StatusCode::SERVICE_UNAVAILABLE, json!({"error": "busy"}))]
 #[tokio::test]
-async fn plugin_runs_are_bounded(#[case] runs: usize, #[case] status: StatusCode, #[case] body: Value) {
-    let server = TestServerBuilder::new().demo_plugins().max_plugin_runs(runs).start().await;
+async fn plugin_runs_are_bounded(
+    #[case] runs: usize,
+    #[case] status: StatusCode,
+    #[case] body: Value,
+) {
+    let server = TestServerBuilder::new()
+        .demo_plugins()
+        .max_plugin_runs(runs)
+        .start()
+        .await;
     assert_eq!(server.json("/_/version/release/?raw").await, (status, body));
 }
 
@@ -348,12 +296,26 @@ async fn plugin_runs_are_bounded(#[case] runs: usize, #[case] status: StatusCode
 async fn plugin_results_are_cached_and_counted() {
     let server = TestServerBuilder::new().demo_plugins().start().await;
     for _ in 0..5 {
-        assert_eq!(server.get("/_/version/release/").await.status(), StatusCode::FOUND);
+        assert_eq!(
+            server.get("/_/version/release/").await.status(),
+            StatusCode::FOUND
+        );
     }
     let metrics = server.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains(r#"kube_shields_plugin_result_cache_total{result="miss"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"kube_shields_plugin_result_cache_total{result="hit"} 4"#), "{metrics}");
-    assert!(metrics.contains(r#"kube_shields_plugin_runs_total{plugin="version",check="release",outcome="ok"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"kube_shields_plugin_result_cache_total{result="miss"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"kube_shields_plugin_result_cache_total{result="hit"} 4"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"kube_shields_plugin_runs_total{plugin="version",check="release",outcome="ok"} 1"#
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("kube_shields_pods 10"), "{metrics}");
 }
 
@@ -365,27 +327,45 @@ async fn plugin_results_are_cached_and_counted() {
 #[tokio::test]
 async fn private_mode_needs_a_valid_signature(#[case] path: &str) {
     let server = TestServerBuilder::new().private().start().await;
-    assert_eq!(server.get(path).await.status(), StatusCode::FORBIDDEN);
-    assert_ne!(server.get_signed(path).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        server.json(path).await,
+        (StatusCode::FORBIDDEN, json!({"error": "forbidden"}))
+    );
+    assert_ne!(
+        server.get_signed(path).await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn private_mode_refuses_forged_replayed_skewed_and_misdirected_headers() {
     let server = TestServerBuilder::new().private().start().await;
-    let signer = Signer::new(server.secret.as_ref().unwrap());
+    let signer = Signer::new(&server.secret);
     let url = format!("{}/services/", server.base);
-    let send = |header: String| server.client.get(&url).header("Intra-Shield", header).send();
+    let send = |header: String| {
+        server
+            .client
+            .get(&url)
+            .header("Intra-Shield", header)
+            .send()
+    };
 
     let valid = signer.sign("GET", "/services/", now_unix());
     assert_eq!(send(valid.clone()).await.unwrap().status(), StatusCode::OK);
     let replayed = send(valid).await.unwrap();
     assert_eq!(replayed.status(), StatusCode::FORBIDDEN);
-    assert_eq!(replayed.json::<Value>().await.unwrap(), json!({"error": "forbidden"}));
+    assert_eq!(
+        replayed.json::<Value>().await.unwrap(),
+        json!({"error": "forbidden"})
+    );
 
     let skewed = signer.sign("GET", "/services/", now_unix() - 31);
     assert_eq!(send(skewed).await.unwrap().status(), StatusCode::FORBIDDEN);
     let other_path = signer.sign("GET", "/_/web/health/", now_unix());
-    assert_eq!(send(other_path).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(other_path).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
     let mut forged = signer.sign("GET", "/services/", now_unix());
     forged.replace_range(forged.len() - 4.., "AAAA");
     assert_eq!(send(forged).await.unwrap().status(), StatusCode::FORBIDDEN);
@@ -397,10 +377,162 @@ async fn private_mode_refuses_forged_replayed_skewed_and_misdirected_headers() {
 
 #[rstest]
 #[tokio::test]
-async fn the_index_page_lists_every_service_and_check(#[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods) {
-    let server = TestServerBuilder::new().pods(pods).demo_plugins().start().await;
+async fn the_index_page_lists_every_service_and_check(
+    #[values(Pods::DemoFile, Pods::FakeApiServer)] pods: Pods,
+) {
+    let server = TestServerBuilder::new()
+        .pods(pods)
+        .demo_plugins()
+        .start()
+        .await;
     let page = server.get("/").await.text().await.unwrap();
     assert!(page.contains("<title>test shields</title>"), "{page}");
-    assert!(page.contains(r#"src="/_/web/health/?format=svg""#), "{page}");
-    assert!(page.contains(r#"src="/_/version/release/?format=svg""#), "{page}");
+    assert!(
+        page.contains(r#"src="/_/web/health/?format=svg""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"src="/_/version/release/?format=svg""#),
+        "{page}"
+    );
+}
+
+/// `web` in two namespaces with different image tags, and the image-tags plugin.
+async fn web_in_two_namespaces() -> common::TestServer {
+    let fake = FakeApiServer::start().await;
+    fake.upsert(
+        PodBuilder::new("default", "web-7d4b9c-a1")
+            .deployment("web", "7d4b9c")
+            .image("nginx:1.0")
+            .build(),
+    );
+    fake.upsert(
+        PodBuilder::new("staging", "web-5f6a7b-b2")
+            .deployment("web", "5f6a7b")
+            .image("nginx:2.0")
+            .build(),
+    );
+    TestServerBuilder::new()
+        .pods(Pods::Fake(fake))
+        .plugin("web", example_plugin("image_tags"), None)
+        .start()
+        .await
+}
+
+/// A plugin's result depends on the pods of the service as addressed, so each scope has its
+/// own cached result, whatever the order of the requests.
+#[rstest]
+#[case::qualified_first(["web.staging", "web.default", "web"])]
+#[case::flat_first(["web", "web.default", "web.staging"])]
+#[case::default_first(["web.default", "web", "web.staging"])]
+#[tokio::test]
+async fn each_namespace_scope_has_its_own_plugin_result(#[case] order: [&str; 3]) {
+    let server = web_in_two_namespaces().await;
+    let expected = |scope: &str| match scope {
+        "web.default" => "1.0",
+        "web.staging" => "2.0",
+        _ => "1.0, 2.0",
+    };
+    for scope in order {
+        let (status, body) = server.json(&format!("/_/{scope}/image/?format=json")).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (StatusCode::OK, Some(expected(scope))),
+            "{scope}"
+        );
+    }
+    // And again, now from the cache.
+    for scope in order {
+        assert_eq!(
+            server
+                .json(&format!("/_/{scope}/image/?format=json"))
+                .await
+                .1["message"],
+            expected(scope),
+            "{scope}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cron_job_keeps_its_badge_across_runs() {
+    let fake = FakeApiServer::start().await;
+    let run = |minute: u64, ready: bool| {
+        let job = format!("nightly-{minute}");
+        let pod = PodBuilder::new("default", &format!("{job}-x7k2p")).controller("Job", &job);
+        pod.phase(if ready { "Running" } else { "Failed" })
+            .containers(&[("backup", ready, 0)])
+            .build()
+    };
+    fake.upsert(run(29_923_200, false));
+    let server = TestServerBuilder::new()
+        .pods(Pods::Fake(fake))
+        .start()
+        .await;
+    assert_eq!(server.json("/services/").await.1, json!(["nightly"]));
+    assert_eq!(
+        server.json("/_/nightly/health/?raw").await.1["color"],
+        "red"
+    );
+
+    // The next run succeeds: same service, and its health is the latest run's.
+    server.fake.as_ref().unwrap().upsert(run(29_924_640, true));
+    eventually("the latest run's health", WITHIN, async || {
+        (server.json("/_/nightly/health/?raw").await.1["color"] == "green").then_some(())
+    })
+    .await;
+    assert_eq!(server.json("/services/").await.1, json!(["nightly"]));
+}
+
+#[tokio::test]
+async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
+    let fake = FakeApiServer::start().await;
+    fake.upsert(
+        PodBuilder::new("default", "web-7d4b9c-a1")
+            .deployment("web", "7d4b9c")
+            .build(),
+    );
+    let server = TestServerBuilder::new()
+        .pods(Pods::Fake(fake))
+        .stale_after(Duration::from_secs(1))
+        .start()
+        .await;
+    let fresh = json!({"schemaVersion": 1, "label": "health", "message": "1/1 (0 restarts)", "color": "green"});
+    assert_eq!(server.json("/_/web/health/?format=json").await.1, fresh);
+
+    server.fake.as_ref().unwrap().go_down();
+    let stale = eventually("health turns stale", WITHIN, async || {
+        let body = server.json("/_/web/health/?format=json").await.1;
+        (body != fresh).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        stale,
+        json!({"schemaVersion": 1, "label": "health", "message": "stale: 1/1 (0 restarts)", "color": "lightgrey"})
+    );
+    assert_eq!(
+        server.json("/_/web/health/?raw").await.1,
+        json!({"ready": 1, "total": 1, "restarts": 0, "color": "green", "stale": true})
+    );
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"kube_shields_pod_watch_healthy{scope="*"} 0"#),
+        "{metrics}"
+    );
+
+    server.fake.as_ref().unwrap().come_back();
+    // kube's watcher backs off up to 30 s between attempts.
+    eventually("health recovers", Duration::from_secs(45), async || {
+        (server.json("/_/web/health/?format=json").await.1 == fresh).then_some(())
+    })
+    .await;
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"kube_shields_pod_watch_healthy{scope="*"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"kube_shields_pod_watch_last_success_timestamp_seconds{scope="*"} "#),
+        "{metrics}"
+    );
 }

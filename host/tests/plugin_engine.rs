@@ -3,12 +3,13 @@
 //! example-plugins/).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+mod common;
+
 use fake_apiserver::{PodBuilder, loopback_ip};
-use kube_shields::plugin::author::check_command;
 use kube_shields::plugin::{LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings};
 use kube_shields::pods::model::PodInfo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,34 +18,18 @@ use tokio::net::TcpListener;
 static ENGINE: LazyLock<PluginEngine> =
     LazyLock::new(|| PluginEngine::new().expect("plugin engine"));
 
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture_path(name: &str) -> PathBuf {
-    manifest_dir().join("tests/fixtures").join(name)
-}
-
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
 /// An example plugin's component; the examples are built before the tests (see the README).
 fn example(name: &str) -> Vec<u8> {
-    let path = manifest_dir()
-        .join("../example-plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --release --target wasm32-wasip2` in example-plugins/",
-        path.display()
-    );
-    read(&path)
+    read(&common::example_plugin(name))
 }
 
 async fn load_with(name: &str, settings: PluginSettings) -> Result<LoadedPlugin, PluginError> {
     ENGINE
-        .load("web", &read(&fixture_path(name)), settings)
+        .load("web", &read(&common::fixture(name)), settings)
         .await
 }
 
@@ -167,11 +152,7 @@ async fn good_plugin_answers_shields_raw_values_and_errors() {
 #[tokio::test]
 async fn good_plugin_sees_the_service_and_its_pods() {
     let plugin = load("good.wat").await.unwrap();
-    let pods = [
-        info(pod("web-1")),
-        info(pod("web-2")),
-        info(pod("web-3")),
-    ];
+    let pods = [info(pod("web-1")), info(pod("web-2")), info(pod("web-3"))];
     assert_eq!(plugin.run("service", &pods).await, Ok(raw("web")));
     assert_eq!(plugin.run("pod-count", &pods).await, Ok(raw("3")));
 }
@@ -265,7 +246,7 @@ async fn wrong_export_types_are_refused_naming_the_mismatch() {
 
 #[tokio::test]
 async fn an_import_the_host_does_not_offer_is_refused_naming_it() {
-    let good = String::from_utf8(read(&fixture_path("good.wat"))).unwrap();
+    let good = String::from_utf8(read(&common::fixture("good.wat"))).unwrap();
     let importing = good.replacen(
         "(component",
         "(component (import \"acme:db/query@1.0.0\" (instance (export \"run\" (func))))",
@@ -291,7 +272,7 @@ async fn a_core_module_with_an_embedded_component_type_is_encoded_into_a_compone
     use wit_parser::{ManglingAndAbi, Resolve};
 
     let mut resolve = Resolve::default();
-    let (package, _) = resolve.push_path(manifest_dir().join("../wit")).unwrap();
+    let (package, _) = resolve.push_path(common::repo().join("wit")).unwrap();
     let world = resolve
         .select_world(&[package], Some("check-plugin"))
         .unwrap();
@@ -396,6 +377,52 @@ async fn a_trap_reports_its_message() {
     assert_good_plugin_still_works().await;
 }
 
+/// Every log line written while `run` runs, on this thread.
+async fn logged_while<T>(run: impl AsyncFnOnce() -> T) -> (T, Vec<String>) {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let value = run().await;
+    drop(guard);
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    (value, text.lines().map(str::to_owned).collect())
+}
+
+#[tokio::test]
+async fn a_plugin_that_writes_100_mib_in_one_call_logs_64_kib_and_one_truncation_line() {
+    let plugin = load("log_flood.wat").await.unwrap();
+    let (result, lines) = logged_while(async || plugin.run("flood", &[]).await).await;
+    assert_eq!(result, Ok(raw("flooded")));
+    let written: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains(&"x".repeat(63)))
+        .collect();
+    // 64 KiB of 64-byte lines: 1024 lines, then one line saying the rest was dropped.
+    assert_eq!(written.len(), 1024, "{:?}", &lines[..3.min(lines.len())]);
+    let dropped: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("plugin output past 65536 bytes in one call is dropped"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(lines.len(), 1025);
+    assert_good_plugin_still_works().await;
+}
+
 #[tokio::test]
 async fn a_panic_reports_the_message_it_wrote_to_stderr() {
     let plugin = load("panic.wat").await.unwrap();
@@ -487,12 +514,8 @@ async fn image_tags_reports_the_tags_and_nodes_of_the_pods() {
     let plugin = load_example("image_tags", PluginSettings::default()).await;
     assert_eq!(check_names(&plugin), ["image", "nodes"]);
     let pods = [
-        info(pod("web-1")
-            .image("nginx:1.27")
-            .node("node-a")),
-        info(pod("web-2")
-            .image("nginx:1.27")
-            .node("node-b")),
+        info(pod("web-1").image("nginx:1.27").node("node-a")),
+        info(pod("web-2").image("nginx:1.27").node("node-b")),
     ];
     assert_eq!(plugin.run("image", &pods).await, Ok(shield("1.27", "blue")));
     assert_eq!(plugin.run("nodes", &pods).await, Ok(raw("2")));
@@ -545,141 +568,4 @@ async fn waiting_for_an_http_answer_counts_against_the_deadline() {
     let pods = [info(pod("web-1"))];
     assert_eq!(plugin.run("http", &pods).await, Err(PluginError::Timeout));
     assert_good_plugin_still_works().await;
-}
-
-// --- the author CLI --------------------------------------------------------------------
-
-/// Two `web` pods and one `api` pod, as `kubectl get pods -A -o json` lists them.
-fn pods_json() -> String {
-    let pods = [
-        pod("web-7d4b9c-aaaaa").deployment("web", "7d4b9c").ip(loopback_ip(7)),
-        pod("web-7d4b9c-bbbbb").deployment("web", "7d4b9c").ip(loopback_ip(8)),
-        pod("api-5f6d7-ccccc").deployment("api", "5f6d7").ip(loopback_ip(9)),
-    ];
-    let items: Vec<_> = pods.iter().map(PodBuilder::build).collect();
-    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
-}
-
-/// A plugin directory with `web.wat` (the good fixture), its settings and a pods dump.
-fn author_dir(settings: Option<(&str, &str)>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture_path("good.wat"), dir.path().join("web.wat")).unwrap();
-    std::fs::write(dir.path().join("pods.json"), pods_json()).unwrap();
-    if let Some((file, text)) = settings {
-        std::fs::write(dir.path().join(file), text).unwrap();
-    }
-    dir
-}
-
-async fn check_output(
-    dir: &Path,
-    check: Option<&str>,
-    service: Option<&str>,
-) -> Result<String, PluginError> {
-    let mut out = Vec::new();
-    let pods = dir.join("pods.json");
-    check_command(
-        &ENGINE,
-        &dir.join("web.wat"),
-        check,
-        service,
-        Some(&pods),
-        &mut out,
-    )
-    .await?;
-    Ok(String::from_utf8(out).unwrap())
-}
-
-#[tokio::test]
-async fn check_command_prints_one_line_per_check_for_the_service_named_by_the_file() {
-    let dir = author_dir(None);
-    assert_eq!(
-        check_output(dir.path(), None, None).await.unwrap(),
-        concat!(
-            r#"{"check":"ok","label":"ok","status":"ok","color":"green"}"#,
-            "\n",
-            r#"{"check":"raw","label":"raw","status":"1.2.3","color":"orange"}"#,
-            "\n",
-            r#"{"check":"fail","error":"check failed: nothing to report"}"#,
-            "\n",
-            r#"{"check":"service","label":"service","status":"web","color":"orange"}"#,
-            "\n",
-            r#"{"check":"pod-count","label":"pod-count","status":"2","color":"orange"}"#,
-            "\n",
-        )
-    );
-}
-
-#[tokio::test]
-async fn check_command_runs_one_check_for_another_service() {
-    let dir = author_dir(None);
-    assert_eq!(
-        check_output(dir.path(), Some("pod-count"), Some("api"))
-            .await
-            .unwrap(),
-        concat!(
-            r#"{"check":"pod-count","label":"pod-count","status":"1","color":"orange"}"#,
-            "\n"
-        )
-    );
-    assert_eq!(
-        check_output(dir.path(), Some("nope"), None).await.unwrap(),
-        concat!(
-            r#"{"check":"nope","error":"the plugin has no check `nope`"}"#,
-            "\n"
-        )
-    );
-}
-
-#[tokio::test]
-async fn check_command_reads_the_settings_beside_the_plugin() {
-    let dir = author_dir(Some(("web.json", r#"{"deadline_ms": 0}"#)));
-    assert_eq!(
-        check_output(dir.path(), None, None).await.unwrap_err(),
-        PluginError::Settings(format!(
-            "{}: deadline_ms = 0 is outside 1..=60000",
-            dir.path().join("web.json").display()
-        ))
-    );
-}
-
-#[tokio::test]
-async fn check_command_fails_to_load_a_file_that_is_not_wasm() {
-    let dir = author_dir(None);
-    std::fs::copy(fixture_path("random.bin"), dir.path().join("web.wat")).unwrap();
-    assert_eq!(
-        check_output(dir.path(), None, None).await.unwrap_err(),
-        PluginError::NotWasm(
-            "neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".into()
-        )
-    );
-}
-
-#[tokio::test]
-async fn check_command_unpacks_a_gzipped_plugin_named_after_its_service() {
-    use std::io::Write as _;
-    let dir = author_dir(None);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&std::fs::read(dir.path().join("web.wat")).unwrap()).unwrap();
-    let plugin = dir.path().join("web.wasm.gz");
-    std::fs::write(&plugin, gz.finish().unwrap()).unwrap();
-    let run = async |out: &mut Vec<u8>| {
-        check_command(&ENGINE, &plugin, Some("service"), None, None, out).await
-    };
-
-    let mut out = Vec::new();
-    run(&mut out).await.unwrap();
-    assert_eq!(
-        String::from_utf8(out).unwrap(),
-        concat!(r#"{"check":"service","label":"service","status":"web","color":"orange"}"#, "\n")
-    );
-    // Its settings are `web.json`, as in the plugin directory.
-    std::fs::write(dir.path().join("web.json"), r#"{"deadline_ms": 0}"#).unwrap();
-    assert_eq!(
-        run(&mut Vec::new()).await.unwrap_err(),
-        PluginError::Settings(format!(
-            "{}: deadline_ms = 0 is outside 1..=60000",
-            dir.path().join("web.json").display()
-        ))
-    );
 }

@@ -11,15 +11,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::eventually;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use kube_shields::plugin::{Outcome, PluginEngine};
-use kube_shields::plugin_dir::{CompileCounts, PluginDir, PluginEntry};
+use kube_shields::plugin_dir::{CompileCounts, PluginDir, PluginEntry, PluginSource};
 use sha2::{Digest, Sha256};
 
 /// Long enough for a debug-build compile on a busy 2-core machine; reloads take well under 1 s.
 const DEADLINE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(2);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -199,7 +201,7 @@ fn engine() -> Arc<PluginEngine> {
 }
 
 async fn open(dir: &Path) -> Arc<PluginDir> {
-    PluginDir::open(dir.to_owned(), engine(), None)
+    PluginDir::open(PluginSource::Directory(dir.to_owned()), engine(), None)
         .await
         .expect("the plugin directory opens")
 }
@@ -218,22 +220,12 @@ async fn answer(plugins: &PluginDir, service: &str) -> Option<String> {
     }
 }
 
-/// Polls `probe` until it gives a value; panics naming `what` after [`DEADLINE`].
-async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
 async fn wait_for_answer(plugins: &PluginDir, service: &str, expected: &str) {
-    wait_for(&format!("{service} to answer {expected}"), async || {
-        (answer(plugins, service).await.as_deref() == Some(expected)).then_some(())
-    })
+    eventually(
+        &format!("{service} to answer {expected}"),
+        DEADLINE,
+        async || (answer(plugins, service).await.as_deref() == Some(expected)).then_some(()),
+    )
     .await;
 }
 
@@ -243,7 +235,7 @@ async fn wait_for_entry(
     what: &str,
     condition: impl Fn(&PluginEntry) -> bool,
 ) -> PluginEntry {
-    wait_for(what, async || {
+    eventually(what, DEADLINE, async || {
         plugins
             .current()
             .get(service)
@@ -313,7 +305,7 @@ async fn configmap_updates_add_change_break_and_remove_a_plugin() {
     assert_eq!(plugins.current().get("shop").unwrap().last_error, None);
 
     volume.write(&[]);
-    wait_for("shop to disappear", async || {
+    eventually("shop to disappear", DEADLINE, async || {
         plugins.current().get("shop").is_none().then_some(())
     })
     .await;
@@ -364,7 +356,7 @@ async fn plain_directory_writes_renames_and_removals_are_picked_up() {
     assert_eq!(services(&plugins), ["api", "web"]);
 
     std::fs::remove_file(dir.path().join("web.wasm")).unwrap();
-    wait_for("web to disappear", async || {
+    eventually("web to disappear", DEADLINE, async || {
         plugins.current().get("web").is_none().then_some(())
     })
     .await;
@@ -486,7 +478,7 @@ async fn requests_never_fail_through_20_swaps() {
         wait_for_answer(&plugins, "web", version).await;
     }
     let before = requests.load(Ordering::Relaxed);
-    wait_for("one more request", async || {
+    eventually("one more request", DEADLINE, async || {
         (requests.load(Ordering::Relaxed) > before + 1).then_some(())
     })
     .await;
@@ -509,9 +501,13 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     std::fs::write(dir.path().join("web.wasm"), &v001).unwrap();
     std::fs::write(cache.path().join("unrelated.txt"), "not ours").unwrap();
 
-    let cold = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone()))
-        .await
-        .unwrap();
+    let cold = PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine(),
+        Some(cache_dir.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         cold.compile_counts(),
         CompileCounts {
@@ -528,9 +524,13 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     );
     assert!(artifacts[0].ends_with(".cwasm"), "{artifacts:?}");
 
-    let warm = PluginDir::open(dir.path().to_owned(), engine(), Some(cache_dir.clone()))
-        .await
-        .unwrap();
+    let warm = PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine(),
+        Some(cache_dir.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         warm.compile_counts(),
         CompileCounts {
@@ -543,9 +543,11 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     let v002 = AnswerPlugin::new("v002").wasm();
     std::fs::write(dir.path().join("web.wasm"), &v002).unwrap();
     wait_for_answer(&warm, "web", "v002").await;
-    let artifacts = wait_for("the old version's entry to be pruned", async || {
-        Some(cache_artifacts(&cache_dir)).filter(|artifacts| artifacts.len() == 1)
-    })
+    let artifacts = eventually(
+        "the old version's entry to be pruned",
+        DEADLINE,
+        async || Some(cache_artifacts(&cache_dir)).filter(|artifacts| artifacts.len() == 1),
+    )
     .await;
     assert!(
         artifacts[0].starts_with(&format!("{}-", sha256(&v002))),
@@ -572,7 +574,7 @@ async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
         .precompile_component(&AnswerPlugin::new("v001").wasm())
         .unwrap();
     std::fs::write(dir.path().join("web.wasm"), &precompiled).unwrap();
-    let plugins = PluginDir::open(dir.path().to_owned(), engine, None)
+    let plugins = PluginDir::open(PluginSource::Directory(dir.path().to_owned()), engine, None)
         .await
         .unwrap();
     let entry = plugins.current().get("web").unwrap().clone();
@@ -591,7 +593,7 @@ async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
 async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let error = PluginDir::open(
-        dir.path().to_owned(),
+        PluginSource::Directory(dir.path().to_owned()),
         engine(),
         Some(dir.path().join("cache")),
     )
@@ -611,7 +613,7 @@ async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
 async fn an_unusable_plugin_directory_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let error = PluginDir::open(missing.clone(), engine(), None)
+    let error = PluginDir::open(PluginSource::Directory(missing.clone()), engine(), None)
         .await
         .err()
         .expect("refused");
@@ -624,7 +626,7 @@ async fn an_unusable_plugin_directory_is_an_error() {
     );
     let file = dir.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let error = PluginDir::open(file.clone(), engine(), None)
+    let error = PluginDir::open(PluginSource::Directory(file.clone()), engine(), None)
         .await
         .err()
         .expect("refused");
@@ -812,7 +814,7 @@ async fn figure_configmap_update_to_first_answer() {
         let version = new_version(&wasm, n);
         let new_sha256 = sha256(&version);
         let renamed = volume.write(&[("web.wasm", &version)]);
-        wait_for("the new version to answer", async || {
+        eventually("the new version to answer", DEADLINE, async || {
             let set = plugins.current();
             let entry = set.get("web")?;
             let plugin = entry
@@ -861,7 +863,7 @@ async fn figure_large_component_warm_cache_against_cold_compile() {
     ] {
         let started = Instant::now();
         let plugins = PluginDir::open(
-            dir.path().to_owned(),
+            PluginSource::Directory(dir.path().to_owned()),
             engine(),
             Some(cache.path().to_owned()),
         )

@@ -128,7 +128,7 @@ macro_rules! __checks {
         const _: () = {
             $(
                 ::core::assert!(
-                    $crate::__private::is_valid_check_name($name),
+                    $crate::__private::is_plugin_check_name($name),
                     ::core::concat!(
                         "invalid check name `", $name,
                         "`: names are [a-z0-9][a-z0-9_-]*, at most 63 characters, and not `health`"
@@ -176,5 +176,6 @@ pub mod __private {
     pub use crate::bindings::kube_shields::plugin::types::{
         Context as WitContext, Outcome as WitOutcome,
     };
-    pub use crate::registry::{Check, adapt, is_valid_check_name, list, run};
+    pub use crate::registry::{Check, adapt, list, run};
+    pub use kube_shields_check_name::is_plugin_check_name;
 }

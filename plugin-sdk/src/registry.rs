@@ -59,28 +59,6 @@ fn description(doc: &str) -> Option<String> {
     (!summary.is_empty()).then_some(summary)
 }
 
-/// Whether `name` may name a check: `[a-z0-9][a-z0-9_-]*`, at most 63 bytes, not `health`
-/// (the host's built-in check). A `const fn` so that `checks!` refuses bad names at compile time.
-pub const fn is_valid_check_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    if bytes.is_empty() || bytes.len() > 63 || matches!(bytes, b"health") {
-        return false;
-    }
-    let mut at = 0;
-    while at < bytes.len() {
-        let allowed = match bytes[at] {
-            b'a'..=b'z' | b'0'..=b'9' => true,
-            b'_' | b'-' => at > 0,
-            _ => false,
-        };
-        if !allowed {
-            return false;
-        }
-        at += 1;
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -163,27 +141,6 @@ mod tests {
     #[case::first_paragraph_only(" Tags.\n\n Details nobody reads on a badge.\n", Some("Tags."))]
     fn description_of(#[case] doc: &str, #[case] expected: Option<&str>) {
         assert_eq!(description(doc).as_deref(), expected);
-    }
-
-    #[rstest]
-    #[case::letters("image", true)]
-    #[case::digits_dash_underscore("http-2_probe", true)]
-    #[case::starts_with_digit("2xx", true)]
-    #[case::longest(
-        "a23456789012345678901234567890123456789012345678901234567890123",
-        true
-    )]
-    #[case::too_long(
-        "a234567890123456789012345678901234567890123456789012345678901234",
-        false
-    )]
-    #[case::empty("", false)]
-    #[case::reserved("health", false)]
-    #[case::starts_with_dash("-image", false)]
-    #[case::upper_case("Image", false)]
-    #[case::dot("image.tags", false)]
-    fn check_name(#[case] name: &str, #[case] valid: bool) {
-        assert_eq!(is_valid_check_name(name), valid);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use kube_shields_check_name::{RESERVED as RESERVED_CHECK, RULE as CHECK_NAME_RULE, is_check_name};
+
 use super::bindings::CheckPluginPre;
 use super::bindings::kube_shields::plugin::types;
 use super::error::PluginError;
@@ -11,9 +13,6 @@ use super::output::CallTags;
 use super::sandbox::{Call, CallState};
 use super::settings::PluginSettings;
 use crate::pods::model::PodInfo;
-
-/// The built-in check a plugin may not replace.
-const RESERVED_CHECK: &str = "health";
 /// The check tag of the one call made at load time.
 const LIST_CHECKS_TAG: &str = "(list-checks)";
 
@@ -117,17 +116,6 @@ fn tags(service: &Arc<str>, check: &str) -> CallTags {
     }
 }
 
-/// Whether a check name is URL-safe: `[a-z0-9][a-z0-9_-]{0,62}`.
-fn is_valid_check_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    let first_ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    first_ok
-        && name.len() <= 63
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
 /// Keeps the checks that can be served, with a warning for each one refused.
 fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<String>) {
     let mut checks = Vec::new();
@@ -139,9 +127,9 @@ fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<String>)
             warnings.push(format!(
                 "check `{RESERVED_CHECK}` is reserved for the built-in check; ignored"
             ));
-        } else if !is_valid_check_name(&info.name) {
+        } else if !is_check_name(&info.name) {
             warnings.push(format!(
-                "check `{shown}` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); ignored"
+                "check `{shown}` has an invalid name (allowed: {CHECK_NAME_RULE}); ignored"
             ));
         } else if !seen.insert(info.name.clone()) {
             warnings.push(format!(
@@ -189,26 +177,7 @@ fn wit_pod(pod: &PodInfo) -> types::Pod {
 
 #[cfg(test)]
 mod tests {
-    use rstest::rstest;
-
     use super::*;
-
-    #[rstest]
-    #[case::simple("version", true)]
-    #[case::digits_dashes_underscores("p99-latency_ms", true)]
-    #[case::leading_digit("9lives", true)]
-    #[case::max_length(&"a".repeat(63), true)]
-    #[case::too_long(&"a".repeat(64), false)]
-    #[case::empty("", false)]
-    #[case::leading_dash("-x", false)]
-    #[case::leading_underscore("_x", false)]
-    #[case::uppercase("Version", false)]
-    #[case::slash("a/b", false)]
-    #[case::space("a b", false)]
-    #[case::non_ascii("é", false)]
-    fn check_names_are_url_safe(#[case] name: &str, #[case] valid: bool) {
-        assert_eq!(is_valid_check_name(name), valid);
-    }
 
     fn listed(name: &str) -> types::CheckInfo {
         types::CheckInfo {

@@ -2,9 +2,8 @@
 //!
 //! [`PluginEngine`] compiles a plugin and prepares it once ([`LoadedPlugin`]); every check
 //! runs in a fresh, sandboxed instance ([`LoadedPlugin::run`]) under the limits of its
-//! [`PluginSettings`]. [`author`] is the `kube-shields check` command for plugin authors.
+//! [`PluginSettings`].
 
-pub mod author;
 mod bindings;
 mod engine;
 mod error;

@@ -1,7 +1,6 @@
 //! Per-plugin settings: the optional `<service>.toml` or `<service>.json` beside the plugin.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -89,34 +88,6 @@ impl PluginSettings {
             serde_json::from_slice(bytes).map_err(|err| PluginError::Settings(err.to_string()))?
         };
         file.validate()
-    }
-
-    /// Reads the settings file of the plugin for `service` in `dir` (`web.toml` or
-    /// `web.json`); the defaults when there is none. Both present is an error, as in the
-    /// plugin directory.
-    pub(crate) fn for_plugin(dir: &Path, service: &str) -> Result<Self, PluginError> {
-        let [toml_path, json_path] = ["toml", "json"].map(|ext| dir.join(format!("{service}.{ext}")));
-        match (toml_path.is_file(), json_path.is_file()) {
-            (true, true) => Err(PluginError::Settings(format!(
-                "both {} and {} exist; keep one",
-                toml_path.display(),
-                json_path.display()
-            ))),
-            (true, false) => Self::read(&toml_path, true),
-            (false, true) => Self::read(&json_path, false),
-            (false, false) => Ok(Self::default()),
-        }
-    }
-
-    fn read(path: &Path, is_toml: bool) -> Result<Self, PluginError> {
-        let bytes = std::fs::read(path)
-            .map_err(|err| PluginError::Read(format!("cannot read {}: {err}", path.display())))?;
-        Self::parse(&bytes, is_toml).map_err(|err| match err {
-            PluginError::Settings(detail) => {
-                PluginError::Settings(format!("{}: {detail}", path.display()))
-            }
-            other => other,
-        })
     }
 }
 

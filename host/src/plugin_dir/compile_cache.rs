@@ -30,7 +30,7 @@ impl CompileCache {
     /// executable). It may not be the plugin directory or inside it, whose files are not ours.
     pub(crate) fn open(
         dir: &Path,
-        plugin_dir: &Path,
+        plugin_dir: Option<&Path>,
         engine: &wasmtime::Engine,
     ) -> Result<Self, PluginDirError> {
         let unusable = |source| PluginDirError::CacheDir {
@@ -39,14 +39,18 @@ impl CompileCache {
         };
         create_private_dir(dir).map_err(unusable)?;
         let dir = dir.canonicalize().map_err(unusable)?;
-        let plugin_dir = plugin_dir
-            .canonicalize()
-            .map_err(|source| PluginDirError::Directory {
-                dir: plugin_dir.to_owned(),
-                source,
-            })?;
-        if dir.starts_with(&plugin_dir) {
-            return Err(PluginDirError::CacheInPluginDir { dir });
+        // A cache inside a watched plugin directory would trigger rescans of its own writes.
+        if let Some(plugin_dir) = plugin_dir {
+            let plugin_dir =
+                plugin_dir
+                    .canonicalize()
+                    .map_err(|source| PluginDirError::Directory {
+                        dir: plugin_dir.to_owned(),
+                        source,
+                    })?;
+            if dir.starts_with(&plugin_dir) {
+                return Err(PluginDirError::CacheInPluginDir { dir });
+            }
         }
         let mut hasher = Sha256Hasher::default();
         engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -2,7 +2,7 @@
 //! at start, then kept live as the directory changes, typically a mounted ConfigMap.
 //!
 //! A change (the kubelet's atomic `..data` rename, or a plain write in a local directory) is
-//! debounced ([`watch`]), the directory is read again ([`scan`]), plugins whose contents changed
+//! debounced ([`crate::changes`]), the directory is read again ([`scan`]), plugins whose contents changed
 //! are compiled off the request path ([`reload`], [`compile_cache`], [`gz`]) and the whole
 //! [`PluginSet`] is swapped at once. A plugin that fails to load keeps its last good version
 //! serving, with the error shown in its [`PluginEntry`].
@@ -12,7 +12,6 @@ pub(crate) mod gz;
 mod reload;
 mod scan;
 mod set;
-mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +115,22 @@ pub enum PluginDirError {
     },
 }
 
+/// Where plugins come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// `--plugins DIR`: every plugin in it, kept live as it changes.
+    Directory(PathBuf),
+    /// One plugin file for one service, read once (`kube-shields check`).
+    File {
+        /// The plugin file (`.wasm`, `.wasm.gz`, `.wat`).
+        path: PathBuf,
+        /// The service it runs for.
+        service: String,
+        /// The settings file; `None`: `<service>.toml` or `.json` beside the plugin, if any.
+        settings: Option<PathBuf>,
+    },
+}
+
 /// How plugins were turned into code since the start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompileCounts {
@@ -128,6 +143,8 @@ pub struct CompileCounts {
 /// What the reload task shares with request handlers.
 #[derive(Default)]
 struct Shared {
+    /// Whether load failures are logged here; the `check` command reports them itself.
+    log_load_errors: bool,
     set: ArcSwap<PluginSet>,
     loaded: AtomicBool,
     reload_errors: AtomicU64,
@@ -145,42 +162,71 @@ pub struct PluginDir {
 }
 
 impl PluginDir {
-    /// Scans `dir` and loads every plugin in it (compiling a few at a time, or loading them
-    /// from `cache_dir`), then watches it for changes. Plugins that fail to load are reported
-    /// in the set, not here: this fails only when `dir` (or `cache_dir`) is unusable.
+    /// Loads every plugin of `source` (compiling a few at a time, or loading them from
+    /// `cache_dir`); a directory is then watched for changes. Plugins that fail to load are
+    /// reported in the set, not here: this fails only when the directory (or `cache_dir`) is
+    /// unusable.
     pub async fn open(
-        dir: PathBuf,
+        source: PluginSource,
         engine: Arc<PluginEngine>,
         cache_dir: Option<PathBuf>,
     ) -> Result<Arc<PluginDir>, PluginDirError> {
-        let metadata = std::fs::metadata(&dir).map_err(|source| PluginDirError::Directory {
-            dir: dir.clone(),
-            source,
-        })?;
-        if !metadata.is_dir() {
-            return Err(PluginDirError::NotADirectory { dir });
+        if let PluginSource::Directory(dir) = &source {
+            let metadata = std::fs::metadata(dir).map_err(|source| PluginDirError::Directory {
+                dir: dir.clone(),
+                source,
+            })?;
+            if !metadata.is_dir() {
+                return Err(PluginDirError::NotADirectory { dir: dir.clone() });
+            }
         }
         let cache = cache_dir
-            .map(|cache_dir| compile_cache::CompileCache::open(&cache_dir, &dir, engine.wasmtime()))
+            .map(|cache_dir| {
+                let watched = match &source {
+                    PluginSource::Directory(dir) => Some(dir.as_path()),
+                    PluginSource::File { .. } => None,
+                };
+                compile_cache::CompileCache::open(&cache_dir, watched, engine.wasmtime())
+            })
             .transpose()?;
         // Watching starts before the first scan, so a change made during it is not missed.
-        let (watcher, mut changes) = watch::watch(&dir)?;
-        let shared = Arc::new(Shared::default());
-        let mut reloader = reload::Reloader::new(dir, engine, cache, Arc::clone(&shared));
+        let watch = match &source {
+            PluginSource::Directory(dir) => Some(
+                crate::changes::watch_dir(dir, scan::is_relevant).map_err(|source| {
+                    PluginDirError::Watch {
+                        dir: dir.clone(),
+                        source,
+                    }
+                })?,
+            ),
+            PluginSource::File { .. } => None,
+        };
+        let log_load_errors = matches!(source, PluginSource::Directory(_));
+        let shared = Arc::new(Shared {
+            log_load_errors,
+            ..Shared::default()
+        });
+        let mut reloader = reload::Reloader::new(source, engine, cache, Arc::clone(&shared));
         reloader.reload().await?;
         shared.loaded.store(true, Ordering::Release);
-        let reload_task = tokio::spawn(async move {
-            while watch::next_burst(&mut changes).await {
-                if let Err(error) = reloader.reload().await {
-                    reloader.count_error();
-                    tracing::warn!(%error, "plugin directory rescan failed; keeping the current plugins");
-                }
+        let (watcher, reload_task) = match watch {
+            Some((watcher, mut changes)) => {
+                let task = tokio::spawn(async move {
+                    while crate::changes::next_burst(&mut changes).await {
+                        if let Err(error) = reloader.reload().await {
+                            reloader.count_error();
+                            tracing::warn!(%error, "plugin directory rescan failed; keeping the current plugins");
+                        }
+                    }
+                });
+                (Some(watcher), Some(task.abort_handle()))
             }
-        });
+            None => (None, None),
+        };
         Ok(Arc::new(PluginDir {
             shared,
-            _watcher: Some(watcher),
-            reload_task: Some(reload_task.abort_handle()),
+            _watcher: watcher,
+            reload_task,
         }))
     }
 

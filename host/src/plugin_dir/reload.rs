@@ -2,7 +2,6 @@
 //! what changed (a few at a time, off the async threads), then publish the whole set at once.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -15,7 +14,7 @@ use super::compile_cache::CompileCache;
 use super::gz::{MAX_DECOMPRESSED_BYTES, gunzip};
 use super::scan::{self, PluginFormat, PluginFound, SettingsFound};
 use super::set::{LoadError, PluginEntry, PluginSet};
-use super::{PluginDirError, Shared};
+use super::{PluginDirError, PluginSource, Shared};
 use crate::plugin::{LoadedPlugin, PluginEngine, PluginSettings};
 
 /// What a loaded version was made from: equal inputs give an equal plugin, so they are not
@@ -94,7 +93,9 @@ impl ServiceState {
             Err(error) => {
                 let message = error.to_string();
                 if self.entry.settings_error.as_ref() != Some(&message) {
-                    tracing::warn!(service, error = %message, "plugin settings rejected; the previous settings stay in effect");
+                    if shared.log_load_errors {
+                        tracing::warn!(service, error = %message, "plugin settings rejected; the previous settings stay in effect");
+                    }
                     shared.reload_errors.fetch_add(1, Ordering::Relaxed);
                     self.entry.settings_error = Some(message);
                 }
@@ -162,12 +163,14 @@ impl ServiceState {
     /// Records that the file on disk failed to load, with one warning and one count.
     fn record_failure(&mut self, service: &str, error: &PluginDirError, shared: &Shared) {
         let message = error.to_string();
-        tracing::warn!(
-            service,
-            error = %message,
-            serving_sha256 = self.entry.loaded_sha256.as_deref().unwrap_or("none"),
-            "plugin failed to load; the last good version (if any) keeps serving"
-        );
+        if shared.log_load_errors {
+            tracing::warn!(
+                service,
+                error = %message,
+                serving_sha256 = self.entry.loaded_sha256.as_deref().unwrap_or("none"),
+                "plugin failed to load; the last good version (if any) keeps serving"
+            );
+        }
         shared.reload_errors.fetch_add(1, Ordering::Relaxed);
         let since = self
             .entry
@@ -209,7 +212,7 @@ struct LoadResult {
 
 /// Keeps the directory's state between rescans and runs them.
 pub(crate) struct Reloader {
-    dir: PathBuf,
+    source: PluginSource,
     engine: Arc<PluginEngine>,
     cache: Option<Arc<CompileCache>>,
     shared: Arc<Shared>,
@@ -221,14 +224,14 @@ pub(crate) struct Reloader {
 
 impl Reloader {
     pub(crate) fn new(
-        dir: PathBuf,
+        source: PluginSource,
         engine: Arc<PluginEngine>,
         cache: Option<CompileCache>,
         shared: Arc<Shared>,
     ) -> Self {
         let slots = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         Reloader {
-            dir,
+            source,
             engine,
             cache: cache.map(Arc::new),
             shared,
@@ -246,8 +249,8 @@ impl Reloader {
     /// Rescans the directory, loads what changed and publishes the new set. Fails (changing
     /// nothing) only when the directory cannot be listed.
     pub(crate) async fn reload(&mut self) -> Result<(), PluginDirError> {
-        let dir = self.dir.clone();
-        let mut scan = tokio::task::spawn_blocking(move || scan::scan(&dir))
+        let source = self.source.clone();
+        let mut scan = tokio::task::spawn_blocking(move || scan::scan_source(&source))
             .await
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))?;
         self.services.retain(|service, _| {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::PluginDirError;
+use super::{PluginDirError, PluginSource};
+use crate::pods::naming::is_service_name;
 
 /// How a plugin file is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,17 +63,6 @@ pub(crate) fn is_relevant(file_name: &OsStr) -> bool {
     file_name == CONFIGMAP_DATA_LINK || file_name.to_str().and_then(file_role).is_some()
 }
 
-/// Whether `name` can be a service: what Kubernetes allows in object names (lowercase
-/// letters, digits, `-`, and `.` for `<name>.<namespace>`), which is also safe in a URL path.
-pub(crate) fn is_service_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    (1..=253).contains(&bytes.len())
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
-}
-
 /// A file's name in the directory, its contents and their SHA-256 (hex).
 pub(crate) struct FileRead {
     /// File name, e.g. `web.wasm.gz`.
@@ -108,6 +98,68 @@ pub(crate) struct Scan {
     pub plugins: BTreeMap<String, PluginFound>,
     /// Settings files by service; those without a plugin file are unused.
     pub settings: BTreeMap<String, SettingsFound>,
+}
+
+/// What the plugin source holds now: a directory's plugins, or the one file of
+/// `kube-shields check`.
+pub(crate) fn scan_source(source: &PluginSource) -> Result<Scan, PluginDirError> {
+    match source {
+        PluginSource::Directory(dir) => scan(dir),
+        PluginSource::File {
+            path,
+            service,
+            settings,
+        } => Ok(scan_file(path, service, settings.as_deref())),
+    }
+}
+
+/// One plugin file for `service`, with its settings: the file given, else `<service>.toml` or
+/// `<service>.json` beside the plugin, as the plugin directory would pair them.
+fn scan_file(path: &Path, service: &str, settings: Option<&Path>) -> Scan {
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let format = match file_role(&name) {
+        Some(FileRole::Plugin { format, .. }) => format,
+        // `.wat` and anything else: the engine tells what the bytes are.
+        _ => PluginFormat::Wasm,
+    };
+    let mut scan = Scan::default();
+    let read = read_file(dir, &name);
+    scan.plugins
+        .insert(service.to_owned(), PluginFound { name, format, read });
+    let settings_found = match settings {
+        Some(settings) => {
+            let settings_dir = settings.parent().unwrap_or(Path::new(""));
+            let name = settings
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(SettingsFound {
+                is_toml: !name.ends_with(".json"),
+                read: read_file(settings_dir, &name),
+            })
+        }
+        None => {
+            let beside: Vec<(String, bool)> = [("toml", true), ("json", false)]
+                .into_iter()
+                .map(|(ext, is_toml)| (format!("{service}.{ext}"), is_toml))
+                .filter(|(name, _)| dir.join(name).is_file())
+                .collect();
+            beside
+                .split_first()
+                .map(|((name, is_toml), others)| SettingsFound {
+                    is_toml: *is_toml,
+                    read: only_file(name, others).and_then(|()| read_file(dir, name)),
+                })
+        }
+    };
+    if let Some(found) = settings_found {
+        scan.settings.insert(service.to_owned(), found);
+    }
+    scan
 }
 
 /// Lists `dir` (following symlinks, skipping hidden entries and dangling links) and reads
@@ -228,18 +280,5 @@ mod tests {
     #[case::other("notes.txt", false)]
     fn relevant_names(#[case] name: &str, #[case] relevant: bool) {
         assert_eq!(is_relevant(OsStr::new(name)), relevant);
-    }
-
-    #[rstest]
-    #[case::deployment("web", true)]
-    #[case::qualified("web.prod", true)]
-    #[case::digits("0day", true)]
-    #[case::empty("", false)]
-    #[case::upper("Web", false)]
-    #[case::space("my web", false)]
-    #[case::leading_dash("-web", false)]
-    #[case::slash_encoded("a%2Fb", false)]
-    fn service_names(#[case] name: &str, #[case] valid: bool) {
-        assert_eq!(is_service_name(name), valid);
     }
 }

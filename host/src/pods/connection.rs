@@ -168,6 +168,15 @@ impl PodScope {
         }
     }
 
+    /// The scope as the watch metrics and logs label it: `*` for all namespaces (no namespace
+    /// can be called that), else the namespace.
+    pub fn metric_label(&self) -> String {
+        match self {
+            PodScope::AllNamespaces => "*".to_owned(),
+            PodScope::Namespace(ns) => ns.clone(),
+        }
+    }
+
     /// `in all namespaces` or `in namespace "x"`, for messages.
     pub fn describe(&self) -> String {
         match self {

@@ -1,18 +1,14 @@
 //! `--pods-file`: pods from a `kubectl get pods -A -o json` dump instead of a cluster,
 //! re-read when the file changes.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
-use notify::event::{AccessKind, AccessMode, ModifyKind};
-use notify::{EventKind, RecursiveMode, Watcher};
 use serde::Deserialize;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::coalesce::rebuild_on_change;
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
 use super::source::PodSourceConfig;
@@ -90,29 +86,18 @@ pub async fn watch_pods_file(
         _ => PathBuf::from("."),
     };
     let file_name = path.file_name().map(OsString::from).unwrap_or_default();
-    let changed = Arc::new(Notify::new());
-    let signal = Arc::clone(&changed);
-    let watch_error = |source| PodsFileError::Watch {
-        path: directory.display().to_string(),
-        source,
-    };
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && changes_content(&event.kind)
-            && event.paths.iter().any(|p| is_relevant(p, &file_name))
-        {
-            signal.notify_one();
-        }
-    })
-    .map_err(watch_error)?;
-    watcher
-        .watch(&directory, RecursiveMode::NonRecursive)
-        .map_err(watch_error)?;
+    let (watcher, mut changes) =
+        crate::changes::watch_dir(&directory, move |name| is_relevant(name, &file_name)).map_err(
+            |source| PodsFileError::Watch {
+                path: directory.display().to_string(),
+                source,
+            },
+        )?;
 
     Ok(tokio::spawn(async move {
         // The watcher stops when dropped: it lives as long as this task.
         let _watcher = watcher;
-        rebuild_on_change(&changed, || async {
+        while crate::changes::next_burst(&mut changes).await {
             match read_index(path.clone(), Arc::clone(&config)).await {
                 Ok(index) => {
                     tracing::info!(file = %path.display(), pods = index.pod_count(), "pods file re-read");
@@ -120,17 +105,21 @@ pub async fn watch_pods_file(
                 }
                 Err(error) => tracing::warn!(%error, "keeping the last good pod list"),
             }
-        })
-        .await;
+        }
     }))
 }
 
 /// Reads, filters by namespace and groups the file off the async workers (a large cluster
 /// dump is megabytes of JSON).
-async fn read_index(path: PathBuf, config: Arc<PodSourceConfig>) -> Result<ServiceIndex, PodsFileError> {
+async fn read_index(
+    path: PathBuf,
+    config: Arc<PodSourceConfig>,
+) -> Result<ServiceIndex, PodsFileError> {
     tokio::task::spawn_blocking(move || {
         read_pod_list(&path).map(|pods| {
-            let admitted = pods.into_iter().filter(|pod| config.admits_namespace(&pod.namespace));
+            let admitted = pods
+                .into_iter()
+                .filter(|pod| config.admits_namespace(&pod.namespace));
             ServiceIndex::build(admitted.map(Arc::new))
         })
     })
@@ -138,20 +127,7 @@ async fn read_index(path: PathBuf, config: Arc<PodSourceConfig>) -> Result<Servi
     .expect("reading the pods file does not panic")
 }
 
-/// Writes, creations, removals and renames; not opens and reads (our own reads included).
-fn changes_content(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Create(_) | EventKind::Remove(_) => true,
-        EventKind::Modify(ModifyKind::Metadata(_)) => false,
-        EventKind::Modify(_) => true,
-        EventKind::Access(access) => *access == AccessKind::Close(AccessMode::Write),
-        EventKind::Any | EventKind::Other => false,
-    }
-}
-
 /// The file itself, or a ConfigMap volume's hidden `..data` entries.
-fn is_relevant(path: &Path, file_name: &OsString) -> bool {
-    path.file_name().is_some_and(|name| {
-        name == file_name.as_os_str() || name.to_string_lossy().starts_with("..")
-    })
+fn is_relevant(name: &OsStr, file_name: &OsStr) -> bool {
+    name == file_name || name.to_string_lossy().starts_with("..")
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::{ArcSwap, Guard};
 
 use super::model::PodInfo;
-use super::naming::service_name;
+use super::naming::{cron_run, service_name};
+use super::watch_health::WatchHealth;
 
 /// Pods grouped by service: by flat name across namespaces, and by `name.namespace`.
 #[derive(Debug, Default)]
@@ -21,12 +22,33 @@ pub struct ServiceIndex {
 }
 
 impl ServiceIndex {
-    /// Groups pods by the naming rule; bare pods are left out.
+    /// Groups pods by the naming rule; bare pods are left out, and so are the pods of a
+    /// CronJob's earlier runs: its service shows its latest run.
     pub fn build(pods: impl IntoIterator<Item = Arc<PodInfo>>) -> Self {
-        let mut index = ServiceIndex::default();
-        for pod in pods {
-            index.pod_count += 1;
-            let Some(name) = service_name(&pod) else { continue };
+        let pods: Vec<Arc<PodInfo>> = pods.into_iter().collect();
+        let mut latest_run: HashMap<(&str, &str), u64> = HashMap::new();
+        for pod in &pods {
+            if let Some((cronjob, minute)) = cron_run(pod) {
+                let latest = latest_run
+                    .entry((cronjob, pod.namespace.as_str()))
+                    .or_default();
+                *latest = (*latest).max(minute);
+            }
+        }
+        let earlier_run = |pod: &PodInfo| {
+            cron_run(pod).is_some_and(|(cronjob, minute)| {
+                latest_run[&(cronjob, pod.namespace.as_str())] > minute
+            })
+        };
+        let mut index = ServiceIndex {
+            pod_count: pods.len(),
+            ..ServiceIndex::default()
+        };
+        for pod in pods.iter().filter(|pod| !earlier_run(pod)) {
+            let pod = Arc::clone(pod);
+            let Some(name) = service_name(&pod) else {
+                continue;
+            };
             index
                 .by_qualified_name
                 .entry(format!("{name}.{}", pod.namespace))
@@ -62,7 +84,9 @@ impl ServiceIndex {
 
     /// Flat services with their pods, sorted by name.
     pub fn services(&self) -> impl Iterator<Item = (&str, &[Arc<PodInfo>])> {
-        self.by_name.iter().map(|(name, pods)| (name.as_str(), pods.as_slice()))
+        self.by_name
+            .iter()
+            .map(|(name, pods)| (name.as_str(), pods.as_slice()))
     }
 
     /// Number of pods in the store, bare pods included.
@@ -77,6 +101,7 @@ impl ServiceIndex {
 pub struct SharedIndex {
     current: ArcSwap<ServiceIndex>,
     synced: AtomicBool,
+    watch_health: WatchHealth,
 }
 
 impl SharedIndex {
@@ -100,5 +125,79 @@ impl SharedIndex {
     /// Whether a full pod list has been published at least once.
     pub fn is_synced(&self) -> bool {
         self.synced.load(Ordering::Acquire)
+    }
+
+    /// Whether the cluster watch works, per scope (always healthy for a pods file).
+    pub fn watch_health(&self) -> &WatchHealth {
+        &self.watch_health
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fake_apiserver::PodBuilder;
+
+    use super::*;
+
+    fn run(namespace: &str, cronjob: &str, minute: u64, phase: &str) -> Arc<PodInfo> {
+        let job = format!("{cronjob}-{minute}");
+        let pod = PodBuilder::new(namespace, &format!("{job}-x7k2p"))
+            .controller("Job", &job)
+            .phase(phase);
+        Arc::new(PodInfo::from(&pod.build()))
+    }
+
+    fn pod_names(index: &ServiceIndex, service: &str) -> Vec<String> {
+        index
+            .lookup(service)
+            .unwrap_or_default()
+            .iter()
+            .map(|pod| pod.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_cron_job_keeps_one_service_showing_its_latest_run() {
+        let index = ServiceIndex::build([
+            run("default", "nightly", 29_001_000, "Failed"),
+            run("default", "nightly", 29_002_440, "Succeeded"),
+            run("default", "nightly", 29_003_880, "Running"),
+        ]);
+        assert_eq!(index.names().collect::<Vec<_>>(), ["nightly"]);
+        assert_eq!(pod_names(&index, "nightly"), ["nightly-29003880-x7k2p"]);
+        assert_eq!(index.pod_count(), 3);
+    }
+
+    #[test]
+    fn two_runs_at_once_show_the_later_one() {
+        let index = ServiceIndex::build([
+            run("default", "report", 29_001_000, "Running"),
+            run("default", "report", 29_001_001, "Running"),
+        ]);
+        assert_eq!(pod_names(&index, "report"), ["report-29001001-x7k2p"]);
+    }
+
+    #[test]
+    fn each_namespace_keeps_its_own_latest_run() {
+        let index = ServiceIndex::build([
+            run("default", "nightly", 29_001_000, "Running"),
+            run("staging", "nightly", 29_000_000, "Running"),
+        ]);
+        assert_eq!(
+            pod_names(&index, "nightly.default"),
+            ["nightly-29001000-x7k2p"]
+        );
+        assert_eq!(
+            pod_names(&index, "nightly.staging"),
+            ["nightly-29000000-x7k2p"]
+        );
+        assert_eq!(pod_names(&index, "nightly").len(), 2);
+    }
+
+    #[test]
+    fn a_job_whose_name_ends_in_a_short_number_is_its_own_service() {
+        let pod = PodBuilder::new("default", "migrate-2-abcde").controller("Job", "migrate-2");
+        let index = ServiceIndex::build([Arc::new(PodInfo::from(&pod.build()))]);
+        assert_eq!(index.names().collect::<Vec<_>>(), ["migrate-2"]);
     }
 }

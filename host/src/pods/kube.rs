@@ -5,18 +5,23 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use std::sync::Mutex;
+use std::time::Duration;
+
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
+use kube::client::{ClientBuilder, DynBody};
 use kube::runtime::reflector::{self, Lookup, Store};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher::DefaultBackoff;
 use kube::runtime::{WatchStreamExt, watcher};
-use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::coalesce::rebuild_on_change;
 use super::connection::{ConnectionError, KubeConnection, PodScope, error_chain, probe};
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
+use crate::changes::{self, ChangeSignal, Changes};
 
 /// The reflector stores [`PodInfo`] (what we read of a pod) rather than whole pods.
 impl Lookup for PodInfo {
@@ -102,48 +107,122 @@ pub async fn start(
 ) -> Result<JoinHandle<()>, ConnectionError> {
     let config = connection.client_config().await?;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(ConnectionError::Client)?;
+    let client = Client::try_from(config.clone()).map_err(ConnectionError::Client)?;
     let scopes = scopes(namespaces);
     probe(&client, &url, &scopes).await?;
-    let changed = Arc::new(Notify::new());
+    let (changed, changes) = changes::channel();
     let mut tasks = JoinSet::new();
     let mut stores = Vec::with_capacity(scopes.len());
     for scope in scopes {
         let (store, writer) = reflector::store::<PodInfo>();
         stores.push(store);
-        let config = watcher_config(&scope, exclude, label_selector);
-        let api = scope.api(client.clone());
-        tasks.spawn(reflect(scope, api, config, writer, Arc::clone(&changed)));
+        let watch_config = watcher_config(&scope, exclude, label_selector);
+        let client = answer_reporting_client(config.clone(), &scope, &shared)?;
+        let reflector = Reflector {
+            scope,
+            shared: Arc::clone(&shared),
+            changed: changed.clone(),
+        };
+        tasks.spawn(reflector.run(client, watch_config, writer));
     }
-    tasks.spawn(publish(stores, changed, shared));
+    tasks.spawn(publish(stores, changes, shared));
     // Dropping the set (when this task is aborted) aborts the watchers with it.
     Ok(tokio::spawn(async move {
         while tasks.join_next().await.is_some() {}
     }))
 }
 
-/// Runs one scope's watcher into its store, signalling `changed` whenever the stored pods
-/// change. Errors are logged; the watcher backs off and recovers by itself.
-async fn reflect(
+/// A client for one scope's watch that tells the scope's watch health whenever the API
+/// server answers: kube's watcher emits nothing when a watch resumes after an outage with no
+/// pod changed, so its events alone cannot say that the watch works again.
+fn answer_reporting_client(
+    config: kube::Config,
+    scope: &PodScope,
+    shared: &Arc<SharedIndex>,
+) -> Result<Client, ConnectionError> {
+    let (label, shared) = (scope.metric_label(), Arc::clone(shared));
+    let report = move |response: http::Response<Box<DynBody>>| {
+        if response.status().is_success() {
+            shared.watch_health().answered(&label);
+        }
+        response
+    };
+    let builder = ClientBuilder::try_from(config).map_err(ConnectionError::Client)?;
+    Ok(builder
+        .with_layer(&tower::util::MapResponseLayer::new(report))
+        .build())
+}
+
+/// kube's default back-off, remembering its last delay so a failure can say when it retries.
+struct ObservedBackoff {
+    inner: DefaultBackoff,
+    last: Arc<Mutex<Option<Duration>>>,
+}
+
+impl Iterator for ObservedBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.inner.next();
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = delay;
+        delay
+    }
+}
+
+impl Backoff for ObservedBackoff {
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+}
+
+/// One scope's watcher feeding its store.
+struct Reflector {
     scope: PodScope,
-    api: kube::Api<Pod>,
-    config: watcher::Config,
-    writer: reflector::store::Writer<PodInfo>,
-    changed: Arc<Notify>,
-) {
-    let events = watcher(api, config).default_backoff().map_ok(keep_pod_info);
-    let mut events = std::pin::pin!(reflector::reflector(writer, events));
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone) => {
-                changed.notify_one();
-            }
-            Ok(_) => {}
-            Err(watcher::Error::WatchError(status)) if status.code == 410 => {
-                tracing::info!(scope = %scope.describe(), "pod watch expired (410), listing again");
-            }
-            Err(error) => {
-                tracing::warn!(scope = %scope.describe(), error = %error_chain(&error), "pod watch failed, retrying");
+    shared: Arc<SharedIndex>,
+    changed: ChangeSignal,
+}
+
+impl Reflector {
+    /// Runs the watcher into the store, signalling `changed` whenever the stored pods change.
+    /// Failures go to the watch health (logged once per change of state); the watcher backs
+    /// off and recovers by itself.
+    async fn run(
+        self,
+        client: Client,
+        config: watcher::Config,
+        writer: reflector::store::Writer<PodInfo>,
+    ) {
+        let label = self.scope.metric_label();
+        let last_delay = Arc::new(Mutex::new(None));
+        let backoff = ObservedBackoff {
+            inner: DefaultBackoff::default(),
+            last: Arc::clone(&last_delay),
+        };
+        let api = self.scope.api(client);
+        let events = watcher(api, config).backoff(backoff).map_ok(keep_pod_info);
+        let mut events = std::pin::pin!(reflector::reflector(writer, events));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(
+                    watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone,
+                ) => {
+                    self.changed.notify();
+                }
+                Ok(_) => {}
+                Err(watcher::Error::WatchError(status)) if status.code == 410 => {
+                    tracing::info!(scope = %self.scope.describe(), "pod watch expired (410), listing again");
+                }
+                Err(error) => {
+                    let retry_in = *last_delay
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    self.shared
+                        .watch_health()
+                        .failed(&label, &error_chain(&error), retry_in);
+                }
             }
         }
     }
@@ -162,7 +241,7 @@ fn keep_pod_info(event: watcher::Event<Pod>) -> watcher::Event<PodInfo> {
 }
 
 /// Publishes the first index once every scope is listed, then one per burst of changes.
-async fn publish(stores: Vec<Store<PodInfo>>, changed: Arc<Notify>, shared: Arc<SharedIndex>) {
+async fn publish(stores: Vec<Store<PodInfo>>, mut changes: Changes, shared: Arc<SharedIndex>) {
     for store in &stores {
         if store.wait_until_ready().await.is_err() {
             return;
@@ -182,5 +261,7 @@ async fn publish(stores: Vec<Store<PodInfo>>, changed: Arc<Notify>, shared: Arc<
         }
     };
     rebuild().await;
-    rebuild_on_change(&changed, rebuild).await;
+    while changes::next_burst(&mut changes).await {
+        rebuild().await;
+    }
 }

@@ -1,7 +1,6 @@
 //! Where pods come from and how they become services: the watched pod store, the naming rule,
 //! the service index and the built-in health check.
 
-mod coalesce;
 pub mod connection;
 pub mod file;
 pub mod health;
@@ -10,5 +9,6 @@ pub mod kube;
 pub mod model;
 pub mod naming;
 pub mod source;
+pub mod watch_health;
 
 pub use source::{PodOrigin, PodSourceConfig, PodsError, start};

@@ -65,8 +65,9 @@ impl From<&Pod> for PodInfo {
     fn from(pod: &Pod) -> Self {
         let meta = &pod.metadata;
         let status = pod.status.as_ref();
-        let statuses: &[ContainerStatus] =
-            status.and_then(|s| s.container_statuses.as_deref()).unwrap_or_default();
+        let statuses: &[ContainerStatus] = status
+            .and_then(|s| s.container_statuses.as_deref())
+            .unwrap_or_default();
         let containers = pod
             .spec
             .as_ref()
@@ -93,7 +94,10 @@ impl From<&Pod> for PodInfo {
                 .owner_references
                 .as_ref()
                 .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
-                .map(|r| Controller { kind: r.kind.clone(), name: r.name.clone() }),
+                .map(|r| Controller {
+                    kind: r.kind.clone(),
+                    name: r.name.clone(),
+                }),
             phase: status
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Pending".to_owned()),
@@ -116,9 +120,10 @@ fn container_info(name: &str, image: Option<&str>, statuses: &[ContainerStatus])
         Some(s) if s.waiting.is_some() => {
             ("waiting", s.waiting.as_ref().and_then(|w| w.reason.clone()))
         }
-        Some(s) if s.terminated.is_some() => {
-            ("terminated", s.terminated.as_ref().and_then(|t| t.reason.clone()))
-        }
+        Some(s) if s.terminated.is_some() => (
+            "terminated",
+            s.terminated.as_ref().and_then(|t| t.reason.clone()),
+        ),
         _ => ("unknown", None),
     };
     ContainerInfo {

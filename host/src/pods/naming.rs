@@ -4,11 +4,28 @@
 
 use super::model::PodInfo;
 
+/// Whether `name` can be a service: what Kubernetes allows in object names (lowercase
+/// letters, digits, `-`, and `.` for `<name>.<namespace>`), which is also safe in a URL path.
+pub fn is_service_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=253).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+}
+
+/// Fewest digits of the scheduled time the CronJob controller appends to a Job's name (minutes
+/// since the epoch: 8 digits from 1970-03 to 2160). Fewer, as in `migrate-2`, is a Job's own name.
+const MIN_CRON_RUN_DIGITS: usize = 8;
+
 /// The service a pod belongs to, or `None` for a bare pod (no controller, no `generateName`).
 ///
-/// A ReplicaSet named `<deployment>-<pod-template-hash>` maps to the Deployment; any other
-/// controller (DaemonSet, StatefulSet, ReplicationController, Job, a plain ReplicaSet) maps to
-/// its own name; a pod without a controller maps to its `generateName` minus the trailing `-`.
+/// A ReplicaSet named `<deployment>-<pod-template-hash>` maps to the Deployment; a Job named
+/// `<cronjob>-<scheduled minute>` (as the CronJob controller names them) to the CronJob; any
+/// other controller (DaemonSet, StatefulSet, ReplicationController, Job, a plain ReplicaSet)
+/// maps to its own name; a pod without a controller maps to its `generateName` minus the
+/// trailing `-`.
 pub fn service_name(pod: &PodInfo) -> Option<&str> {
     if let Some(owner) = &pod.controller {
         if owner.kind == "ReplicaSet"
@@ -21,11 +38,31 @@ pub fn service_name(pod: &PodInfo) -> Option<&str> {
         {
             return Some(deployment);
         }
+        if let Some((cronjob, _)) = cron_run(pod) {
+            return Some(cronjob);
+        }
         return Some(&owner.name);
     }
     let generate_name = pod.generate_name.as_deref()?;
     let name = generate_name.strip_suffix('-').unwrap_or(generate_name);
     (!name.is_empty()).then_some(name)
+}
+
+/// For a pod of a Job the CronJob controller made: the CronJob's name and the run's scheduled
+/// minute, which orders runs (the latest run is the one a CronJob's health shows).
+pub fn cron_run(pod: &PodInfo) -> Option<(&str, u64)> {
+    let owner = pod
+        .controller
+        .as_ref()
+        .filter(|owner| owner.kind == "Job")?;
+    let (cronjob, minute) = owner.name.rsplit_once('-')?;
+    let is_scheduled_minute = minute.len() >= MIN_CRON_RUN_DIGITS
+        && !minute.starts_with('0')
+        && minute.bytes().all(|b| b.is_ascii_digit());
+    if cronjob.is_empty() || !is_scheduled_minute {
+        return None;
+    }
+    Some((cronjob, minute.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -48,11 +85,29 @@ mod tests {
     #[case::daemon_set(pod("node-agent-q8w7e").controller("DaemonSet", "node-agent"), Some("node-agent"))]
     #[case::stateful_set(pod("db-0").controller("StatefulSet", "db"), Some("db"))]
     #[case::replication_controller(pod("legacy-x7k2p").controller("ReplicationController", "legacy"), Some("legacy"))]
-    #[case::job(pod("migrate-29000000-abcde").controller("Job", "migrate-29000000"), Some("migrate-29000000"))]
+    #[case::job_of_a_cron_job(pod("nightly-29001000-abcde").controller("Job", "nightly-29001000"), Some("nightly"))]
+    #[case::cron_job_with_dashes(pod("db-backup-29001000-x").controller("Job", "db-backup-29001000"), Some("db-backup"))]
+    #[case::job_ending_in_a_short_number(pod("migrate-2-abcde").controller("Job", "migrate-2"), Some("migrate-2"))]
+    #[case::job_ending_in_a_leading_zero(pod("export-01234567-x").controller("Job", "export-01234567"), Some("export-01234567"))]
+    #[case::plain_job(pod("migrate-abcde").controller("Job", "migrate"), Some("migrate"))]
+    #[case::replica_set_named_like_a_cron_run(pod("cache-29001000-x").controller("ReplicaSet", "cache-29001000"), Some("cache-29001000"))]
     #[case::generate_name_without_controller(pod("worker-abcde").generate_name("worker-"), Some("worker"))]
     #[case::bare_pod(pod("debug-shell"), None)]
     fn service_of_a_pod(#[case] pod: PodBuilder, #[case] expected: Option<&str>) {
         let info = PodInfo::from(&pod.build());
         assert_eq!(service_name(&info), expected);
+    }
+
+    #[rstest]
+    #[case::deployment("web", true)]
+    #[case::qualified("web.prod", true)]
+    #[case::digits("0day", true)]
+    #[case::empty("", false)]
+    #[case::upper("Web", false)]
+    #[case::space("my web", false)]
+    #[case::leading_dash("-web", false)]
+    #[case::slash_encoded("a%2Fb", false)]
+    fn service_names(#[case] name: &str, #[case] valid: bool) {
+        assert_eq!(is_service_name(name), valid);
     }
 }

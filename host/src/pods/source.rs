@@ -16,6 +16,8 @@ pub enum PodOrigin {
     File(PathBuf),
     /// A cluster, through its API server (`--kube-*` flags).
     Kube(KubeConnection),
+    /// No pods at all (`kube-shields check` without `--pods`).
+    Empty,
 }
 
 /// Which pods to serve, and from where. The namespace settings apply to both origins.
@@ -35,7 +37,12 @@ pub struct PodSourceConfig {
 impl PodSourceConfig {
     /// All namespaces of `origin`, no exclusions, no selector.
     pub fn all(origin: PodOrigin) -> Self {
-        PodSourceConfig { origin, namespaces: Vec::new(), exclude: Vec::new(), label_selector: None }
+        PodSourceConfig {
+            origin,
+            namespaces: Vec::new(),
+            exclude: Vec::new(),
+            label_selector: None,
+        }
     }
 
     /// Whether a pod of this namespace is served.
@@ -71,8 +78,14 @@ pub async fn start(
     shared: Arc<SharedIndex>,
 ) -> Result<JoinHandle<()>, PodsError> {
     Ok(match &config.origin {
-        PodOrigin::File(_) if config.label_selector.is_some() => return Err(PodsError::SelectorWithFile),
+        PodOrigin::File(_) if config.label_selector.is_some() => {
+            return Err(PodsError::SelectorWithFile);
+        }
         PodOrigin::File(path) => watch_pods_file(path.clone(), config, shared).await?,
+        PodOrigin::Empty => {
+            shared.publish(super::index::ServiceIndex::default());
+            tokio::spawn(async {})
+        }
         PodOrigin::Kube(connection) => {
             super::kube::start(
                 connection,

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Mode};
+use super::{Mode, ServerState};
 use crate::auth::{HEADER as INTRA_SHIELD_HEADER, now_unix};
 
 /// Probes stay open so the kubelet can reach them without a secret.
@@ -21,7 +21,11 @@ const ALWAYS_SIGNED: &str = "/plugins";
 /// but the probes in private mode, and on `/plugins` in both modes; the answer carries no
 /// detail of what was wrong. Counts every request by route template and status, with its
 /// latency. One middleware for both, as it runs on every request.
-pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(state): State<Arc<ServerState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = match refusal(&state, &request) {
@@ -29,11 +33,15 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
         None => next.run(request).await,
     };
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.metrics.observe_request(route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.checker.metrics().observe_request(
+        route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
-fn refusal(state: &AppState, request: &Request) -> Option<Response> {
+fn refusal(state: &ServerState, request: &Request) -> Option<Response> {
     let path = request.uri().path();
     let needs_signature = match state.config.mode {
         Mode::Private => !OPEN_ROUTES.contains(&path),
@@ -42,13 +50,25 @@ fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     if !needs_signature {
         return None;
     }
-    let header = request.headers().get(INTRA_SHIELD_HEADER).and_then(|v| v.to_str().ok());
-    let target = request.uri().path_and_query().map_or(path, |pq| pq.as_str());
+    let header = request
+        .headers()
+        .get(INTRA_SHIELD_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(path, |pq| pq.as_str());
     let verdict = match &state.verifier {
         Some(verifier) => verifier.verify(header, request.method().as_str(), target, now_unix()),
         None => Err(crate::auth::AuthError::Missing),
     };
     let err = verdict.err()?;
     tracing::info!(path, reason = %err, "refused a request without a valid Intra-Shield header");
-    Some((StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": "forbidden"}))).into_response())
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"error": "forbidden"})),
+        )
+            .into_response(),
+    )
 }

@@ -1,7 +1,7 @@
-//! The HTTP server: routes, access control, rendering and metrics around one [`Checker`].
+//! The HTTP layer: routes that translate requests to the [`Checker`] and its answers to
+//! responses, with access control and request metrics around them.
 
 mod access;
-mod metrics;
 mod render;
 mod routes;
 
@@ -12,10 +12,6 @@ use tokio::net::TcpListener;
 
 use crate::auth::Verifier;
 use crate::checks::Checker;
-use crate::plugin_dir::PluginDir;
-use crate::pods::index::SharedIndex;
-
-pub use metrics::Metrics;
 
 /// Who may read: the old project's `OTHER_SHIELDS` switch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +32,9 @@ impl Mode {
         match value.map(str::trim) {
             None => Mode::Private,
             Some("None" | "") => Mode::Public { peers: Vec::new() },
-            Some(list) => Mode::Public { peers: list.split_whitespace().map(str::to_owned).collect() },
+            Some(list) => Mode::Public {
+                peers: list.split_whitespace().map(str::to_owned).collect(),
+            },
         }
     }
 }
@@ -53,32 +51,27 @@ pub struct ServerConfig {
 }
 
 /// What every handler shares.
-pub struct AppState {
-    /// Resolves services and runs checks.
-    pub checker: Checker,
-    /// The pod index (for readiness and metrics).
-    pub pods: Arc<SharedIndex>,
-    /// The plugin directory (for readiness, status and metrics).
-    pub plugins: Arc<PluginDir>,
+pub(crate) struct ServerState {
+    pub(crate) checker: Checker,
     /// Checks `Intra-Shield` headers; `None` when no secret is configured.
-    pub verifier: Option<Verifier>,
-    /// Settings.
-    pub config: ServerConfig,
-    /// Metrics.
-    pub metrics: Metrics,
+    pub(crate) verifier: Option<Verifier>,
+    pub(crate) config: ServerConfig,
 }
 
 /// The application's routes with access control and metrics.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<ServerState>) -> Router {
     routes::routes()
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::guard,
+        ))
         .with_state(state)
 }
 
 /// Serves until `shutdown` completes, then drains open requests.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
-    state: Arc<AppState>,
+    state: Arc<ServerState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state))

@@ -3,23 +3,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
-use crate::badge::Badge;
 use crate::checks::Answer;
-use crate::plugin::Outcome;
-
-/// Color of a plugin value that names none.
-const DEFAULT_COLOR: &str = "orange";
-/// Color of `error`, `timeout` and `busy` badges.
-const FAILURE_COLOR: &str = "lightgrey";
-
-/// The `format` and `raw` query parameters.
-#[derive(Debug, Default, Deserialize)]
-pub struct BadgeQuery {
-    format: Option<String>,
-    raw: Option<String>,
-}
 
 /// The representation a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,60 +19,58 @@ pub enum Format {
     Raw,
 }
 
-impl BadgeQuery {
-    /// The format, or the unknown `format` value.
-    pub fn format(&self) -> Result<Format, String> {
-        if self.raw.is_some() {
-            return Ok(Format::Raw);
+/// What a badge request's query asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadgeRequest {
+    /// The representation.
+    pub format: Format,
+}
+
+impl BadgeRequest {
+    /// Reads `format` (`svg` or `json`) and `raw` from the query; other parameters are left to
+    /// the badge. A malformed or repeated `format` is an error that says so.
+    pub fn parse(query: Option<&str>) -> Result<Self, String> {
+        let mut format = None;
+        let mut raw = false;
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "raw" => raw = true,
+                "format" if format.is_some() => {
+                    return Err("`format` is given more than once".to_owned());
+                }
+                "format" => {
+                    format = Some(match value.as_ref() {
+                        "svg" => Format::Svg,
+                        "json" => Format::Endpoint,
+                        other => {
+                            return Err(format!(
+                                "unknown format `{}` (svg or json)",
+                                other.escape_debug()
+                            ));
+                        }
+                    });
+                }
+                _ => {}
+            }
         }
-        match self.format.as_deref() {
-            None => Ok(Format::Redirect),
-            Some("svg") => Ok(Format::Svg),
-            Some("json") => Ok(Format::Endpoint),
-            Some(other) => Err(other.to_owned()),
-        }
+        let format = if raw {
+            Format::Raw
+        } else {
+            format.unwrap_or(Format::Redirect)
+        };
+        Ok(BadgeRequest { format })
     }
 }
 
-/// The badge for a check's answer. Plugin failures show only `error` or `timeout`: their
-/// detail is for the log and `/plugins`, never a public badge.
-pub fn badge(check: &str, answer: &Answer) -> Badge {
-    match answer {
-        Answer::Health(health) => Badge::new(check, health.status_text(), health.color),
-        Answer::Plugin(result) => match result.as_ref() {
-            Ok(Outcome::Raw(value)) => Badge::new(check, value.as_str(), DEFAULT_COLOR),
-            Ok(Outcome::Shield { label, status, color }) => Badge::new(
-                label.as_deref().unwrap_or(check),
-                status.as_str(),
-                color.as_deref().unwrap_or(DEFAULT_COLOR),
-            ),
-            Err(err) => Badge::new(check, err.badge_text(), FAILURE_COLOR),
-        },
-        Answer::Busy => Badge::new(check, "busy", FAILURE_COLOR),
-    }
-}
-
-/// The raw JSON of an answer and its status code (`503` when busy).
-pub fn raw(answer: &Answer) -> (StatusCode, serde_json::Value) {
-    match answer {
-        Answer::Health(health) => (StatusCode::OK, serde_json::json!(health)),
-        Answer::Plugin(result) => match result.as_ref() {
-            Ok(outcome) => (StatusCode::OK, serde_json::json!(outcome)),
-            Err(err) => (StatusCode::OK, serde_json::json!({ "error": err.badge_text() })),
-        },
-        Answer::Busy => (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "error": "busy" })),
-    }
-}
-
-/// Renders the answer in the requested format; `raw` gives the raw JSON and its status.
+/// Renders `answer` to `check` in the requested format.
 pub fn respond(
-    format: Format,
-    badge: &Badge,
-    raw: impl FnOnce() -> (StatusCode, serde_json::Value),
+    request: &BadgeRequest,
+    check: &str,
+    answer: &Answer,
     shields_base: &str,
-    title: Option<&str>,
 ) -> Response {
-    match format {
+    let badge = answer.badge(check);
+    match request.format {
         Format::Redirect => {
             let location = badge.redirect_url(shields_base);
             let mut response = StatusCode::FOUND.into_response();
@@ -96,7 +79,10 @@ pub fn respond(
                 headers.insert(header::LOCATION, location);
             }
             // GitHub's image proxy caches badges for a long time otherwise.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+            );
             response
         }
         Format::Svg => (
@@ -105,13 +91,43 @@ pub fn respond(
                 (header::CONTENT_SECURITY_POLICY, "script-src 'none'"),
                 (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
             ],
-            badge.svg(title),
+            badge.svg(None),
         )
             .into_response(),
         Format::Endpoint => axum::Json(badge.endpoint_json()).into_response(),
         Format::Raw => {
-            let (status, body) = raw();
+            let (available, body) = answer.raw();
+            let status = if available {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             (status, axum::Json(body)).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::none(None, Ok(Format::Redirect))]
+    #[case::svg(Some("format=svg"), Ok(Format::Svg))]
+    #[case::json(Some("format=json"), Ok(Format::Endpoint))]
+    #[case::raw_wins(Some("format=svg&raw"), Ok(Format::Raw))]
+    #[case::shields_parameters_are_not_ours(Some("style=flat&label=x"), Ok(Format::Redirect))]
+    #[case::unknown(Some("format=png"), Err("unknown format `png` (svg or json)".to_owned()))]
+    #[case::twice(Some("format=svg&format=json"), Err("`format` is given more than once".to_owned()))]
+    fn the_query_names_the_format(
+        #[case] query: Option<&str>,
+        #[case] expected: Result<Format, String>,
+    ) {
+        assert_eq!(
+            BadgeRequest::parse(query).map(|request| request.format),
+            expected
+        );
     }
 }

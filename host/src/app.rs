@@ -1,0 +1,120 @@
+//! The one place that wires the service: [`App::new`] builds the pod source, the plugin engine
+//! and plugins, the core and the HTTP layer from an [`AppConfig`]. `kube-shields serve`, the
+//! `check` command and the tests all build through it, so they run the same thing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::auth::{Secret, Verifier};
+use crate::checks::{Checker, CheckerConfig};
+use crate::metrics::Metrics;
+use crate::plugin::{PluginEngine, PluginError};
+use crate::plugin_dir::{PluginDir, PluginDirError, PluginSource};
+use crate::pods::index::SharedIndex;
+use crate::pods::{PodSourceConfig, PodsError};
+use crate::server::{self, Mode, ServerConfig, ServerState};
+
+/// Everything the service is configured with.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Where pods come from and which are served.
+    pub pods: PodSourceConfig,
+    /// Where plugins come from; `None`: no plugins.
+    pub plugins: Option<PluginSource>,
+    /// Where compiled plugins are kept between runs.
+    pub cache_dir: Option<PathBuf>,
+    /// How checks run.
+    pub checks: CheckerConfig,
+    /// The HTTP layer's settings.
+    pub server: ServerConfig,
+    /// The `Intra-Shield` secret; required in private mode.
+    pub secret: Option<Secret>,
+}
+
+/// Why the service cannot start; each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Private mode without a secret.
+    #[error(
+        "private mode (OTHER_SHIELDS unset) needs INTRA_SHIELD_SECRET: the path of a file with at least \
+         32 bytes, e.g. `head -c 32 /dev/urandom | base64 > secret`; or set OTHER_SHIELDS=None for public mode"
+    )]
+    SecretRequired,
+    /// The pod source cannot be used.
+    #[error("pod source: {0}")]
+    Pods(#[from] PodsError),
+    /// The plugin engine cannot start.
+    #[error("plugin engine: {0}")]
+    Engine(#[source] PluginError),
+    /// The plugin directory or the compile cache cannot be used.
+    #[error("setting PLUGIN_DIR: {0}")]
+    Plugins(#[from] PluginDirError),
+}
+
+impl AppError {
+    /// A short, stable name for metrics and logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            AppError::SecretRequired => "secret_required",
+            AppError::Pods(_) => "pods",
+            AppError::Engine(_) => "engine",
+            AppError::Plugins(_) => "plugins",
+        }
+    }
+}
+
+/// The running service: pods watched, plugins loaded, ready to serve.
+pub struct App {
+    state: Arc<ServerState>,
+    pod_source: JoinHandle<()>,
+}
+
+impl App {
+    /// Starts the pod source (returning once it is usable), loads the plugins and builds the
+    /// core and the HTTP layer. Refuses a configuration that cannot work, saying which setting.
+    pub async fn new(config: AppConfig) -> Result<App, AppError> {
+        if config.server.mode == Mode::Private && config.secret.is_none() {
+            return Err(AppError::SecretRequired);
+        }
+        let pods = SharedIndex::new();
+        let pod_source = crate::pods::start(config.pods, Arc::clone(&pods)).await?;
+        let plugins = match config.plugins {
+            Some(source) => {
+                let engine = Arc::new(PluginEngine::new().map_err(AppError::Engine)?);
+                PluginDir::open(source, engine, config.cache_dir).await?
+            }
+            None => PluginDir::empty(),
+        };
+        let checker = Checker::new(pods, plugins, config.checks, Arc::new(Metrics::default()));
+        let verifier = config.secret.as_ref().map(Verifier::new);
+        let state = Arc::new(ServerState {
+            checker,
+            verifier,
+            config: config.server,
+        });
+        Ok(App { state, pod_source })
+    }
+
+    /// The core: services, checks, aggregates.
+    pub fn checker(&self) -> &Checker {
+        &self.state.checker
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains open requests.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        server::serve(listener, Arc::clone(&self.state), shutdown)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.pod_source.abort();
+    }
+}

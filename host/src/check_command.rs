@@ -1,0 +1,191 @@
+//! `kube-shields check`: the plugin author's loop. It builds the service with [`App::new`]
+//! — the plugin loaded through the plugin directory's pipeline, the pods through the pod
+//! source — and asks the core for each check, so it answers exactly as the server would.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::app::{App, AppConfig, AppError};
+use crate::checks::{Answer, CheckError, CheckerConfig};
+use crate::plugin_dir::PluginSource;
+use crate::pods::{PodOrigin, PodSourceConfig};
+use crate::server::{Mode, ServerConfig};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CheckCommand {
+    /// The plugin file (`.wasm`, `.wasm.gz` or `.wat`).
+    pub plugin: PathBuf,
+    /// Run only this check.
+    pub check: Option<String>,
+    /// The service (default: the file name without its extensions).
+    pub service: Option<String>,
+    /// Pods for the context, from `kubectl get pods -A -o json`.
+    pub pods: Option<PathBuf>,
+    /// The settings file (default: `<service>.toml` or `.json` beside the plugin).
+    pub settings: Option<PathBuf>,
+    /// Where compiled plugins are kept, so the next run skips compiling.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How the command ends, as its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckExit {
+    /// Every check answered (exit 0).
+    Answered = 0,
+    /// At least one check failed: an error, a timeout, an unknown `--check` (exit 1).
+    CheckFailed = 1,
+    /// The plugin, its settings or the pods cannot be loaded (exit 2).
+    CannotLoad = 2,
+}
+
+/// One output line.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Line<'a> {
+    Badge {
+        check: &'a str,
+        label: &'a str,
+        status: &'a str,
+        color: &'a str,
+    },
+    Error {
+        check: &'a str,
+        error: String,
+    },
+}
+
+/// The service a plugin file runs for when `--service` is not given: `web` for `web.wasm`,
+/// `web.wasm.gz` and `web.wat`.
+fn default_service(plugin: &Path) -> String {
+    let name = plugin.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    stem.rsplit_once('.')
+        .map_or(stem, |(stem, _)| stem)
+        .to_owned()
+}
+
+impl CheckCommand {
+    /// Runs the checks, writing one JSON line per check to `out`; problems go to the log.
+    /// The error is why nothing could run (exit 2), with the file it concerns.
+    pub async fn run(&self, out: &mut impl Write) -> Result<CheckExit, String> {
+        let service = self
+            .service
+            .clone()
+            .unwrap_or_else(|| default_service(&self.plugin));
+        let origin = self.pods.clone().map_or(PodOrigin::Empty, PodOrigin::File);
+        let config = AppConfig {
+            pods: PodSourceConfig {
+                exclude: vec!["kube-system".to_owned()],
+                ..PodSourceConfig::all(origin)
+            },
+            plugins: Some(PluginSource::File {
+                path: self.plugin.clone(),
+                service: service.clone(),
+                settings: self.settings.clone(),
+            }),
+            cache_dir: self.cache_dir.clone(),
+            checks: CheckerConfig {
+                max_plugin_runs: 1,
+                stale_after: Duration::MAX,
+            },
+            server: ServerConfig {
+                shields_base: String::new(),
+                mode: Mode::Public { peers: Vec::new() },
+                site_name: String::new(),
+            },
+            secret: None,
+        };
+        let app = App::new(config)
+            .await
+            .map_err(|err: AppError| err.to_string())?;
+        let checker = app.checker();
+        let entry = checker
+            .plugin_entry(&service)
+            .ok_or_else(|| format!("{}: no plugin loaded", self.plugin.display()))?;
+        if let Some(error) = &entry.settings_error {
+            return Err(error.clone());
+        }
+        let plugin = match (&entry.plugin, &entry.last_error) {
+            (Some(plugin), None) => plugin,
+            (_, Some(error)) => return Err(error.message.clone()),
+            (None, None) => return Err(format!("{}: no plugin loaded", self.plugin.display())),
+        };
+        for warning in plugin.warnings() {
+            tracing::warn!(plugin = %service, "{warning}");
+        }
+        let target = checker.service(&service).map_err(|err| err.to_string())?;
+        if self.pods.is_some() && target.pods.is_empty() {
+            tracing::warn!(
+                service,
+                "--service `{service}` matches no pod in the pods file: the checks run with an empty pod list"
+            );
+        }
+        let names: Vec<String> = match &self.check {
+            Some(name) => vec![name.clone()],
+            None => plugin
+                .checks()
+                .iter()
+                .map(|info| info.name.clone())
+                .collect(),
+        };
+        let mut exit = CheckExit::Answered;
+        for name in &names {
+            let line = match checker.run(&target, name).await {
+                Ok(Answer::Plugin(result)) if result.is_err() => {
+                    let error = result
+                        .as_ref()
+                        .as_ref()
+                        .err()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    Line::Error { check: name, error }
+                }
+                Ok(answer) => {
+                    let badge = answer.badge(name);
+                    let json = serde_json::to_string(&Line::Badge {
+                        check: name,
+                        label: &badge.label,
+                        status: &badge.status,
+                        color: &badge.color,
+                    });
+                    writeln!(out, "{}", json.expect("lines serialize"))
+                        .map_err(|err| err.to_string())?;
+                    continue;
+                }
+                Err(err @ CheckError::UnknownCheck { .. }) => Line::Error {
+                    check: name,
+                    error: err.to_string(),
+                },
+                Err(err) => return Err(err.to_string()),
+            };
+            exit = CheckExit::CheckFailed;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&line).expect("lines serialize")
+            )
+            .map_err(|err| err.to_string())?;
+        }
+        Ok(exit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::wasm("target/web.wasm", "web")]
+    #[case::gzipped("web.wasm.gz", "web")]
+    #[case::text("fixtures/web.wat", "web")]
+    #[case::qualified("web.prod.wasm", "web.prod")]
+    fn the_service_defaults_to_the_file_name(#[case] path: &str, #[case] service: &str) {
+        assert_eq!(default_service(Path::new(path)), service);
+    }
+}

@@ -1,0 +1,266 @@
+//! What a check answered, and the one place that says what that looks like: the badge every
+//! format renders, the raw JSON of `?raw`, and the outcome label of the metrics.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::badge::{Badge, color};
+use crate::plugin::{Outcome, PluginError};
+use crate::pods::health::Health;
+
+/// A plugin run's result, shared between the cache and every request that waited for it.
+pub type PluginResult = Arc<Result<Outcome, PluginError>>;
+
+/// Color of a plugin value that names none.
+pub(crate) const DEFAULT_COLOR: &str = "orange";
+/// Color of answers that say nothing about the service: `error`, `timeout`, `busy`, stale.
+pub(crate) const FAILURE_COLOR: &str = color::FALLBACK;
+
+/// What a check answered.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// The built-in health check, `stale` when the pod watch has failed for longer than
+    /// `--stale-after` (the counts are the last known).
+    Health {
+        /// Readiness and restarts.
+        health: Health,
+        /// Whether the pods may be out of date.
+        stale: bool,
+    },
+    /// A plugin check that ran (now or within its cache time).
+    Plugin(PluginResult),
+    /// Every plugin run slot was taken and nothing was cached for this check.
+    Busy,
+    /// Several services' answers to one plugin check (`/a/`): their statuses joined with `, `,
+    /// the worst color.
+    Joined(Badge),
+}
+
+impl Answer {
+    /// The badge for this answer to `check`. Plugin failures show only `error` or `timeout`:
+    /// their detail is for the log and `/plugins`, never a public badge.
+    pub fn badge(&self, check: &str) -> Badge {
+        match self {
+            Answer::Health {
+                health,
+                stale: false,
+            } => Badge::new(check, health.status_text(), health.color),
+            Answer::Health {
+                health,
+                stale: true,
+            } => Badge::new(
+                check,
+                format!("stale: {}", health.status_text()),
+                FAILURE_COLOR,
+            ),
+            Answer::Plugin(result) => match result.as_ref() {
+                Ok(Outcome::Raw(value)) => Badge::new(check, value.as_str(), DEFAULT_COLOR),
+                Ok(Outcome::Shield {
+                    label,
+                    status,
+                    color,
+                }) => Badge::new(
+                    label.as_deref().unwrap_or(check),
+                    status.as_str(),
+                    color.as_deref().unwrap_or(DEFAULT_COLOR),
+                ),
+                Err(err) => Badge::new(check, err.badge_text(), FAILURE_COLOR),
+            },
+            Answer::Busy => Badge::new(check, "busy", FAILURE_COLOR),
+            Answer::Joined(badge) => badge.clone(),
+        }
+    }
+
+    /// Whether the answer says nothing about the service (a failure, busy, stale): shields'
+    /// `isError`, and a user's color override does not apply.
+    pub fn is_failure(&self) -> bool {
+        match self {
+            Answer::Health { stale, .. } => *stale,
+            Answer::Plugin(result) => result.is_err(),
+            Answer::Busy => true,
+            Answer::Joined(_) => false,
+        }
+    }
+
+    /// The check's own result for `?raw`, and whether it is available (`busy` is not).
+    /// Health: `{"ready","total","restarts","color"}` (plus `"stale":true` when stale); a
+    /// plugin value `{"raw"}` or `{"label","status","color"}`; a failure `{"error"}`.
+    pub fn raw(&self) -> (bool, Value) {
+        match self {
+            Answer::Health { health, stale } => {
+                let mut raw = json!(health);
+                if *stale {
+                    raw["stale"] = json!(true);
+                }
+                (true, raw)
+            }
+            Answer::Plugin(result) => match result.as_ref() {
+                Ok(outcome) => (true, json!(outcome)),
+                Err(err) => (true, json!({ "error": err.badge_text() })),
+            },
+            Answer::Busy => (false, json!({ "error": "busy" })),
+            Answer::Joined(badge) => (
+                true,
+                json!({ "label": badge.label, "status": badge.status, "color": badge.color }),
+            ),
+        }
+    }
+
+    /// The `outcome` label of the plugin run metric: `ok`, `error`, `timeout` or `busy`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Answer::Plugin(result) => result
+                .as_ref()
+                .as_ref()
+                .map_or_else(PluginError::badge_text, |_| "ok"),
+            Answer::Busy => "busy",
+            Answer::Health { .. } | Answer::Joined(_) => "ok",
+        }
+    }
+
+    /// Several services' answers to `check` as one: health sums ready, total and restarts (stale
+    /// when any part is); others join their statuses with `, ` under the worst color.
+    pub fn combine(check: &str, parts: &[Answer]) -> Answer {
+        let healths: Vec<(Health, bool)> = parts
+            .iter()
+            .filter_map(|part| match part {
+                Answer::Health { health, stale } => Some((*health, *stale)),
+                _ => None,
+            })
+            .collect();
+        if healths.len() == parts.len() && !parts.is_empty() {
+            let stale = healths.iter().any(|(_, stale)| *stale);
+            return Answer::Health {
+                health: Health::sum(healths.into_iter().map(|(health, _)| health)),
+                stale,
+            };
+        }
+        let badges: Vec<Badge> = parts.iter().map(|part| part.badge(check)).collect();
+        let status = badges
+            .iter()
+            .map(|badge| badge.status.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let worst =
+            color::worst(badges.iter().map(|badge| badge.color.as_str())).unwrap_or(FAILURE_COLOR);
+        Answer::Joined(Badge::new(check, status, worst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn health(ready: u32, total: u32, restarts: u32, color: &'static str) -> Answer {
+        Answer::Health {
+            health: Health {
+                ready,
+                total,
+                restarts,
+                color,
+            },
+            stale: false,
+        }
+    }
+
+    fn plugin(result: Result<Outcome, PluginError>) -> Answer {
+        Answer::Plugin(Arc::new(result))
+    }
+
+    fn shield(status: &str, color: Option<&str>) -> Answer {
+        plugin(Ok(Outcome::Shield {
+            label: None,
+            status: status.into(),
+            color: color.map(Into::into),
+        }))
+    }
+
+    #[rstest]
+    #[case::health(health(2, 3, 1, "red"), "health", "2/3 (1 restart)", "red")]
+    #[case::stale_health(
+        Answer::Health { health: Health { ready: 2, total: 2, restarts: 0, color: "green" }, stale: true },
+        "health", "stale: 2/2 (0 restarts)", "lightgrey")]
+    #[case::raw_value_is_orange(plugin(Ok(Outcome::Raw("1.2".into()))), "image", "1.2", "orange")]
+    #[case::shield_without_color_is_orange(shield("up", None), "image", "up", "orange")]
+    #[case::shield_color_is_normalized(shield("up", Some("critical")), "image", "up", "red")]
+    #[case::not_a_color_is_lightgrey(shield("up", Some("not-a-color")), "image", "up", "lightgrey")]
+    #[case::error_hides_its_detail(plugin(Err(PluginError::Plugin("db password wrong".into()))), "image", "error", "lightgrey")]
+    #[case::timeout(plugin(Err(PluginError::Timeout)), "image", "timeout", "lightgrey")]
+    #[case::busy(Answer::Busy, "image", "busy", "lightgrey")]
+    fn each_answer_has_one_badge(
+        #[case] answer: Answer,
+        #[case] check: &str,
+        #[case] status: &str,
+        #[case] color: &str,
+    ) {
+        let badge = answer.badge(check);
+        assert_eq!(
+            (
+                badge.label.as_str(),
+                badge.status.as_str(),
+                badge.color.as_str()
+            ),
+            (check, status, color)
+        );
+    }
+
+    #[test]
+    fn a_shield_label_replaces_the_check_name() {
+        let answer = plugin(Ok(Outcome::Shield {
+            label: Some("version".into()),
+            status: "2".into(),
+            color: None,
+        }));
+        assert_eq!(answer.badge("image").label, "version");
+    }
+
+    #[test]
+    fn combined_health_sums_and_the_worst_color_wins() {
+        let combined = Answer::combine(
+            "health",
+            &[health(2, 2, 0, "green"), health(1, 2, 3, "red")],
+        );
+        assert_eq!(combined.badge("health").status, "3/4 (3 restarts)");
+        assert_eq!(combined.badge("health").color, "red");
+    }
+
+    #[test]
+    fn combined_plugin_answers_join_their_statuses() {
+        let combined = Answer::combine(
+            "image",
+            &[shield("1.0", Some("green")), shield("2.0", Some("yellow"))],
+        );
+        let badge = combined.badge("image");
+        assert_eq!(
+            (badge.status.as_str(), badge.color.as_str()),
+            ("1.0, 2.0", "yellow")
+        );
+        assert_eq!(
+            combined.raw().1,
+            json!({"label": "image", "status": "1.0, 2.0", "color": "yellow"})
+        );
+    }
+
+    #[test]
+    fn stale_health_says_so_in_raw() {
+        let stale = Answer::Health {
+            health: Health {
+                ready: 1,
+                total: 1,
+                restarts: 0,
+                color: "green",
+            },
+            stale: true,
+        };
+        assert_eq!(
+            stale.raw(),
+            (
+                true,
+                json!({"ready": 1, "total": 1, "restarts": 0, "color": "green", "stale": true})
+            )
+        );
+    }
+}

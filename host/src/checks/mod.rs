@@ -1,0 +1,303 @@
+//! The application core: resolving a service as addressed (flat or `name.namespace`), running
+//! its checks — the built-in `health` from the pod index, plugin checks through the result
+//! cache — aggregating over services, and counting plugin answers in the metrics. The HTTP
+//! layer and the `check` command only translate to and from it.
+
+mod answer;
+mod cache;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::join_all;
+use serde_json::Value;
+
+pub use answer::{Answer, PluginResult};
+pub use cache::CacheUse;
+use cache::{CacheKey, ResultCache};
+
+use crate::metrics::Metrics;
+use crate::plugin::LoadedPlugin;
+use crate::plugin_dir::PluginDir;
+use crate::pods::health::health;
+use crate::pods::index::SharedIndex;
+use crate::pods::model::PodInfo;
+
+/// The name of the built-in check.
+pub const HEALTH: &str = kube_shields_check_name::RESERVED;
+
+/// Why a check cannot be answered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CheckError {
+    /// No pods and no plugin carry this name.
+    #[error("unknown service `{0}`")]
+    UnknownService(String),
+    /// The service exists but has no such check.
+    #[error("service `{service}` has no check `{check}`")]
+    UnknownCheck {
+        /// The service.
+        service: String,
+        /// The check asked for.
+        check: String,
+    },
+    /// No service of an aggregate has the check.
+    #[error("no service starting with `{prefix}` has check `{check}`")]
+    NoServiceMatches {
+        /// The prefix asked for.
+        prefix: String,
+        /// The check asked for.
+        check: String,
+    },
+}
+
+impl CheckError {
+    /// A short, stable name for metrics and logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            CheckError::UnknownService(_) => "unknown_service",
+            CheckError::UnknownCheck { .. } => "unknown_check",
+            CheckError::NoServiceMatches { .. } => "no_service_matches",
+        }
+    }
+}
+
+/// One service as a request addressed it: its pods and its plugin, if any.
+pub struct Service {
+    /// Flat service name (names the plugin), e.g. `web` for `web.prod`.
+    pub name: String,
+    /// The service as resolved: `web` (every namespace) or `web.prod` (one); a plugin's result
+    /// depends on it, through the pods it sees.
+    pub scope: String,
+    /// Its pods; empty for a service made of a plugin only.
+    pub pods: Vec<Arc<PodInfo>>,
+    plugin: Option<(Arc<LoadedPlugin>, u64)>,
+}
+
+impl Service {
+    /// The check names, `health` first when the service has pods, then the plugin's in order.
+    pub fn check_names(&self) -> Vec<&str> {
+        let health = (!self.pods.is_empty()).then_some(HEALTH);
+        let plugin_checks = self
+            .plugin
+            .iter()
+            .flat_map(|(plugin, _)| plugin.checks().iter().map(|c| c.name.as_str()));
+        health.into_iter().chain(plugin_checks).collect()
+    }
+
+    /// Whether the service has this check.
+    pub fn has_check(&self, check: &str) -> bool {
+        if check == HEALTH {
+            return !self.pods.is_empty();
+        }
+        self.plugin
+            .as_ref()
+            .is_some_and(|(plugin, _)| plugin.checks().iter().any(|c| c.name == check))
+    }
+}
+
+/// The last failure of one plugin check, for the authenticated plugin status.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunError {
+    /// The error in full.
+    pub message: String,
+    /// When it happened.
+    pub at: jiff::Timestamp,
+}
+
+/// Last failures by service, then check.
+type RunErrors = BTreeMap<String, BTreeMap<String, RunError>>;
+
+/// How the core runs checks.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckerConfig {
+    /// Plugin runs at once; past it, cached results or `busy`.
+    pub max_plugin_runs: usize,
+    /// How long the pod watch may fail before health answers say they are stale.
+    pub stale_after: Duration,
+}
+
+/// Runs checks: the one entry point of the HTTP layer and of `kube-shields check`.
+pub struct Checker {
+    pods: Arc<SharedIndex>,
+    plugins: Arc<PluginDir>,
+    cache: ResultCache<PluginResult>,
+    run_errors: Arc<Mutex<RunErrors>>,
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+}
+
+impl Checker {
+    /// A checker over the pod index and the plugins.
+    pub fn new(
+        pods: Arc<SharedIndex>,
+        plugins: Arc<PluginDir>,
+        config: CheckerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Checker {
+            pods,
+            plugins,
+            cache: ResultCache::new(config.max_plugin_runs),
+            run_errors: Arc::default(),
+            metrics,
+            stale_after: config.stale_after,
+        }
+    }
+
+    /// Every service name, from pods and from plugins, sorted and unique.
+    pub fn service_names(&self) -> Vec<String> {
+        let index = self.pods.current();
+        let plugins = self.plugins.current();
+        let mut names: Vec<String> = index
+            .names()
+            .chain(plugins.services())
+            .map(str::to_owned)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Finds a service by flat name or `name.namespace` (an exact flat name wins).
+    pub fn service(&self, name: &str) -> Result<Service, CheckError> {
+        let index = self.pods.current();
+        let (flat, pods) = index.resolve(name).unwrap_or((name, &[]));
+        let plugins = self.plugins.current();
+        let plugin = plugins
+            .get(flat)
+            .and_then(|entry| Some((Arc::clone(entry.plugin.as_ref()?), entry.generation)));
+        if pods.is_empty() && plugin.is_none() {
+            return Err(CheckError::UnknownService(name.to_owned()));
+        }
+        Ok(Service {
+            name: flat.to_owned(),
+            scope: name.to_owned(),
+            pods: pods.to_vec(),
+            plugin,
+        })
+    }
+
+    /// Runs `check` of `service`: health from the pods, anything else through its plugin.
+    pub async fn run(&self, service: &Service, check: &str) -> Result<Answer, CheckError> {
+        if check == HEALTH && !service.pods.is_empty() {
+            let stale = self
+                .pods
+                .watch_health()
+                .failing_for()
+                .is_some_and(|failing| failing >= self.stale_after);
+            return Ok(Answer::Health {
+                health: health(&service.pods, jiff::Timestamp::now()),
+                stale,
+            });
+        }
+        match &service.plugin {
+            Some((plugin, generation)) if service.has_check(check) => {
+                let (answer, cache_use) =
+                    self.run_plugin(service, check, plugin, *generation).await;
+                self.metrics
+                    .observe_plugin(&service.name, check, cache_use, answer.metric_label());
+                Ok(answer)
+            }
+            _ => Err(CheckError::UnknownCheck {
+                service: service.scope.clone(),
+                check: check.to_owned(),
+            }),
+        }
+    }
+
+    /// `check` over every service whose name starts with `prefix` and has it, as one answer
+    /// (see [`Answer::combine`]).
+    pub async fn aggregate(&self, prefix: &str, check: &str) -> Result<Answer, CheckError> {
+        let services: Vec<Service> = self
+            .service_names()
+            .iter()
+            .filter(|name| name.starts_with(prefix))
+            .filter_map(|name| self.service(name).ok())
+            .filter(|service| service.has_check(check))
+            .collect();
+        if services.is_empty() {
+            return Err(CheckError::NoServiceMatches {
+                prefix: prefix.to_owned(),
+                check: check.to_owned(),
+            });
+        }
+        let answers: Vec<Answer> =
+            join_all(services.iter().map(|service| self.run(service, check)))
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+        Ok(Answer::combine(check, &answers))
+    }
+
+    /// `GET /plugins`: each plugin's load status, with the last failure of each of its checks
+    /// under `check_errors`.
+    pub fn plugin_status(&self) -> Value {
+        let mut status = self.plugins.current().status();
+        let run_errors = self.run_errors.lock().expect("run error lock").clone();
+        for (service, failures) in run_errors {
+            if let Some(plugin) = status.get_mut(&service).and_then(Value::as_object_mut) {
+                plugin.insert("check_errors".to_owned(), serde_json::json!(failures));
+            }
+        }
+        status
+    }
+
+    /// The plugin entry of a service: the version serving, load errors and warnings.
+    pub fn plugin_entry(&self, service: &str) -> Option<crate::plugin_dir::PluginEntry> {
+        self.plugins.current().get(service).cloned()
+    }
+
+    /// Whether the pods have been listed once and the plugins loaded once (`/readyz`).
+    pub fn readiness(&self) -> (bool, bool) {
+        (self.pods.is_synced(), self.plugins.is_loaded())
+    }
+
+    /// The Prometheus text, with the gauges read now.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(&self.pods, &self.plugins)
+    }
+
+    /// The metrics the core and the HTTP layer count into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn run_plugin(
+        &self,
+        service: &Service,
+        check: &str,
+        plugin: &Arc<LoadedPlugin>,
+        generation: u64,
+    ) -> (Answer, CacheUse) {
+        let key = CacheKey {
+            scope: service.scope.clone(),
+            check: check.to_owned(),
+        };
+        let run = || {
+            let (plugin, pods, run_errors) = (
+                Arc::clone(plugin),
+                service.pods.clone(),
+                Arc::clone(&self.run_errors),
+            );
+            let (service, check) = (service.name.clone(), check.to_owned());
+            async move {
+                let result = plugin.run(&check, &pods).await;
+                if let Err(err) = &result {
+                    tracing::warn!(plugin = %service, check = %check, error = %err, "plugin check failed");
+                    let failure = RunError { message: err.to_string(), at: jiff::Timestamp::now() };
+                    let mut run_errors = run_errors.lock().expect("run error lock");
+                    run_errors.entry(service).or_default().insert(check, failure);
+                }
+                Arc::new(result)
+            }
+            .boxed()
+        };
+        let (result, cache_use) = self
+            .cache
+            .get(key, generation, plugin.settings().cache_ttl, run)
+            .await;
+        (result.map_or(Answer::Busy, Answer::Plugin), cache_use)
+    }
+}

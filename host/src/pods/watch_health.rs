@@ -1,0 +1,139 @@
+//! Whether the pod watch works, per watched scope: failing since when and why, and when the
+//! API server last answered. Each change of state is logged once (a watch that keeps failing
+//! while the API server is down retries many times, and says so once).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+/// One scope's watch as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeHealth {
+    /// When the watch started failing; `None` while it works.
+    pub failing_since: Option<Instant>,
+    /// The last failure's reason while failing.
+    pub last_error: Option<String>,
+    /// When the API server last answered a list or watch of this scope.
+    pub last_success: Option<Timestamp>,
+}
+
+impl ScopeHealth {
+    /// Whether the watch works.
+    pub fn is_healthy(&self) -> bool {
+        self.failing_since.is_none()
+    }
+}
+
+/// The watch state of every scope of the pod source.
+#[derive(Debug, Default)]
+pub struct WatchHealth {
+    scopes: Mutex<BTreeMap<String, ScopeHealth>>,
+}
+
+impl WatchHealth {
+    /// The API server answered a list or watch of `scope`: the watch works (again).
+    pub fn answered(&self, scope: &str) {
+        let mut scopes = self.lock();
+        let health = scopes
+            .entry(scope.to_owned())
+            .or_insert_with(ScopeHealth::new);
+        if let Some(since) = health.failing_since.take() {
+            tracing::info!(
+                scope,
+                failed_for_secs = since.elapsed().as_secs(),
+                "pod watch recovered"
+            );
+        }
+        health.last_error = None;
+        health.last_success = Some(Timestamp::now());
+    }
+
+    /// A list or watch of `scope` failed; kube's watcher retries after `retry_in`.
+    pub fn failed(&self, scope: &str, reason: &str, retry_in: Option<Duration>) {
+        let mut scopes = self.lock();
+        let health = scopes
+            .entry(scope.to_owned())
+            .or_insert_with(ScopeHealth::new);
+        if health.failing_since.is_none() {
+            let retry = retry_in.map_or_else(
+                || "soon".to_owned(),
+                |delay| format!("in {:.1} s", delay.as_secs_f64()),
+            );
+            tracing::warn!(
+                scope,
+                error = reason,
+                "pod watch failing; retrying {retry}, backing off up to 30 s; health badges turn stale after --stale-after"
+            );
+            health.failing_since = Some(Instant::now());
+        }
+        health.last_error = Some(reason.to_owned());
+    }
+
+    /// How long the longest-failing scope has been failing; `None` when every watch works.
+    pub fn failing_for(&self) -> Option<Duration> {
+        self.lock()
+            .values()
+            .filter_map(|health| health.failing_since)
+            .map(|since| since.elapsed())
+            .max()
+    }
+
+    /// Every scope's state, by scope name.
+    pub fn scopes(&self) -> BTreeMap<String, ScopeHealth> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ScopeHealth>> {
+        self.scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ScopeHealth {
+    fn new() -> Self {
+        ScopeHealth {
+            failing_since: None,
+            last_error: None,
+            last_success: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_scope_is_reported_until_it_answers_again() {
+        let health = WatchHealth::default();
+        health.answered("all namespaces");
+        assert_eq!(health.failing_for(), None);
+        health.failed(
+            "all namespaces",
+            "connection refused",
+            Some(Duration::from_millis(800)),
+        );
+        health.failed("all namespaces", "connection refused again", None);
+        let scope = &health.scopes()["all namespaces"];
+        assert!(!scope.is_healthy());
+        assert_eq!(
+            scope.last_error.as_deref(),
+            Some("connection refused again")
+        );
+        assert!(health.failing_for().is_some());
+        health.answered("all namespaces");
+        assert_eq!(health.failing_for(), None);
+        assert!(health.scopes()["all namespaces"].last_success.is_some());
+    }
+
+    #[test]
+    fn one_failing_scope_of_several_counts() {
+        let health = WatchHealth::default();
+        health.answered("namespace default");
+        health.failed("namespace staging", "403", None);
+        assert!(health.failing_for().is_some());
+    }
+}

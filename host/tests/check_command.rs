@@ -1,0 +1,275 @@
+//! `kube-shields check` as a plugin author runs it: one JSON line per check on stdout (logs on
+//! stderr), the same normalisation as the server, exit 0 / 1 / 2, settings found by service.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::fixture;
+use fake_apiserver::{PodBuilder, loopback_ip};
+use kube_shields::check_command::{CheckCommand, CheckExit};
+use rstest::rstest;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kube-shields");
+
+/// Two `web` pods and one `api` pod, as `kubectl get pods -A -o json` lists them.
+fn pods_json() -> String {
+    let pod = |name: &str| PodBuilder::new("default", name);
+    let pods = [
+        pod("web-7d4b9c-aaaaa")
+            .deployment("web", "7d4b9c")
+            .ip(loopback_ip(7)),
+        pod("web-7d4b9c-bbbbb")
+            .deployment("web", "7d4b9c")
+            .ip(loopback_ip(8)),
+        pod("api-5f6d7-ccccc")
+            .deployment("api", "5f6d7")
+            .ip(loopback_ip(9)),
+    ];
+    let items: Vec<_> = pods.iter().map(PodBuilder::build).collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// A folder with `web.wat` (the good fixture), optional settings and a pods dump.
+fn author_dir(settings: Option<(&str, &str)>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("good.wat"), dir.path().join("web.wat")).unwrap();
+    std::fs::write(dir.path().join("pods.json"), pods_json()).unwrap();
+    if let Some((file, text)) = settings {
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    dir
+}
+
+fn command(dir: &Path, plugin: &str) -> CheckCommand {
+    CheckCommand {
+        plugin: dir.join(plugin),
+        check: None,
+        service: None,
+        pods: Some(dir.join("pods.json")),
+        settings: None,
+        cache_dir: None,
+    }
+}
+
+async fn run(command: &CheckCommand) -> (Result<CheckExit, String>, String) {
+    let mut out = Vec::new();
+    let exit = command.run(&mut out).await;
+    (exit, String::from_utf8(out).unwrap())
+}
+
+const EVERY_CHECK_OF_WEB: &str = concat!(
+    r#"{"check":"ok","label":"ok","status":"ok","color":"green"}"#,
+    "\n",
+    r#"{"check":"raw","label":"raw","status":"1.2.3","color":"orange"}"#,
+    "\n",
+    r#"{"check":"fail","error":"check failed: nothing to report"}"#,
+    "\n",
+    r#"{"check":"service","label":"service","status":"web","color":"orange"}"#,
+    "\n",
+    r#"{"check":"pod-count","label":"pod-count","status":"2","color":"orange"}"#,
+    "\n",
+);
+
+#[tokio::test]
+async fn every_check_of_the_service_named_by_the_file_one_line_each() {
+    let dir = author_dir(None);
+    assert_eq!(
+        run(&command(dir.path(), "web.wat")).await,
+        (Ok(CheckExit::CheckFailed), EVERY_CHECK_OF_WEB.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn one_check_for_another_service() {
+    let dir = author_dir(None);
+    let command = CheckCommand {
+        check: Some("pod-count".into()),
+        service: Some("api".into()),
+        ..command(dir.path(), "web.wat")
+    };
+    let expected = concat!(
+        r#"{"check":"pod-count","label":"pod-count","status":"1","color":"orange"}"#,
+        "\n"
+    );
+    assert_eq!(
+        run(&command).await,
+        (Ok(CheckExit::Answered), expected.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_check_is_a_failed_check() {
+    let dir = author_dir(None);
+    let command = CheckCommand {
+        check: Some("nope".into()),
+        ..command(dir.path(), "web.wat")
+    };
+    let expected = concat!(
+        r#"{"check":"nope","error":"service `web` has no check `nope`"}"#,
+        "\n"
+    );
+    assert_eq!(
+        run(&command).await,
+        (Ok(CheckExit::CheckFailed), expected.to_owned())
+    );
+}
+
+#[rstest]
+#[case::beside_the_plugin_named_after_the_service(None, "web.json")]
+#[case::given_with_settings(Some("custom.json"), "custom.json")]
+#[tokio::test]
+async fn settings_are_found_by_service_or_given(#[case] given: Option<&str>, #[case] file: &str) {
+    let dir = author_dir(Some((file, r#"{"deadline_ms": 0}"#)));
+    let command = CheckCommand {
+        settings: given.map(|name| dir.path().join(name)),
+        ..command(dir.path(), "web.wat")
+    };
+    assert_eq!(
+        run(&command).await,
+        (
+            Err(format!(
+                "{file}: invalid plugin settings: deadline_ms = 0 is outside 1..=60000"
+            )),
+            String::new()
+        )
+    );
+}
+
+#[tokio::test]
+async fn settings_follow_service_not_the_file_name() {
+    // `my_plugin.wat --service web` reads `web.json`, as the plugin directory pairs them.
+    let dir = author_dir(Some(("web.json", r#"{"config": {"release": "v2"}}"#)));
+    std::fs::rename(dir.path().join("web.wat"), dir.path().join("my_plugin.wat")).unwrap();
+    std::fs::write(dir.path().join("my_plugin.json"), r#"{"deadline_ms": 0}"#).unwrap();
+    let command = CheckCommand {
+        service: Some("web".into()),
+        check: Some("ok".into()),
+        ..command(dir.path(), "my_plugin.wat")
+    };
+    assert_eq!(run(&command).await.0, Ok(CheckExit::Answered));
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_wasm_cannot_load() {
+    let dir = author_dir(None);
+    std::fs::copy(fixture("random.bin"), dir.path().join("web.wat")).unwrap();
+    assert_eq!(
+        run(&command(dir.path(), "web.wat")).await,
+        (
+            Err("web.wat: not a WebAssembly component: neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".to_owned()),
+            String::new()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_gzipped_plugin_is_the_plugin_of_its_service() {
+    use std::io::Write as _;
+    let dir = author_dir(None);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(dir.path().join("web.wat")).unwrap())
+        .unwrap();
+    std::fs::write(dir.path().join("web.wasm.gz"), gz.finish().unwrap()).unwrap();
+    let command = CheckCommand {
+        check: Some("service".into()),
+        pods: None,
+        ..command(dir.path(), "web.wasm.gz")
+    };
+    let expected = concat!(
+        r#"{"check":"service","label":"service","status":"web","color":"orange"}"#,
+        "\n"
+    );
+    assert_eq!(
+        run(&command).await,
+        (Ok(CheckExit::Answered), expected.to_owned())
+    );
+}
+
+/// The binary, with logs asked for at `info`, as an author runs it.
+fn check_binary(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BINARY)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+#[test]
+fn stdout_is_json_lines_only_and_the_exit_says_whether_every_check_answered() {
+    let dir = author_dir(None);
+    let plugin = path(dir.path(), "web.wat");
+    let pods = path(dir.path(), "pods.json");
+    let all = check_binary(
+        dir.path(),
+        &[plugin.to_str().unwrap(), "--pods", pods.to_str().unwrap()],
+    );
+    assert_eq!(
+        all.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    assert_eq!(String::from_utf8(all.stdout).unwrap(), EVERY_CHECK_OF_WEB);
+    // Logs go to stderr, without terminal colors when it is not a terminal.
+    assert!(
+        !all.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+
+    let ok = check_binary(dir.path(), &[plugin.to_str().unwrap(), "--check", "ok"]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(ok.stdout).unwrap(),
+        concat!(
+            r#"{"check":"ok","label":"ok","status":"ok","color":"green"}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn a_service_without_pods_is_warned_about() {
+    let dir = author_dir(None);
+    let plugin = path(dir.path(), "web.wat");
+    let pods = path(dir.path(), "pods.json");
+    let output = check_binary(
+        dir.path(),
+        &[
+            plugin.to_str().unwrap(),
+            "--service",
+            "nope",
+            "--check",
+            "ok",
+            "--pods",
+            pods.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("--service `nope` matches no pod in the pods file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_plugin_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = check_binary(dir.path(), &[fixture("random.bin").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("random.bin"), "{stderr}");
+    assert!(stderr.contains("no `\\0asm` header"), "{stderr}");
+}

@@ -1,0 +1,270 @@
+//! What the integration tests share: one way to wait for something, the example plugins, and a
+//! real server on loopback built through [`App::new`] as `kube-shields serve` builds it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fake_apiserver::FakeApiServer;
+use kube_shields::app::{App, AppConfig};
+use kube_shields::auth::{Secret, Signer, now_unix};
+use kube_shields::checks::CheckerConfig;
+use kube_shields::plugin_dir::PluginSource;
+use kube_shields::pods::connection::KubeConnection;
+use kube_shields::pods::{PodOrigin, PodSourceConfig};
+use kube_shields::server::{Mode, ServerConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Where redirects point in tests.
+pub const SHIELDS: &str = "https://img.shields.io";
+
+/// How long a test waits for something that happens in the background: a watch event, a
+/// reload, a recovery after kube's back-off.
+pub const WITHIN: Duration = Duration::from_secs(15);
+
+/// Polls `probe` until it gives a value, and returns it; fails naming `what` after `within`.
+pub async fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// An example plugin component; `scripts/test.sh` builds them before the tests.
+pub fn example_plugin(name: &str) -> PathBuf {
+    let path = repo()
+        .join("example-plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test.sh (it builds the example plugins)",
+        path.display()
+    );
+    path
+}
+
+/// A test fixture of `host/tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("host/tests/fixtures").join(name)
+}
+
+/// Where the pods come from.
+pub enum Pods {
+    /// `demo/pods.json`.
+    DemoFile,
+    /// The fake API server, filled with the demo pods.
+    FakeApiServer,
+    /// A fake API server the test fills and controls itself.
+    Fake(FakeApiServer),
+}
+
+/// A running server and a client for it.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub secret: Secret,
+    pub app: App,
+    pub fake: Option<FakeApiServer>,
+    pub plugin_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Builds a [`TestServer`].
+pub struct TestServerBuilder {
+    pods: Pods,
+    mode: Mode,
+    plugins: Vec<(String, PathBuf, Option<String>)>,
+    max_plugin_runs: usize,
+    stale_after: Duration,
+}
+
+impl TestServerBuilder {
+    pub fn new() -> Self {
+        TestServerBuilder {
+            pods: Pods::DemoFile,
+            mode: Mode::Public { peers: Vec::new() },
+            plugins: Vec::new(),
+            max_plugin_runs: 8,
+            stale_after: Duration::from_secs(60),
+        }
+    }
+
+    pub fn pods(mut self, pods: Pods) -> Self {
+        self.pods = pods;
+        self
+    }
+
+    pub fn private(mut self) -> Self {
+        self.mode = Mode::Private;
+        self
+    }
+
+    /// Installs `file` as `<service>.wasm`, with optional TOML settings.
+    pub fn plugin(mut self, service: &str, file: PathBuf, settings: Option<&str>) -> Self {
+        self.plugins
+            .push((service.to_owned(), file, settings.map(str::to_owned)));
+        self
+    }
+
+    /// The demo's plugins: `web` (image tags) and `version` (release info, no pods).
+    pub fn demo_plugins(self) -> Self {
+        self.plugin("web", example_plugin("image_tags"), None)
+            .plugin(
+                "version",
+                example_plugin("release_info"),
+                Some("[config]\nrelease = \"v0.1.0\"\n"),
+            )
+    }
+
+    pub fn max_plugin_runs(mut self, runs: usize) -> Self {
+        self.max_plugin_runs = runs;
+        self
+    }
+
+    pub fn stale_after(mut self, stale_after: Duration) -> Self {
+        self.stale_after = stale_after;
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir(&plugin_dir).unwrap();
+        for (service, file, settings) in &self.plugins {
+            // The engine also reads `.wat` text, whatever the file is called.
+            std::fs::copy(file, plugin_dir.join(format!("{service}.wasm"))).unwrap();
+            if let Some(settings) = settings {
+                std::fs::write(plugin_dir.join(format!("{service}.toml")), settings).unwrap();
+            }
+        }
+        let demo_pods = repo().join("demo/pods.json");
+        let proxy = |fake: &FakeApiServer| KubeConnection {
+            kube_url: Some(fake.url()),
+            ..KubeConnection::default()
+        };
+        let (origin, fake) = match self.pods {
+            Pods::DemoFile => (PodOrigin::File(demo_pods), None),
+            Pods::FakeApiServer => {
+                let fake = FakeApiServer::start().await;
+                for pod in kube_shields::pods::file::read_pod_list_raw(&demo_pods).unwrap() {
+                    fake.upsert(pod);
+                }
+                (PodOrigin::Kube(proxy(&fake)), Some(fake))
+            }
+            Pods::Fake(fake) => (PodOrigin::Kube(proxy(&fake)), Some(fake)),
+        };
+        let secret_file = dir.path().join("secret");
+        std::fs::write(
+            &secret_file,
+            "0123456789abcdef0123456789abcdef-test-secret\n",
+        )
+        .unwrap();
+        let secret = Secret::from_file(&secret_file).unwrap();
+        let config = AppConfig {
+            pods: PodSourceConfig {
+                exclude: vec!["kube-system".to_owned()],
+                ..PodSourceConfig::all(origin)
+            },
+            plugins: Some(PluginSource::Directory(plugin_dir.clone())),
+            cache_dir: None,
+            checks: CheckerConfig {
+                max_plugin_runs: self.max_plugin_runs,
+                stale_after: self.stale_after,
+            },
+            server: ServerConfig {
+                shields_base: SHIELDS.to_owned(),
+                mode: self.mode,
+                site_name: "test shields".to_owned(),
+            },
+            secret: Some(secret.clone()),
+        };
+        let app = App::new(config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(app.serve(listener, std::future::pending()));
+        let server = TestServer {
+            base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            secret,
+            app,
+            fake,
+            plugin_dir,
+            _dir: dir,
+        };
+        eventually("the server is ready", WITHIN, async || {
+            let response = server
+                .client
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        })
+        .await;
+        server
+    }
+}
+
+impl TestServer {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_signed(&self, path: &str) -> reqwest::Response {
+        let header = Signer::new(&self.secret).sign("GET", path, now_unix());
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("Intra-Shield", header)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Status and JSON body; fails when the body is not JSON.
+    pub async fn json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.get(path).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{path}: not JSON ({err}): {text}"));
+        (status, body)
+    }
+
+    pub async fn location(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{path}");
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+}
+
+/// [`eventually`] for a plain condition.
+pub async fn until(what: &str, within: Duration, mut holds: impl FnMut() -> bool) {
+    eventually(what, within, async || holds().then_some(())).await
+}
