@@ -184,6 +184,11 @@ fn text(rng: &mut Rng) -> String {
     text
 }
 
+fn named_color(rng: &mut Rng) -> Color {
+    let name = *rng.pick(&COLOR_NAMES);
+    Color::parse(name).expect("a shields color")
+}
+
 fn hex_color(rng: &mut Rng) -> String {
     const DIGITS: &[u8] = b"0123456789abcdefABCDEF";
     let len = if rng.below(2) == 0 { 3 } else { 6 };
@@ -220,7 +225,7 @@ fn cases() -> Vec<Case> {
                 hex_color(&mut rng)
             };
             let label_color = match rng.below(4) {
-                0 => Some(Color::or_fallback(rng.pick(&COLOR_NAMES))),
+                0 => Some(named_color(&mut rng)),
                 1 => Some(Color::or_fallback(&hex_color(&mut rng))),
                 _ => None,
             };
