@@ -4,7 +4,7 @@
 
 use crate::color::{Color, WHITE_TEXT, text_colors};
 use crate::widths::Font;
-use crate::xml::{Element, Node, element};
+use crate::xml::{Element, Node, element, xml_chars_only};
 
 /// A badge style, as shields' `style` parameter names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -72,16 +72,18 @@ pub(crate) struct SvgInput<'a> {
 
 /// The SVG document for a badge.
 pub(crate) fn render(input: &SvgInput<'_>) -> String {
-    // badge-maker trims both texts before anything else.
-    let label = js_trim(input.label);
-    let message = js_trim(input.message);
+    // badge-maker trims both texts before anything else. Characters XML forbids go too, so
+    // the document always parses (badge-maker keeps them: its only known difference to us).
+    let label = xml_chars_only(js_trim(input.label));
+    let message = xml_chars_only(js_trim(input.message));
+    let title = input.title.map(xml_chars_only);
     let links = Links::new(input.links);
     let color = input.color.svg_fill();
     let label_color = input.label_color.map(Color::svg_fill);
     let texts = Texts {
-        label,
-        message,
-        title: input.title,
+        label: &label,
+        message: &message,
+        title: title.as_deref(),
     };
     let svg = match input.style {
         Style::Flat | Style::FlatSquare | Style::Plastic => {

@@ -19,6 +19,18 @@ pub fn escape_xml(text: &str) -> String {
     escaped
 }
 
+/// The text without the characters XML 1.0 forbids (C0 controls other than tab, line feed and
+/// carriage return; U+FFFE, U+FFFF), which badge-maker would copy into a document no XML
+/// parser accepts. The C0 controls are zero-width in badge-maker's tables anyway.
+pub(crate) fn xml_chars_only(text: &str) -> std::borrow::Cow<'_, str> {
+    let forbidden = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    if text.contains(forbidden) {
+        std::borrow::Cow::Owned(text.chars().filter(|c| !forbidden(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// A number as JavaScript prints it in a template string, for the values badges use (finite,
 /// well below 1e21): integers without a fraction, others in the shortest form that round-trips.
 pub(crate) fn js_number(value: f64) -> String {
@@ -164,6 +176,12 @@ mod tests {
             escape_xml(r#"a&b<c>d"e'f"#),
             "a&amp;b&lt;c&gt;d&quot;e&apos;f"
         );
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped() {
+        assert_eq!(xml_chars_only("a\u{0}b\tc\u{1b}d\u{ffff}"), "ab\tcd");
+        assert_eq!(xml_chars_only("plain ü"), "plain ü");
     }
 
     #[test]
