@@ -149,8 +149,8 @@ impl CheckCommand {
                     let json = serde_json::to_string(&Line::Badge {
                         check: name,
                         label: &badge.label,
-                        status: &badge.status,
-                        color: &badge.color,
+                        status: &badge.message,
+                        color: badge.color.as_str(),
                     });
                     writeln!(out, "{}", json.expect("lines serialize"))
                         .map_err(|err| err.to_string())?;

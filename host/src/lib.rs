@@ -2,13 +2,12 @@
 //!
 //! The request path reads top to bottom: [`server`] routes a badge URL, [`checks`] resolves
 //! the service from the watched pod index ([`pods`]) and runs the built-in health check or a
-//! plugin ([`plugin`], loaded by [`plugin_dir`]), and [`badge`] renders the answer. [`app`]
+//! plugin ([`plugin`], loaded by [`plugin_dir`]), and `kube-shields-badge` renders the answer. [`app`]
 //! wires them; `main`, [`check_command`] and the tests all build through [`app::App::new`].
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod auth;
-pub mod badge;
 mod changes;
 pub mod check_command;
 pub mod checks;

@@ -262,7 +262,7 @@ async fn a_failing_plugin_shows_only_error_and_its_detail_in_plugin_status() {
     let check = checks[1].as_str().unwrap().to_owned();
     assert_eq!(
         server.json(&format!("/_/web/{check}/?format=json")).await.1,
-        json!({"schemaVersion": 1, "label": check, "message": "error", "color": "lightgrey"})
+        json!({"schemaVersion": 1, "label": check, "message": "error", "color": "lightgrey", "isError": true})
     );
     assert_eq!(
         server.json(&format!("/_/web/{check}/?raw")).await.1,
@@ -508,7 +508,7 @@ async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
     .await;
     assert_eq!(
         stale,
-        json!({"schemaVersion": 1, "label": "health", "message": "stale: 1/1 (0 restarts)", "color": "lightgrey"})
+        json!({"schemaVersion": 1, "label": "health", "message": "stale: 1/1 (0 restarts)", "color": "lightgrey", "isError": true})
     );
     assert_eq!(
         server.json("/_/web/health/?raw").await.1,
@@ -534,5 +534,151 @@ async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
     assert!(
         metrics.contains(r#"kube_shields_pod_watch_last_success_timestamp_seconds{scope="*"} "#),
         "{metrics}"
+    );
+}
+
+/// badge-maker 6.0.0 (installed by the badge crate's corpus test, or here) drawing `format`.
+fn badge_maker_svg(format: Value) -> String {
+    let corpus = common::repo().join("badge/tests/corpus");
+    if !corpus.join("node_modules/badge-maker").is_dir() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&corpus)
+            .status();
+        assert!(
+            status.expect("npm must be installed").success(),
+            "npm ci in {}",
+            corpus.display()
+        );
+    }
+    let mut node = std::process::Command::new("node")
+        .arg("render.mjs")
+        .current_dir(&corpus)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node must be installed");
+    std::io::Write::write_all(
+        &mut node.stdin.take().unwrap(),
+        json!([format]).to_string().as_bytes(),
+    )
+    .unwrap();
+    let output = node.wait_with_output().unwrap();
+    let rendered: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    rendered[0].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn shields_parameters_pass_to_the_redirect_and_draw_the_local_svg_as_badge_maker_does() {
+    let server = TestServerBuilder::new().start().await;
+    assert_eq!(
+        server
+            .location("/_/web/health/?style=for-the-badge&label=prod")
+            .await,
+        "https://img.shields.io/badge/prod-3%2F3%20(0%20restarts)-green.svg?style=for-the-badge"
+    );
+    let svg = server
+        .get("/_/web/health/?style=for-the-badge&label=prod&format=svg")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let expected = badge_maker_svg(
+        json!({"label": "prod", "message": "3/3 (0 restarts)", "color": "green", "style": "for-the-badge"}),
+    );
+    assert_eq!(svg, expected);
+    for style in ["flat", "flat-square", "plastic", "social"] {
+        let svg = server
+            .get(&format!("/_/api/health/?style={style}&format=svg"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let expected = badge_maker_svg(
+            json!({"label": "health", "message": "3/4 (3 restarts)", "color": "red", "style": style}),
+        );
+        assert_eq!(svg, expected, "{style}");
+    }
+}
+
+#[tokio::test]
+async fn a_color_override_does_not_recolor_a_failing_check() {
+    let server = TestServerBuilder::new()
+        .plugin("web", fixture("trap.wat"), None)
+        .start()
+        .await;
+    let (_, checks) = server.json("/services/web/").await;
+    let check = checks[1].as_str().unwrap().to_owned();
+    assert_eq!(
+        server
+            .location(&format!("/_/web/{check}/?color=blue&label=web"))
+            .await,
+        format!("https://img.shields.io/badge/web-error-lightgrey.svg")
+    );
+    assert_eq!(
+        server.location("/_/web/health/?color=blue").await,
+        "https://img.shields.io/badge/health-3%2F3%20(0%20restarts)-blue.svg"
+    );
+}
+
+#[rstest]
+#[case::svg("/_/web/health/?format=svg")]
+#[case::endpoint("/_/web/health/?format=json")]
+#[case::raw("/_/web/health/?raw")]
+#[case::aggregate("/a/web/health/?format=svg")]
+#[tokio::test]
+async fn a_client_that_has_the_answer_gets_304_without_a_body(#[case] path: &str) {
+    let server = TestServerBuilder::new().start().await;
+    let first = server.get(path).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let etag = first.headers()["etag"].clone();
+    let again = server
+        .client
+        .get(format!("{}{path}", server.base))
+        .header("If-None-Match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"], etag);
+    assert_eq!(again.bytes().await.unwrap().len(), 0);
+    let other = server
+        .client
+        .get(format!("{}{path}", server.base))
+        .header("If-None-Match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cache_seconds_sets_max_age_and_the_endpoint_minimum() {
+    let server = TestServerBuilder::new().start().await;
+    let response = server
+        .get("/_/web/health/?format=json&cacheSeconds=600")
+        .await;
+    assert_eq!(response.headers()["cache-control"], "max-age=600");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["cacheSeconds"], 600);
+    let short: Value = server
+        .get("/_/web/health/?format=json&cacheSeconds=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(short["cacheSeconds"], 300);
+    // The redirect is never cached: shields applies cacheSeconds itself.
+    let redirect = server.get("/_/web/health/?cacheSeconds=600").await;
+    assert_eq!(
+        redirect.headers()["cache-control"],
+        "no-cache, no-store, must-revalidate"
+    );
+    assert!(
+        redirect.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("?cacheSeconds=600")
     );
 }

@@ -3,19 +3,14 @@
 
 use std::sync::Arc;
 
+use kube_shields_badge::{Badge, Color};
 use serde_json::{Value, json};
 
-use crate::badge::{Badge, color};
 use crate::plugin::{Outcome, PluginError};
 use crate::pods::health::Health;
 
 /// A plugin run's result, shared between the cache and every request that waited for it.
 pub type PluginResult = Arc<Result<Outcome, PluginError>>;
-
-/// Color of a plugin value that names none.
-pub(crate) const DEFAULT_COLOR: &str = "orange";
-/// Color of answers that say nothing about the service: `error`, `timeout`, `busy`, stale.
-pub(crate) const FAILURE_COLOR: &str = color::FALLBACK;
 
 /// What a check answered.
 #[derive(Debug, Clone)]
@@ -45,17 +40,13 @@ impl Answer {
             Answer::Health {
                 health,
                 stale: false,
-            } => Badge::new(check, health.status_text(), health.color),
+            } => Badge::new(check, health.status_text(), health.color.clone()),
             Answer::Health {
                 health,
                 stale: true,
-            } => Badge::new(
-                check,
-                format!("stale: {}", health.status_text()),
-                FAILURE_COLOR,
-            ),
+            } => Badge::failure(check, format!("stale: {}", health.status_text())),
             Answer::Plugin(result) => match result.as_ref() {
-                Ok(Outcome::Raw(value)) => Badge::new(check, value.as_str(), DEFAULT_COLOR),
+                Ok(Outcome::Raw(value)) => Badge::new(check, value.as_str(), Color::DEFAULT),
                 Ok(Outcome::Shield {
                     label,
                     status,
@@ -63,23 +54,12 @@ impl Answer {
                 }) => Badge::new(
                     label.as_deref().unwrap_or(check),
                     status.as_str(),
-                    color.as_deref().unwrap_or(DEFAULT_COLOR),
+                    color.as_deref().map_or(Color::DEFAULT, Color::or_fallback),
                 ),
-                Err(err) => Badge::new(check, err.badge_text(), FAILURE_COLOR),
+                Err(err) => Badge::failure(check, err.badge_text()),
             },
-            Answer::Busy => Badge::new(check, "busy", FAILURE_COLOR),
+            Answer::Busy => Badge::failure(check, "busy"),
             Answer::Joined(badge) => badge.clone(),
-        }
-    }
-
-    /// Whether the answer says nothing about the service (a failure, busy, stale): shields'
-    /// `isError`, and a user's color override does not apply.
-    pub fn is_failure(&self) -> bool {
-        match self {
-            Answer::Health { stale, .. } => *stale,
-            Answer::Plugin(result) => result.is_err(),
-            Answer::Busy => true,
-            Answer::Joined(_) => false,
         }
     }
 
@@ -102,7 +82,7 @@ impl Answer {
             Answer::Busy => (false, json!({ "error": "busy" })),
             Answer::Joined(badge) => (
                 true,
-                json!({ "label": badge.label, "status": badge.status, "color": badge.color }),
+                json!({ "label": badge.label, "status": badge.message, "color": badge.color }),
             ),
         }
     }
@@ -125,7 +105,7 @@ impl Answer {
         let healths: Vec<(Health, bool)> = parts
             .iter()
             .filter_map(|part| match part {
-                Answer::Health { health, stale } => Some((*health, *stale)),
+                Answer::Health { health, stale } => Some((health.clone(), *stale)),
                 _ => None,
             })
             .collect();
@@ -137,14 +117,14 @@ impl Answer {
             };
         }
         let badges: Vec<Badge> = parts.iter().map(|part| part.badge(check)).collect();
-        let status = badges
+        let message = badges
             .iter()
-            .map(|badge| badge.status.as_str())
+            .map(|badge| badge.message.as_str())
             .collect::<Vec<_>>()
             .join(", ");
         let worst =
-            color::worst(badges.iter().map(|badge| badge.color.as_str())).unwrap_or(FAILURE_COLOR);
-        Answer::Joined(Badge::new(check, status, worst))
+            Color::worst(badges.into_iter().map(|badge| badge.color)).unwrap_or(Color::FAILURE);
+        Answer::Joined(Badge::new(check, message, worst))
     }
 }
 
@@ -154,7 +134,7 @@ mod tests {
 
     use super::*;
 
-    fn health(ready: u32, total: u32, restarts: u32, color: &'static str) -> Answer {
+    fn health(ready: u32, total: u32, restarts: u32, color: Color) -> Answer {
         Answer::Health {
             health: Health {
                 ready,
@@ -179,9 +159,9 @@ mod tests {
     }
 
     #[rstest]
-    #[case::health(health(2, 3, 1, "red"), "health", "2/3 (1 restart)", "red")]
+    #[case::health(health(2, 3, 1, Color::RED), "health", "2/3 (1 restart)", "red")]
     #[case::stale_health(
-        Answer::Health { health: Health { ready: 2, total: 2, restarts: 0, color: "green" }, stale: true },
+        Answer::Health { health: Health { ready: 2, total: 2, restarts: 0, color: Color::GREEN }, stale: true },
         "health", "stale: 2/2 (0 restarts)", "lightgrey")]
     #[case::raw_value_is_orange(plugin(Ok(Outcome::Raw("1.2".into()))), "image", "1.2", "orange")]
     #[case::shield_without_color_is_orange(shield("up", None), "image", "up", "orange")]
@@ -200,7 +180,7 @@ mod tests {
         assert_eq!(
             (
                 badge.label.as_str(),
-                badge.status.as_str(),
+                badge.message.as_str(),
                 badge.color.as_str()
             ),
             (check, status, color)
@@ -221,10 +201,10 @@ mod tests {
     fn combined_health_sums_and_the_worst_color_wins() {
         let combined = Answer::combine(
             "health",
-            &[health(2, 2, 0, "green"), health(1, 2, 3, "red")],
+            &[health(2, 2, 0, Color::GREEN), health(1, 2, 3, Color::RED)],
         );
-        assert_eq!(combined.badge("health").status, "3/4 (3 restarts)");
-        assert_eq!(combined.badge("health").color, "red");
+        assert_eq!(combined.badge("health").message, "3/4 (3 restarts)");
+        assert_eq!(combined.badge("health").color, Color::RED);
     }
 
     #[test]
@@ -235,7 +215,7 @@ mod tests {
         );
         let badge = combined.badge("image");
         assert_eq!(
-            (badge.status.as_str(), badge.color.as_str()),
+            (badge.message.as_str(), badge.color.as_str()),
             ("1.0, 2.0", "yellow")
         );
         assert_eq!(
@@ -251,7 +231,7 @@ mod tests {
                 ready: 1,
                 total: 1,
                 restarts: 0,
-                color: "green",
+                color: Color::GREEN,
             },
             stale: true,
         };

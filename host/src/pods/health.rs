@@ -3,18 +3,14 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use kube_shields_badge::Color;
 use serde::Serialize;
 
 use super::model::PodInfo;
 
-const RED: &str = "red";
-const YELLOW: &str = "yellow";
-const GREEN: &str = "green";
-const LIGHTGREY: &str = "lightgrey";
-
 /// Health of a service (or a sum of services); serializes as the `?raw` answer
 /// `{"ready":R,"total":T,"restarts":N,"color":C}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
     /// Ready containers over the counted pods.
     pub ready: u32,
@@ -23,7 +19,7 @@ pub struct Health {
     /// Sum of the counted pods' container restarts.
     pub restarts: u32,
     /// `red`, `yellow`, `green`, or `lightgrey` when no pod is counted.
-    pub color: &'static str,
+    pub color: Color,
 }
 
 /// Health of a service's pods at `now`.
@@ -37,7 +33,7 @@ pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
         ready: 0,
         total: 0,
         restarts: 0,
-        color: LIGHTGREY,
+        color: Color::LIGHTGREY,
     };
     let (mut any_unready, mut any_restarting) = (false, false);
     for pod in pods.iter().filter(|p| p.phase != "Succeeded") {
@@ -53,12 +49,12 @@ pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
         sum.restarts = sum.restarts.saturating_add(restarts);
         any_unready |= ready < total;
         any_restarting |= restarts_often(pod, restarts, now);
-        sum.color = GREEN;
+        sum.color = Color::GREEN;
     }
     if any_unready {
-        sum.color = RED;
+        sum.color = Color::RED;
     } else if any_restarting {
-        sum.color = YELLOW;
+        sum.color = Color::YELLOW;
     }
     sum
 }
@@ -76,20 +72,10 @@ fn restarts_often(pod: &PodInfo, restarts: u32, now: Timestamp) -> bool {
     f64::from(restarts) / days as f64 > 0.5
 }
 
-/// Severity for aggregation: red > yellow > green > lightgrey (lightgrey means no pods).
-fn severity(color: &str) -> u8 {
-    match color {
-        RED => 3,
-        YELLOW => 2,
-        GREEN => 1,
-        _ => 0,
-    }
-}
-
 impl Health {
     /// The badge text: `R/T (N restarts)`, `restart` when N is 1, or `no pods`.
     pub fn status_text(&self) -> String {
-        if self.color == LIGHTGREY {
+        if self.color == Color::LIGHTGREY {
             return "no pods".to_owned();
         }
         let noun = if self.restarts == 1 {
@@ -103,24 +89,18 @@ impl Health {
     /// The health of several services together (`/a/<prefix>/health/`): ready, total and
     /// restarts add up; the worst color wins; lightgrey only when every part has no pods.
     pub fn sum(parts: impl IntoIterator<Item = Health>) -> Health {
-        parts.into_iter().fold(
-            Health {
-                ready: 0,
-                total: 0,
-                restarts: 0,
-                color: LIGHTGREY,
-            },
-            |sum, part| Health {
-                ready: sum.ready.saturating_add(part.ready),
-                total: sum.total.saturating_add(part.total),
-                restarts: sum.restarts.saturating_add(part.restarts),
-                color: if severity(part.color) > severity(sum.color) {
-                    part.color
-                } else {
-                    sum.color
-                },
-            },
-        )
+        let none = Health {
+            ready: 0,
+            total: 0,
+            restarts: 0,
+            color: Color::LIGHTGREY,
+        };
+        parts.into_iter().fold(none, |sum, part| Health {
+            ready: sum.ready.saturating_add(part.ready),
+            total: sum.total.saturating_add(part.total),
+            restarts: sum.restarts.saturating_add(part.restarts),
+            color: Color::worst([sum.color, part.color]).unwrap_or(Color::LIGHTGREY),
+        })
     }
 }
 
@@ -130,6 +110,11 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    const RED: Color = Color::RED;
+    const YELLOW: Color = Color::YELLOW;
+    const GREEN: Color = Color::GREEN;
+    const LIGHTGREY: Color = Color::LIGHTGREY;
 
     fn created() -> Timestamp {
         fake_apiserver::DEFAULT_CREATED.parse().unwrap()
@@ -171,7 +156,7 @@ mod tests {
         #[case] builders: Vec<PodBuilder>,
         #[case] age_days: i64,
         #[case] status: &str,
-        #[case] color: &str,
+        #[case] color: Color,
     ) {
         let health = health(&pods(&builders), days_after_creation(age_days));
         assert_eq!(
@@ -205,7 +190,7 @@ mod tests {
         );
     }
 
-    fn h(ready: u32, total: u32, restarts: u32, color: &'static str) -> Health {
+    fn h(ready: u32, total: u32, restarts: u32, color: Color) -> Health {
         Health {
             ready,
             total,

@@ -1,10 +1,18 @@
 //! Turning a check's answer into what the client asked for: a redirect to shields, a local
 //! SVG, the shields endpoint JSON, or the raw result.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kube_shields_badge::BadgeParams;
+use sha2::{Digest, Sha256};
 
 use crate::checks::Answer;
+
+/// What the redirect sends: GitHub's image proxy caches badges for a long time otherwise.
+const NO_STORE: &str = "no-cache, no-store, must-revalidate";
+/// What rendered answers send without `cacheSeconds`: keep them, but ask every time (an
+/// `If-None-Match` then costs a `304` with no body).
+const REVALIDATE: &str = "no-cache";
 
 /// The representation a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,26 +28,32 @@ pub enum Format {
 }
 
 /// What a badge request's query asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BadgeRequest {
     /// The representation.
     pub format: Format,
+    /// shields' parameters (`style`, `label`, `color`, ...), validated.
+    pub params: BadgeParams,
 }
 
 impl BadgeRequest {
-    /// Reads `format` (`svg` or `json`) and `raw` from the query; other parameters are left to
-    /// the badge. A malformed or repeated `format` is an error that says so.
+    /// Reads `format` (`svg` or `json`), `raw` and shields' parameters from the query. A
+    /// malformed or repeated `format` is an error that says so.
     pub fn parse(query: Option<&str>) -> Result<Self, String> {
         let mut format = None;
         let mut raw = false;
-        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            match key.as_ref() {
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(key, value)| (key.into_owned(), value.into_owned()))
+                .collect();
+        for (key, value) in &pairs {
+            match key.as_str() {
                 "raw" => raw = true,
                 "format" if format.is_some() => {
                     return Err("`format` is given more than once".to_owned());
                 }
                 "format" => {
-                    format = Some(match value.as_ref() {
+                    format = Some(match value.as_str() {
                         "svg" => Format::Svg,
                         "json" => Format::Endpoint,
                         other => {
@@ -58,43 +72,43 @@ impl BadgeRequest {
         } else {
             format.unwrap_or(Format::Redirect)
         };
-        Ok(BadgeRequest { format })
+        let params = BadgeParams::from_query(
+            pairs
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        );
+        Ok(BadgeRequest { format, params })
     }
 }
 
-/// Renders `answer` to `check` in the requested format.
+/// Renders `answer` to `check` in the requested format. Rendered answers carry an `ETag`;
+/// one the client already has (`If-None-Match`) is answered `304` without a body.
 pub fn respond(
     request: &BadgeRequest,
     check: &str,
     answer: &Answer,
     shields_base: &str,
+    headers: &HeaderMap,
 ) -> Response {
     let badge = answer.badge(check);
-    match request.format {
+    let params = &request.params;
+    let (status, content_type, body) = match request.format {
         Format::Redirect => {
-            let location = badge.redirect_url(shields_base);
             let mut response = StatusCode::FOUND.into_response();
             let headers = response.headers_mut();
-            if let Ok(location) = HeaderValue::from_str(&location) {
+            if let Ok(location) = HeaderValue::from_str(&params.redirect_url(shields_base, &badge))
+            {
                 headers.insert(header::LOCATION, location);
             }
-            // GitHub's image proxy caches badges for a long time otherwise.
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache, no-store, must-revalidate"),
-            );
-            response
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+            return response;
         }
-        Format::Svg => (
-            [
-                (header::CONTENT_TYPE, "image/svg+xml"),
-                (header::CONTENT_SECURITY_POLICY, "script-src 'none'"),
-                (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-            ],
-            badge.svg(None),
-        )
-            .into_response(),
-        Format::Endpoint => axum::Json(badge.endpoint_json()).into_response(),
+        Format::Svg => (StatusCode::OK, "image/svg+xml", params.svg(&badge, None)),
+        Format::Endpoint => (
+            StatusCode::OK,
+            "application/json",
+            params.endpoint_json(&badge).to_string(),
+        ),
         Format::Raw => {
             let (available, body) = answer.raw();
             let status = if available {
@@ -102,9 +116,60 @@ pub fn respond(
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            (status, axum::Json(body)).into_response()
+            (status, "application/json", body.to_string())
         }
-    }
+    };
+    let etag = etag(&body);
+    let cache_control = match params.cache_seconds() {
+        Some(seconds) => {
+            HeaderValue::from_str(&format!("max-age={seconds}")).expect("digits are a header value")
+        }
+        None => HeaderValue::from_static(REVALIDATE),
+    };
+    let mut response = if status == StatusCode::OK && client_has(headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if content_type == "image/svg+xml" {
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("script-src 'none'"),
+            );
+        }
+        response
+    };
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a header value"),
+    );
+    response_headers.insert(header::CACHE_CONTROL, cache_control);
+    response
+}
+
+/// A strong entity tag: the first 128 bits of the body's SHA-256, quoted.
+fn etag(body: &str) -> String {
+    format!(
+        "\"{}\"",
+        hex::encode(&Sha256::digest(body.as_bytes())[..16])
+    )
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`).
+fn client_has(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == etag || tag == "*")
+        })
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use kube_shields_badge::escape_xml as escape;
 
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
-use crate::badge::svg::escape;
 use crate::checks::CheckError;
 use crate::pods::naming::is_service_name;
 
@@ -97,6 +97,7 @@ async fn badge_route(
     State(state): Shared,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((service, check)) = path?;
     let request = badge_request(query.as_deref())?;
@@ -108,6 +109,7 @@ async fn badge_route(
         check,
         &answer,
         &state.config.shields_base,
+        &headers,
     ))
 }
 
@@ -115,6 +117,7 @@ async fn aggregate_route(
     State(state): Shared,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((prefix, check)) = path?;
     let request = badge_request(query.as_deref())?;
@@ -125,6 +128,7 @@ async fn aggregate_route(
         check,
         &answer,
         &state.config.shields_base,
+        &headers,
     ))
 }
 
