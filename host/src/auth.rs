@@ -594,4 +594,53 @@ mod tests {
     fn now_unix_is_after_2023() {
         assert!(now_unix() > NOW);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn verifier() -> Verifier {
+            Verifier::new(&secret(7))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// No header anyone can write without the secret is accepted, and none crashes the check.
+            #[test]
+            fn arbitrary_headers_are_refused(header in "\\PC{0,200}") {
+                prop_assert!(verifier().verify(Some(&header), "GET", "/services/", NOW).is_err());
+            }
+
+            /// Headers shaped like real ones (version, time, nonce, signature) but not signed
+            /// with the secret are refused too.
+            #[test]
+            fn well_shaped_forgeries_are_refused(nonce in "[0-9a-f]{32}", signature in "[A-Za-z0-9_-]{43}") {
+                let header = format!("v1.{NOW}.{nonce}.{signature}");
+                prop_assert!(verifier().verify(Some(&header), "GET", "/services/", NOW).is_err());
+            }
+
+            /// Changing any one character of a valid header makes it invalid.
+            #[test]
+            fn any_changed_character_breaks_a_signature(at in any::<prop::sample::Index>(), by in 1u8..=127) {
+                let header = Signer::new(&secret(7)).sign("GET", "/services/", NOW);
+                let mut bytes = header.into_bytes();
+                let at = at.index(bytes.len());
+                bytes[at] = (bytes[at] + by) % 128;
+                if let Ok(changed) = String::from_utf8(bytes) {
+                    prop_assert!(verifier().verify(Some(&changed), "GET", "/services/", NOW).is_err());
+                }
+            }
+
+            /// Every signature made with the secret is accepted once, for its method and path.
+            #[test]
+            fn signatures_round_trip(path in "/[a-z0-9/._-]{0,60}", skew in 0u64..=MAX_SKEW_SECS) {
+                let header = Signer::new(&secret(7)).sign("GET", &path, NOW - skew);
+                let verifier = verifier();
+                prop_assert!(verifier.verify(Some(&header), "GET", &path, NOW).is_ok());
+                prop_assert!(verifier.verify(Some(&header), "GET", &path, NOW).is_err());
+            }
+        }
+    }
 }

@@ -58,7 +58,8 @@ struct SettingsFile {
 }
 
 /// A configuration value: authors write `port = 8080` as readily as `port = "8080"`, and the
-/// plugin receives text either way.
+/// plugin receives text either way: scalars as they are written, tables and arrays as JSON
+/// text (`hosts = ["a", "b"]` arrives as `["a","b"]`), for the plugin to parse.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum ConfigValue {
@@ -66,6 +67,7 @@ enum ConfigValue {
     Integer(i64),
     Float(f64),
     Bool(bool),
+    Structured(serde_json::Value),
 }
 
 impl ConfigValue {
@@ -75,6 +77,7 @@ impl ConfigValue {
             ConfigValue::Integer(n) => n.to_string(),
             ConfigValue::Float(x) => x.to_string(),
             ConfigValue::Bool(b) => b.to_string(),
+            ConfigValue::Structured(value) => value.to_string(),
         }
     }
 }
@@ -232,6 +235,23 @@ mod tests {
         assert_eq!(PluginSettings::parse(json, false), Ok(expected));
     }
 
+    #[rstest]
+    #[case::toml_array(b"[config]\nhosts = [\"a\", \"b\"]\n".as_slice(), true, r#"["a","b"]"#)]
+    #[case::toml_table(b"[config.limits]\ncpu = 2\n".as_slice(), true, r#"{"cpu":2}"#)]
+    #[case::json_object(br#"{"config": {"limits": {"cpu": 2}}}"#.as_slice(), false, r#"{"cpu":2}"#)]
+    #[case::float(b"[config]\nratio = 0.5\n".as_slice(), true, "0.5")]
+    fn structured_config_values_arrive_as_json_text(
+        #[case] bytes: &[u8],
+        #[case] is_toml: bool,
+        #[case] text: &str,
+    ) {
+        let settings = PluginSettings::parse(bytes, is_toml).unwrap();
+        assert_eq!(
+            settings.config.values().next().map(String::as_str),
+            Some(text)
+        );
+    }
+
     #[test]
     fn defaults_match_the_design() {
         let defaults = PluginSettings::default();
@@ -272,5 +292,45 @@ mod tests {
             PluginSettings::parse(bytes, is_toml),
             Err(PluginError::Settings(message.to_owned()))
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Whatever a settings file holds, reading it answers settings or a settings error.
+            #[test]
+            fn any_bytes_give_settings_or_a_settings_error(bytes in proptest::collection::vec(any::<u8>(), 0..400), is_toml: bool) {
+                match PluginSettings::parse(&bytes, is_toml) {
+                    Ok(_) | Err(PluginError::Settings(_)) => {}
+                    Err(other) => prop_assert!(false, "not a settings error: {other:?}"),
+                }
+            }
+
+            /// Every value in range is read as written, and config scalars become their text.
+            #[test]
+            fn values_in_range_are_read_as_written(
+                deadline_ms in 1u64..=MAX_DEADLINE_MS,
+                memory_limit_mib in 1usize..=MAX_MEMORY_LIMIT_MIB,
+                cache_seconds in 0u64..100_000,
+                port in any::<i64>(),
+                name in "[a-zA-Z0-9 ./:-]{0,40}",
+            ) {
+                let toml = format!(
+                    "deadline_ms = {deadline_ms}\nmemory_limit_mib = {memory_limit_mib}\ncache_seconds = {cache_seconds}\n\
+                     [config]\nport = {port}\nname = {name:?}\n"
+                );
+                let settings = PluginSettings::parse(toml.as_bytes(), true).unwrap();
+                prop_assert_eq!(settings.deadline, Duration::from_millis(deadline_ms));
+                prop_assert_eq!(settings.memory_limit, memory_limit_mib * MIB);
+                prop_assert_eq!(settings.cache_ttl, Duration::from_secs(cache_seconds));
+                prop_assert_eq!(&settings.config["port"], &port.to_string());
+                prop_assert_eq!(&settings.config["name"], &name);
+            }
+        }
     }
 }

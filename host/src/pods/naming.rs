@@ -110,4 +110,39 @@ mod tests {
     fn service_names(#[case] name: &str, #[case] valid: bool) {
         assert_eq!(is_service_name(name), valid);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// A service name the URL accepts is a path segment as it is: nothing to escape, no
+            /// `/`, `%`, `?` or `#` to change what the path means.
+            #[test]
+            fn accepted_service_names_need_no_escaping(name in "\\PC{0,80}") {
+                if is_service_name(&name) {
+                    let escaped = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string()
+                        .replace("%2D", "-")
+                        .replace("%2E", ".");
+                    prop_assert_eq!(escaped, name);
+                }
+            }
+
+            /// The same holds for check names, and a plugin may never offer `health`.
+            #[test]
+            fn accepted_check_names_need_no_escaping(name in "\\PC{0,80}") {
+                use kube_shields_check_name::{is_check_name, is_plugin_check_name};
+                if is_check_name(&name) {
+                    let escaped = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string()
+                        .replace("%2D", "-")
+                        .replace("%5F", "_");
+                    prop_assert_eq!(escaped, name.clone());
+                }
+                prop_assert!(!(is_plugin_check_name(&name) && name == "health"));
+            }
+        }
+    }
 }
