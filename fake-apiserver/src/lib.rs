@@ -11,9 +11,11 @@
 //! - Optional bearer token (401), per-scope 403 and TLS (with optional client certificates).
 //!
 //! Tests drive it through [`FakeApiServer`]: upsert and delete pods, compact history, drop or
-//! hold watches. Build pods with [`PodBuilder`]; fixture pod IPs are loopback only.
+//! hold watches. Build pods with [`PodBuilder`]; fixture pod IPs are loopback only. Mount
+//! ConfigMaps the kubelet's way with [`ConfigMapVolume`].
 #![deny(missing_docs)]
 
+mod configmap_volume;
 mod http;
 mod pod_builder;
 mod selector;
@@ -34,6 +36,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
+pub use configmap_volume::ConfigMapVolume;
 pub use pod_builder::{DEFAULT_CREATED, PodBuilder, loopback_ip};
 pub use tls::{SERVER_NAMES, TlsMaterial};
 

@@ -6,14 +6,15 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
 use common::eventually;
+use fake_apiserver::ConfigMapVolume;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use kube_shields::plugin::{Outcome, PluginEngine};
@@ -29,8 +30,6 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// The `answer` plugin: one check, `answer`, returning a raw value of four characters.
 struct AnswerPlugin {
     answer: String,
-    /// Extra never-called functions, to make a component that is slow to compile.
-    filler_functions: usize,
 }
 
 impl AnswerPlugin {
@@ -38,27 +37,12 @@ impl AnswerPlugin {
         assert_eq!(answer.len(), 4, "the fixture's answer is four bytes");
         AnswerPlugin {
             answer: answer.to_owned(),
-            filler_functions: 0,
         }
-    }
-
-    fn filler_functions(mut self, count: usize) -> Self {
-        self.filler_functions = count;
-        self
     }
 
     fn wat(&self) -> String {
         let template = include_str!("fixtures/reload/answer.wat");
-        let mut wat = template.replace("\"v000\"", &format!("\"{}\"", self.answer));
-        if self.filler_functions > 0 {
-            // Each function does enough arithmetic to give the compiler real work.
-            let body =
-                "local.get 0 i32.const 7 i32.mul i32.const 3 i32.xor local.set 0 ".repeat(60);
-            let filler = format!("(func (param i32) (result i32) {body} local.get 0)\n")
-                .repeat(self.filler_functions);
-            wat = wat.replacen("    (data (;0;)", &format!("{filler}    (data (;0;)"), 1);
-        }
-        wat
+        template.replace("\"v000\"", &format!("\"{}\"", self.answer))
     }
 
     /// The component in binary form.
@@ -80,65 +64,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// A ConfigMap volume, written exactly as the kubelet's AtomicWriter does it.
-struct ConfigMapVolume {
-    dir: PathBuf,
-}
-
-impl ConfigMapVolume {
-    /// An empty ConfigMap, as mounted.
-    fn new(dir: &Path) -> Self {
-        let volume = ConfigMapVolume {
-            dir: dir.to_owned(),
-        };
-        volume.write(&[]);
-        volume
-    }
-
-    /// Makes `keys` the ConfigMap's whole content; returns when `..data` was renamed, the
-    /// moment the update becomes visible.
-    fn write(&self, keys: &[(&str, &[u8])]) -> Instant {
-        let data_link = self.dir.join("..data");
-        let old = std::fs::read_link(&data_link).ok();
-        // A new hidden timestamped folder holding the whole payload.
-        let folder = loop {
-            let name = format!(
-                "{}{:09}",
-                jiff::Timestamp::now().strftime("..%Y_%m_%d_%H_%M_%S."),
-                rand::random::<u32>() % 1_000_000_000
-            );
-            if std::fs::create_dir(self.dir.join(&name)).is_ok() {
-                break name;
-            }
-        };
-        for (key, bytes) in keys {
-            std::fs::write(self.dir.join(&folder).join(key), bytes).unwrap();
-        }
-        // `..data_tmp` → the folder, renamed over `..data` in one step.
-        let tmp_link = self.dir.join("..data_tmp");
-        std::os::unix::fs::symlink(&folder, &tmp_link).unwrap();
-        std::fs::rename(&tmp_link, &data_link).unwrap();
-        let renamed = Instant::now();
-        // Symlinks for new keys, then removal of deleted keys, then of the old folder.
-        for (key, _) in keys {
-            let link = self.dir.join(key);
-            if std::fs::symlink_metadata(&link).is_err() {
-                std::os::unix::fs::symlink(Path::new("..data").join(key), &link).unwrap();
-            }
-        }
-        for entry in std::fs::read_dir(&self.dir).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if !name.starts_with('.') && !keys.iter().any(|(key, _)| *key == name) {
-                std::fs::remove_file(self.dir.join(&name)).unwrap();
-            }
-        }
-        if let Some(old) = old {
-            std::fs::remove_dir_all(self.dir.join(old)).unwrap();
-        }
-        renamed
-    }
 }
 
 /// Log lines at WARN and above from the whole test binary (the reload task runs on runtime
@@ -760,26 +685,11 @@ async fn no_plugin_directory_means_no_plugins() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Figures
+// A real plugin, updated through a ConfigMap
 
-/// A small Rust plugin from `example-plugins/` when built, else the WAT fixture.
-fn small_plugin() -> (String, Vec<u8>) {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../example-plugins/target/wasm32-wasip2/release");
-    let smallest = std::fs::read_dir(&built)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-        .min_by_key(|path| std::fs::metadata(path).map_or(u64::MAX, |meta| meta.len()));
-    match smallest {
-        Some(path) => (path.display().to_string(), std::fs::read(&path).unwrap()),
-        None => (
-            "the WAT fixture".to_owned(),
-            AnswerPlugin::new("v000").wasm(),
-        ),
-    }
+/// The smallest example plugin, a real component.
+fn small_plugin() -> Vec<u8> {
+    std::fs::read(common::example_plugin("release_info")).unwrap()
 }
 
 /// Another version of `wasm` that behaves the same: a custom section appended (a new sha256).
@@ -793,8 +703,8 @@ fn new_version(wasm: &[u8], n: u8) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn figure_configmap_update_to_first_answer() {
-    let (source, wasm) = small_plugin();
+async fn every_configmap_update_serves_its_new_version() {
+    let wasm = small_plugin();
     let dir = tempfile::tempdir().unwrap();
     let volume = ConfigMapVolume::new(dir.path());
     volume.write(&[("web.wasm", &wasm)]);
@@ -809,11 +719,10 @@ async fn figure_configmap_update_to_first_answer() {
         .checks()[0]
         .name
         .clone();
-    let mut times = Vec::new();
     for n in 1..=5 {
         let version = new_version(&wasm, n);
         let new_sha256 = sha256(&version);
-        let renamed = volume.write(&[("web.wasm", &version)]);
+        volume.write(&[("web.wasm", &version)]);
         eventually("the new version to answer", DEADLINE, async || {
             let set = plugins.current();
             let entry = set.get("web")?;
@@ -824,59 +733,5 @@ async fn figure_configmap_update_to_first_answer() {
             plugin.run(&check, &[]).await.ok()
         })
         .await;
-        times.push(renamed.elapsed());
     }
-    times.sort();
-    println!(
-        "FIGURE ..data rename -> first answer of the new version ({source}, {} bytes, debounce included): \
-         median {:?}, max {:?}, all {times:?}",
-        wasm.len(),
-        times[times.len() / 2],
-        times[times.len() - 1]
-    );
-}
-
-/// `cargo test --test plugin_reload figure_large -- --ignored --nocapture`; the size in MB of
-/// the generated component comes from `FIGURE_COMPONENT_MB` (default 12).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a figure: compiles a large component for many seconds"]
-async fn figure_large_component_warm_cache_against_cold_compile() {
-    let megabytes: usize =
-        std::env::var("FIGURE_COMPONENT_MB").map_or(12, |mb| mb.parse().unwrap());
-    // One filler function is about 550 bytes of code.
-    let wasm = AnswerPlugin::new("v001")
-        .filler_functions(megabytes * 1_000_000 / 550)
-        .wasm();
-    let dir = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("big.wasm"), &wasm).unwrap();
-    let mut figures = Vec::new();
-    for expected in [
-        CompileCounts {
-            compiled: 1,
-            from_cache: 0,
-        },
-        CompileCounts {
-            compiled: 0,
-            from_cache: 1,
-        },
-    ] {
-        let started = Instant::now();
-        let plugins = PluginDir::open(
-            PluginSource::Directory(dir.path().to_owned()),
-            engine(),
-            Some(cache.path().to_owned()),
-        )
-        .await
-        .unwrap();
-        figures.push(started.elapsed());
-        assert_eq!(plugins.compile_counts(), expected);
-        assert_eq!(answer(&plugins, "big").await.as_deref(), Some("v001"));
-    }
-    println!(
-        "FIGURE {} byte component: cold open (compile) {:?}, warm open (compile cache) {:?}",
-        wasm.len(),
-        figures[0],
-        figures[1]
-    );
 }
