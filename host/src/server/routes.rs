@@ -94,38 +94,55 @@ fn badge_request(query: Option<&str>) -> Result<BadgeRequest, ApiError> {
 }
 
 async fn badge_route(
-    State(state): Shared,
+    state: Shared,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((service, check)) = path?;
-    let request = badge_request(query.as_deref())?;
-    let service = state.checker.service(service_segment(&service)?)?;
-    let check = check_segment(&check)?;
-    let answer = state.checker.run(&service, check).await?;
-    Ok(render::respond(
-        &request,
-        check,
-        &answer,
-        &state.config.shields_base,
-        &headers,
-    ))
+    badge(state, Target::Service(service), check, query, headers).await
 }
 
 async fn aggregate_route(
-    State(state): Shared,
+    state: Shared,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((prefix, check)) = path?;
+    badge(state, Target::Prefix(prefix), check, query, headers).await
+}
+
+/// What a badge is about: one service (`/_/`) or every service with a prefix (`/a/`).
+enum Target {
+    Service(String),
+    Prefix(String),
+}
+
+/// Both badge routes: validate, ask the core, render.
+async fn badge(
+    State(state): Shared,
+    target: Target,
+    check: String,
+    query: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let request = badge_request(query.as_deref())?;
-    let (prefix, check) = (service_segment(&prefix)?, check_segment(&check)?);
-    let answer = state.checker.aggregate(prefix, check).await?;
+    let answer = match target {
+        Target::Service(name) => {
+            let service = state.checker.service(service_segment(&name)?)?;
+            state.checker.run(&service, check_segment(&check)?).await?
+        }
+        Target::Prefix(prefix) => {
+            state
+                .checker
+                .aggregate(service_segment(&prefix)?, check_segment(&check)?)
+                .await?
+        }
+    };
     Ok(render::respond(
         &request,
-        check,
+        &check,
         &answer,
         &state.config.shields_base,
         &headers,
