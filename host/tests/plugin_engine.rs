@@ -288,6 +288,71 @@ async fn a_core_module_with_an_embedded_component_type_is_encoded_into_a_compone
     );
 }
 
+/// A core module as clang `wasm32-wasi` makes them: it prints with WASI preview 1's `fd_write`
+/// and carries its component type; the host adds the preview 1 adapter and runs it.
+#[tokio::test]
+async fn a_core_module_that_prints_through_wasi_preview1_loads_and_runs() {
+    use wit_component::{StringEncoding, embed_component_metadata};
+    use wit_parser::Resolve;
+
+    let mut resolve = Resolve::default();
+    let (package, _) = resolve.push_path(common::repo().join("wit")).unwrap();
+    let world = resolve
+        .select_world(&[package], Some("check-plugin"))
+        .unwrap();
+    let checks = "kube-shields:plugin/checks@0.1.0";
+    let wat = format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          ;; Room for the adapter's state, which it allocates through cabi_realloc.
+          (memory (export "memory") 32)
+          (global $heap (mut i32) (i32.const 0x10000))
+          (data (i32.const 0x100) "hello")
+          (data (i32.const 0x110) "printed\n")
+          (data (i32.const 0x120) "hi")
+          (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            (local $ptr i32)
+            (local.set $ptr
+              (i32.and
+                (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                (i32.sub (i32.const 0) (local.get 2))))
+            (global.set $heap (i32.add (local.get $ptr) (local.get 3)))
+            (local.get $ptr))
+          (func (export "{checks}#list-checks") (result i32)
+            (i32.store (i32.const 0x500) (i32.const 0x100))
+            (i32.store (i32.const 0x504) (i32.const 5))
+            (i32.store8 (i32.const 0x508) (i32.const 0))
+            (i32.store (i32.const 0x400) (i32.const 0x500))
+            (i32.store (i32.const 0x404) (i32.const 1))
+            (i32.const 0x400))
+          (func (export "{checks}#run-check") (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+            ;; printf("printed\n") the preview 1 way: one iovec, to fd 1.
+            (i32.store (i32.const 0x300) (i32.const 0x110))
+            (i32.store (i32.const 0x304) (i32.const 8))
+            (drop (call $fd_write (i32.const 1) (i32.const 0x300) (i32.const 1) (i32.const 0x308)))
+            (i32.store8 (i32.const 0x600) (i32.const 0))
+            (i32.store8 (i32.const 0x604) (i32.const 0))
+            (i32.store (i32.const 0x608) (i32.const 0x120))
+            (i32.store (i32.const 0x60c) (i32.const 2))
+            (i32.const 0x600)))"#
+    );
+    let mut module = wat::parse_str(&wat).unwrap();
+    embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).unwrap();
+    let plugin = ENGINE
+        .load("web", &module, PluginSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(check_names(&plugin), ["hello"]);
+    let (answer, lines) = logged_while(async || plugin.run("hello", &[]).await).await;
+    assert_eq!(answer, Ok(raw("hi")));
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("printed") && line.contains("stdout")),
+        "{lines:?}"
+    );
+}
+
 // --- refused check names -------------------------------------------------------------
 
 #[tokio::test]

@@ -142,9 +142,21 @@ fn one_line(err: &wasmtime::Error) -> String {
 }
 
 /// wit-bindgen's C output is a core module carrying its component type in a custom section.
+///
+/// C (clang `--target=wasm32-wasi`, even a lone `snprintf`) imports WASI preview 1: the preview 1
+/// reactor adapter of this wasmtime version bridges it to the WASI 0.2 the host links.
 fn encode_core_module(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
+    use wasi_preview1_component_adapter_provider::{
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
     wit_component::ComponentEncoder::default()
         .module(bytes)
+        .and_then(|encoder| {
+            encoder.adapter(
+                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
+        })
         .and_then(|encoder| encoder.validate(true).encode())
         .map_err(|err| {
             PluginError::WrongWorld(format!(
