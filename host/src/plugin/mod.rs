@@ -2,7 +2,9 @@
 //!
 //! [`PluginEngine`] compiles a plugin and prepares it once ([`LoadedPlugin`]); every check
 //! runs in a fresh, sandboxed instance ([`LoadedPlugin::run`]) under the limits of its
-//! [`PluginSettings`]. [`author`] is the `kube-shields check` command for plugin authors.
+//! [`PluginSettings`]. A script (`web.py`, `web.js`) is a plugin too: a language runtime
+//! is prepared once ([`PluginEngine::prepare_runtime`]) and each script is loaded on it
+//! ([`PluginEngine::load_script`]) without compiling anything. [`author`] is the `kube-shields check` command for plugin authors.
 
 pub mod author;
 mod bindings;
@@ -13,10 +15,12 @@ mod loaded;
 mod outcome;
 mod output;
 mod sandbox;
+mod script;
 mod settings;
 
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;
+pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};
 pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome};
 pub use settings::PluginSettings;
