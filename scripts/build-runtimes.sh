@@ -39,6 +39,8 @@ else
       -r "$root/runtimes/python/requirements.txt"
   fi
   start=$SECONDS
+  # Stale bytecode would be bundled too: same sources, same output.
+  rm -rf "$root/runtimes/python/__pycache__"
   # componentize-py snapshots the interpreter after importing app.py: that init is paid at
   # build time, not per call.
   (cd "$root" && "$tools/venv/bin/componentize-py" -d wit -w script-runtime componentize \
