@@ -16,8 +16,7 @@ js_backend="${KUBE_SHIELDS_JS_BACKEND:-qjs}"
 
 # Fingerprint of everything a runtime is built from.
 inputs() {
-  (cd "$root" && sha256sum scripts/build-runtimes.sh wit/*.wit "$@" && echo "js_backend=$js_backend") \
-    | sha256sum | cut -d' ' -f1
+  (cd "$root" && sha256sum scripts/build-runtimes.sh wit/*.wit "$@") | sha256sum | cut -d' ' -f1
 }
 
 up_to_date() { # NAME HASH
@@ -49,7 +48,7 @@ else
   built python "$python_hash" $((SECONDS - start))
 fi
 
-js_hash="$(inputs runtimes/js/runtime.js runtimes/js/package-lock.json)"
+js_hash="$(inputs runtimes/js/runtime.js runtimes/js/package-lock.json)-$js_backend"
 if up_to_date js "$js_hash"; then
   echo "js.wasm is up to date"
 else
@@ -59,15 +58,24 @@ else
     || "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]]; then
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  start=$SECONDS
   case "$js_backend" in
-    qjs) backend=(--backend qjs --backend-qjs-disable-async) ;;
-    starlingmonkey) backend=(--backend starlingmonkey --disable all) ;;
+    qjs)
+      # wasmtime 48 has no component-model async: the QuickJS backend's sync runtime.
+      (cd "$js" && npx --no-install jco componentize runtime.js --wit "$root/wit" \
+        --world-name script-runtime --backend qjs --backend-qjs-disable-async \
+        -o "$out/js.wasm.tmp" >/dev/null) ;;
+    starlingmonkey)
+      # Through the library: jco's CLI cannot read a WIT directory outside its sandbox.
+      (cd "$js" && OUT="$out/js.wasm.tmp" WIT="$root/wit" node --input-type=module -e "
+        import { componentize } from '@bytecodealliance/componentize-js';
+        import { readFile, writeFile } from 'node:fs/promises';
+        const { component } = await componentize(await readFile('runtime.js', 'utf8'), {
+          sourceName: 'runtime.js', witPath: process.env.WIT, worldName: 'script-runtime',
+          disableFeatures: ['http', 'fetch-event', 'clocks', 'random', 'stdio'] });
+        await writeFile(process.env.OUT, component);") ;;
     *) echo "KUBE_SHIELDS_JS_BACKEND must be qjs or starlingmonkey" >&2; exit 2 ;;
   esac
-  start=$SECONDS
-  # wasmtime 48 has no component-model async: the QuickJS backend's sync runtime.
-  (cd "$js" && npx --no-install jco componentize runtime.js --wit "$root/wit" \
-    --world-name script-runtime "${backend[@]}" -o "$out/js.wasm.tmp" >/dev/null)
   mv "$out/js.wasm.tmp" "$out/js.wasm"
   built js "$js_hash" $((SECONDS - start))
 fi

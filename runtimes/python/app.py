@@ -74,6 +74,9 @@ def _load():
     """Runs the script, which registers its checks; `script.fail` ends the call if it
     does not load (the host reports the message)."""
     source = script.source()
+    # The snapshot froze the generator's state at build time: every instance would draw
+    # the same numbers.
+    random.seed()
     kube_shields._checks.clear()
     sys.modules.pop("__plugin__", None)
     try:
