@@ -117,8 +117,10 @@ fn names(plugin: &LoadedPlugin) -> Vec<(&str, Option<&str>)> {
         .collect()
 }
 
-/// An HTTP/1.1 server on 127.0.0.1 answering every request with `200` and `body`.
-async fn serve(body: &'static [u8]) -> u16 {
+/// An HTTP/1.1 server on 127.0.0.1 answering every request with `200` and `body`; with
+/// `None` it reads the request and never answers.
+async fn serve(body: impl Into<Option<&'static [u8]>>) -> u16 {
+    let body = body.into();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     tokio::spawn(async move {
@@ -132,6 +134,10 @@ async fn serve(body: &'static [u8]) -> u16 {
                         Ok(n) => request.extend_from_slice(&buf[..n]),
                     }
                 }
+                let Some(body) = body else {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    return;
+                };
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
@@ -189,7 +195,7 @@ async fn the_example_answers_the_release_from_its_config(#[case] lang: Lang) {
 #[case::js(Lang::Js)]
 #[tokio::test]
 async fn the_example_asks_its_pods_over_http(#[case] lang: Lang) {
-    let port = serve(b"v1.4.2\n").await;
+    let port = serve(&b"v1.4.2\n"[..]).await;
     let plugin = example(lang, "").await;
     let settings_port = PluginSettings::parse(
         format!("[config]\nport = {port}\npath = \"/version\"\n").as_bytes(),
@@ -401,3 +407,38 @@ async fn a_script_that_is_not_utf8_or_too_big_is_refused() {
     assert!(matches!(Script::from_bytes("web.py", big), Err(PluginError::Script(_))));
 }
 
+
+#[rstest]
+#[case::python(
+    Lang::Python,
+    "from kube_shields import HttpError\n@check\ndef get(ctx):\n    try:\n        return len(http_get(ctx.config['url']).body)\n    except HttpError as err:\n        return f'{err.kind}: {err}'\n"
+)]
+#[case::js(
+    Lang::Js,
+    "check('get', (ctx) => { try { return http.get(ctx.config.url).body.length; } catch (err) { return `${err.kind}: ${err.message}`; } });"
+)]
+#[tokio::test]
+async fn http_get_reports_body_cap_and_deadline_to_the_check(#[case] lang: Lang, #[case] body: &str) {
+    let text = script(lang, body, body);
+    let pods = [info(pod("web-1"))];
+    let settings = |port: u16| {
+        let toml = format!(
+            "deadline_ms = 1000\nmax_response_kib = 1\n[config]\nurl = \"http://127.0.0.1:{port}/\"\n"
+        );
+        PluginSettings::parse(toml.as_bytes(), true).unwrap()
+    };
+
+    let at_cap = serve(&[b'a'; 1024][..]).await;
+    let plugin = load(lang, &text, settings(at_cap)).await.expect("loads");
+    assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw("1024".into())));
+
+    let over_cap = serve(&[b'a'; 1025][..]).await;
+    let plugin = load(lang, &text, settings(over_cap)).await.expect("loads");
+    let answer = format!("body-too-large: HTTP GET http://127.0.0.1:{over_cap}/: body longer than 1024 bytes");
+    assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw(answer)));
+
+    let silent = serve(None).await;
+    let plugin = load(lang, &text, settings(silent)).await.expect("loads");
+    let answer = format!("timeout: HTTP GET http://127.0.0.1:{silent}/: no answer before the deadline");
+    assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw(answer)));
+}

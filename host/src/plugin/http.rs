@@ -116,12 +116,12 @@ impl HttpPolicy {
         let host = request.uri().host().unwrap_or_default().to_owned();
         let exchange = async {
             let (response, connection) = Box::into_pin(self.send(request, None)).await?;
-            // The connection task must run while the body is read.
-            let connection = tokio::spawn(Box::into_pin(connection));
+            // The connection must be driven while the body is read, and end with the call
+            // (also when the deadline drops this future).
+            let _connection = AbortOnDrop(tokio::spawn(Box::into_pin(connection)));
             let (parts, body) = response.into_parts();
-            let body = body.collect().await.map(|body| body.to_bytes());
-            connection.abort();
-            Ok::<_, HttpError>((parts, body?))
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, HttpError>((parts, body))
         };
         let wait = self
             .deadline
@@ -131,7 +131,8 @@ impl HttpPolicy {
             Err(_elapsed) => return Err(wit::HttpError::Timeout),
             Ok(Err(HttpError::HttpRequestDenied)) => {
                 return Err(wit::HttpError::Denied(format!(
-                    "`{host}` is neither a pod of the service nor in allowed_hosts"
+                    "`{}` is neither a pod of the service nor in allowed_hosts",
+                    shown(&host)
                 )));
             }
             Ok(Err(HttpError::HttpResponseBodySize(_))) => {
@@ -153,6 +154,15 @@ impl HttpPolicy {
             headers,
             body: body.to_vec(),
         })
+    }
+}
+
+/// Ends a spawned task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
