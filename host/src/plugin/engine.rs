@@ -5,7 +5,7 @@ use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::CheckPluginPre;
 use super::error::PluginError;
@@ -39,6 +39,15 @@ impl PluginEngine {
     pub fn new() -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Every call instantiates afresh: memories start as copy-on-write mappings of the
+        // compiled image (an interpreter's snapshot heap is tens of MB) and come from a pool
+        // of reserved slots instead of fresh mmaps.
+        config.memory_init_cow(true);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.table_elements(sandbox::MAX_TABLE_ELEMENTS);
+        pool.linear_memory_keep_resident(2 << 20);
+        pool.table_keep_resident(1 << 20);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(host_error)?;
         let linker = sandbox::linker(&engine, false).map_err(host_error)?;
         let runtime_linker = sandbox::linker(&engine, true).map_err(host_error)?;

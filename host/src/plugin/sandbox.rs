@@ -22,7 +22,7 @@ use super::settings::PluginSettings;
 use crate::pods::model::PodInfo;
 
 /// Most elements a table may grow to; Rust and C plugins use a few hundred.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// How long a trap's stderr excerpt may be.
 const MAX_STDERR_EXCERPT_CHARS: usize = 512;
 
