@@ -102,7 +102,10 @@ fn runtimes() -> Vec<(String, &'static str, &'static str, Vec<u8>)> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/runtimes"));
     let mut found: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| {
-            panic!("{}: {err}: run scripts/build-runtimes.sh first", dir.display())
+            panic!(
+                "{}: {err}: run scripts/build-runtimes.sh first",
+                dir.display()
+            )
         })
         .filter_map(|entry| {
             let path = entry.ok()?.path();
@@ -111,7 +114,10 @@ fn runtimes() -> Vec<(String, &'static str, &'static str, Vec<u8>)> {
                 return None;
             }
             let (file, script) = if name.starts_with("python") {
-                ("web.py", "from kube_shields import check\n@check\ndef ok(ctx):\n    return 'ok'\n")
+                (
+                    "web.py",
+                    "from kube_shields import check\n@check\ndef ok(ctx):\n    return 'ok'\n",
+                )
             } else if name.starts_with("js") {
                 ("web.js", "check('ok', () => 'ok');\n")
             } else {

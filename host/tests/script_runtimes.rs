@@ -70,10 +70,16 @@ fn prepare(file: &str) -> PreparedRuntime {
         )
     });
     let component = ENGINE.compile(&bytes).expect("runtime compiles");
-    ENGINE.prepare_runtime(&component).expect("runtime prepares")
+    ENGINE
+        .prepare_runtime(&component)
+        .expect("runtime prepares")
 }
 
-async fn load(lang: Lang, text: &str, settings: PluginSettings) -> Result<LoadedPlugin, PluginError> {
+async fn load(
+    lang: Lang,
+    text: &str,
+    settings: PluginSettings,
+) -> Result<LoadedPlugin, PluginError> {
     let script = Script {
         file_name: lang.file_name(),
         text: text.to_owned(),
@@ -175,10 +181,19 @@ async fn the_example_lists_its_checks_with_descriptions(#[case] lang: Lang) {
 async fn the_example_counts_running_pods_red_and_green(#[case] lang: Lang) {
     let plugin = example(lang, "").await;
     let all_up = [info(pod("web-1")), info(pod("web-2"))];
-    assert_eq!(plugin.run("running", &all_up).await, Ok(shield("2/2 running", "green")));
+    assert_eq!(
+        plugin.run("running", &all_up).await,
+        Ok(shield("2/2 running", "green"))
+    );
     let one_pending = [info(pod("web-1")), info(pod("web-2").phase("Pending"))];
-    assert_eq!(plugin.run("running", &one_pending).await, Ok(shield("1/2 running", "red")));
-    assert_eq!(plugin.run("running", &[]).await, Ok(shield("no pods", "lightgrey")));
+    assert_eq!(
+        plugin.run("running", &one_pending).await,
+        Ok(shield("1/2 running", "red"))
+    );
+    assert_eq!(
+        plugin.run("running", &[]).await,
+        Ok(shield("no pods", "lightgrey"))
+    );
 }
 
 #[rstest]
@@ -187,7 +202,10 @@ async fn the_example_counts_running_pods_red_and_green(#[case] lang: Lang) {
 #[tokio::test]
 async fn the_example_answers_the_release_from_its_config(#[case] lang: Lang) {
     let plugin = example(lang, "").await;
-    assert_eq!(plugin.run("release", &[]).await, Ok(Outcome::Raw("2026.11".into())));
+    assert_eq!(
+        plugin.run("release", &[]).await,
+        Ok(Outcome::Raw("2026.11".into()))
+    );
 }
 
 #[rstest]
@@ -203,13 +221,19 @@ async fn the_example_asks_its_pods_over_http(#[case] lang: Lang) {
     )
     .unwrap();
     let text = std::fs::read_to_string(
-        repo_root().join("example-plugins").join(lang.dir()).join(lang.file_name()),
+        repo_root()
+            .join("example-plugins")
+            .join(lang.dir())
+            .join(lang.file_name()),
     )
     .unwrap();
     drop(plugin);
     let plugin = load(lang, &text, settings_port).await.expect("loads");
     let pods = [info(pod("web-1"))];
-    assert_eq!(plugin.run("version", &pods).await, Ok(shield("v1.4.2", "green")));
+    assert_eq!(
+        plugin.run("version", &pods).await,
+        Ok(shield("v1.4.2", "green"))
+    );
 }
 
 // --- the sandbox ------------------------------------------------------------------------
@@ -264,7 +288,11 @@ async fn a_memory_bomb_is_stopped_by_the_memory_cap(#[case] lang: Lang) {
     "__import__('socket').create_connection(('127.0.0.1', 80))",
     "no sockets"
 )]
-#[case::js_fs(Lang::Js, "require('fs').readFileSync('/etc/hostname')", "no filesystem")]
+#[case::js_fs(
+    Lang::Js,
+    "require('fs').readFileSync('/etc/hostname')",
+    "no filesystem"
+)]
 #[case::js_net(Lang::Js, "require('net').connect(80, '127.0.0.1')", "no sockets")]
 #[tokio::test]
 async fn files_and_sockets_fail_with_a_clear_error(
@@ -273,10 +301,14 @@ async fn files_and_sockets_fail_with_a_clear_error(
     #[case] expected: &str,
 ) {
     let text = match lang {
-        Lang::Python => format!("from kube_shields import check\n@check\ndef peek(ctx):\n    return {expression}\n"),
+        Lang::Python => format!(
+            "from kube_shields import check\n@check\ndef peek(ctx):\n    return {expression}\n"
+        ),
         Lang::Js => format!("check('peek', () => {expression});"),
     };
-    let plugin = load(lang, &text, PluginSettings::default()).await.expect("loads");
+    let plugin = load(lang, &text, PluginSettings::default())
+        .await
+        .expect("loads");
     let Err(PluginError::Plugin(err)) = plugin.run("peek", &[]).await else {
         panic!("expected the check to fail");
     };
@@ -301,8 +333,13 @@ async fn an_exception_names_its_file_and_line(
     #[case] text: &str,
     #[case] expected: &str,
 ) {
-    let plugin = load(lang, text, PluginSettings::default()).await.expect("loads");
-    assert_eq!(plugin.run("ratio", &[]).await, Err(PluginError::Plugin(expected.into())));
+    let plugin = load(lang, text, PluginSettings::default())
+        .await
+        .expect("loads");
+    assert_eq!(
+        plugin.run("ratio", &[]).await,
+        Err(PluginError::Plugin(expected.into()))
+    );
 }
 
 #[rstest]
@@ -348,11 +385,16 @@ async fn a_script_that_does_not_load_names_file_and_line(
     Lang::Python,
     "@check\ndef far(ctx):\n    return http_get('http://127.0.0.99:9/').status\n"
 )]
-#[case::js(Lang::Js, "check('far', () => http.get('http://127.0.0.99:9/').status);")]
+#[case::js(
+    Lang::Js,
+    "check('far', () => http.get('http://127.0.0.99:9/').status);"
+)]
 #[tokio::test]
 async fn http_to_a_host_that_is_not_a_pod_is_denied(#[case] lang: Lang, #[case] body: &str) {
     let text = script(lang, body, body);
-    let plugin = load(lang, &text, PluginSettings::default()).await.expect("loads");
+    let plugin = load(lang, &text, PluginSettings::default())
+        .await
+        .expect("loads");
     let Err(PluginError::Plugin(err)) = plugin.run("far", &[info(pod("web-1"))]).await else {
         panic!("expected the check to fail");
     };
@@ -374,12 +416,17 @@ async fn http_to_a_host_that_is_not_a_pod_is_denied(#[case] lang: Lang, #[case] 
 #[tokio::test]
 async fn the_standard_library_works(#[case] lang: Lang, #[case] body: &str) {
     let text = script(lang, body, body);
-    let plugin = load(lang, &text, PluginSettings::default()).await.expect("loads");
+    let plugin = load(lang, &text, PluginSettings::default())
+        .await
+        .expect("loads");
     let expected = match lang {
         Lang::Python => r#"{"d": "2026/11/23"}"#,
         Lang::Js => r#"{"d":"2026/11/23"}"#,
     };
-    assert_eq!(plugin.run("std", &[]).await, Ok(Outcome::Raw(expected.into())));
+    assert_eq!(
+        plugin.run("std", &[]).await,
+        Ok(Outcome::Raw(expected.into()))
+    );
 }
 
 #[rstest]
@@ -387,8 +434,14 @@ async fn the_standard_library_works(#[case] lang: Lang, #[case] body: &str) {
 #[case::js(Lang::Js)]
 #[tokio::test]
 async fn a_check_that_returns_nothing_fails_saying_so(#[case] lang: Lang) {
-    let text = script(lang, "@check\ndef empty(ctx):\n    pass\n", "check('empty', () => {});");
-    let plugin = load(lang, &text, PluginSettings::default()).await.expect("loads");
+    let text = script(
+        lang,
+        "@check\ndef empty(ctx):\n    pass\n",
+        "check('empty', () => {});",
+    );
+    let plugin = load(lang, &text, PluginSettings::default())
+        .await
+        .expect("loads");
     let Err(PluginError::Plugin(err)) = plugin.run("empty", &[]).await else {
         panic!("expected the check to fail");
     };
@@ -404,9 +457,11 @@ async fn a_script_that_is_not_utf8_or_too_big_is_refused() {
         ))
     );
     let big = vec![b'#'; kube_shields::plugin::MAX_SCRIPT_BYTES + 1];
-    assert!(matches!(Script::from_bytes("web.py", big), Err(PluginError::Script(_))));
+    assert!(matches!(
+        Script::from_bytes("web.py", big),
+        Err(PluginError::Script(_))
+    ));
 }
-
 
 #[rstest]
 #[case::python(
@@ -418,7 +473,10 @@ async fn a_script_that_is_not_utf8_or_too_big_is_refused() {
     "check('get', (ctx) => { try { return http.get(ctx.config.url).body.length; } catch (err) { return `${err.kind}: ${err.message}`; } });"
 )]
 #[tokio::test]
-async fn http_get_reports_body_cap_and_deadline_to_the_check(#[case] lang: Lang, #[case] body: &str) {
+async fn http_get_reports_body_cap_and_deadline_to_the_check(
+    #[case] lang: Lang,
+    #[case] body: &str,
+) {
     let text = script(lang, body, body);
     let pods = [info(pod("web-1"))];
     let settings = |port: u16| {
@@ -430,15 +488,21 @@ async fn http_get_reports_body_cap_and_deadline_to_the_check(#[case] lang: Lang,
 
     let at_cap = serve(&[b'a'; 1024][..]).await;
     let plugin = load(lang, &text, settings(at_cap)).await.expect("loads");
-    assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw("1024".into())));
+    assert_eq!(
+        plugin.run("get", &pods).await,
+        Ok(Outcome::Raw("1024".into()))
+    );
 
     let over_cap = serve(&[b'a'; 1025][..]).await;
     let plugin = load(lang, &text, settings(over_cap)).await.expect("loads");
-    let answer = format!("body-too-large: HTTP GET http://127.0.0.1:{over_cap}/: body longer than 1024 bytes");
+    let answer = format!(
+        "body-too-large: HTTP GET http://127.0.0.1:{over_cap}/: body longer than 1024 bytes"
+    );
     assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw(answer)));
 
     let silent = serve(None).await;
     let plugin = load(lang, &text, settings(silent)).await.expect("loads");
-    let answer = format!("timeout: HTTP GET http://127.0.0.1:{silent}/: no answer before the deadline");
+    let answer =
+        format!("timeout: HTTP GET http://127.0.0.1:{silent}/: no answer before the deadline");
     assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw(answer)));
 }

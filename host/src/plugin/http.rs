@@ -171,8 +171,7 @@ impl<T> Drop for AbortOnDrop<T> {
 fn get_request(
     url: &str,
     headers: Vec<(String, String)>,
-) -> Result<http::Request<WasiBody>, wit::HttpError>
-{
+) -> Result<http::Request<WasiBody>, wit::HttpError> {
     let failed = |text: String| wit::HttpError::Failed(text);
     let uri: http::Uri = url
         .parse()

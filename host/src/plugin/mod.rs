@@ -21,6 +21,6 @@ mod settings;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;
-pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};
 pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome};
+pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};
 pub use settings::PluginSettings;
