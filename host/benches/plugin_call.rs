@@ -1,12 +1,21 @@
 //! Plugin engine costs: one check call in a fresh instance (goal: median ≤ 100 µs), and
 //! compiling each example plugin. The examples must be built first
 //! (`cargo build --release --target wasm32-wasip2` in example-plugins/).
+//!
+//! Scripts: a trivial check in each language runtime of `target/runtimes` (built by
+//! `scripts/build-runtimes.sh`; goals: JS ≤ 2 ms, Python ≤ 10 ms median), fresh instance
+//! and script evaluation per call, and the first compile of each runtime. Every
+//! `python*.wasm` / `js*.wasm` there is measured, so another build of a runtime (e.g.
+//! `KUBE_SHIELDS_JS_BACKEND=starlingmonkey scripts/build-runtimes.sh target/runtimes-sm`,
+//! copied in as `js-starlingmonkey.wasm`) can be compared. Sizes are printed, raw and gzipped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kube_shields::plugin::{PluginEngine, PluginSettings};
+use std::io::Write;
+
+use kube_shields::plugin::{PluginEngine, PluginSettings, Script};
 use kube_shields::pods::model::{ContainerInfo, PodInfo};
 
 const EXAMPLES: [&str; 3] = ["image_tags", "release_info", "http_probe"];
@@ -86,5 +95,85 @@ fn compiles(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, compiles);
+/// The language runtimes to measure: (name, file name of scripts, trivial script, bytes).
+fn runtimes() -> Vec<(String, &'static str, &'static str, Vec<u8>)> {
+    let dir = std::env::var_os("KUBE_SHIELDS_RUNTIMES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/runtimes"));
+    let mut found: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| {
+            panic!(
+                "{}: {err}: run scripts/build-runtimes.sh first",
+                dir.display()
+            )
+        })
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_stem()?.to_str()?.to_owned();
+            if path.extension()? != "wasm" {
+                return None;
+            }
+            let (file, script) = if name.starts_with("python") {
+                (
+                    "web.py",
+                    "from kube_shields import check\n@check\ndef ok(ctx):\n    return 'ok'\n",
+                )
+            } else if name.starts_with("js") {
+                ("web.js", "check('ok', () => 'ok');\n")
+            } else {
+                return None;
+            };
+            Some((name, file, script, std::fs::read(&path).ok()?))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, _, _, bytes) in &found {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).expect("gzip");
+        let gzipped = gz.finish().expect("gzip").len();
+        eprintln!(
+            "runtime {name}: {:.2} MiB raw, {:.2} MiB gzipped",
+            bytes.len() as f64 / 1048576.0,
+            gzipped as f64 / 1048576.0
+        );
+    }
+    found
+}
+
+fn script_calls(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let engine = PluginEngine::new().expect("plugin engine");
+    let mut group = c.benchmark_group("script_call");
+    for (name, file, text, bytes) in runtimes() {
+        let prepared = engine
+            .prepare_runtime(&engine.compile(&bytes).expect("runtime compiles"))
+            .expect("runtime prepares");
+        let script = Script {
+            file_name: file.into(),
+            text: text.into(),
+        };
+        let plugin = runtime
+            .block_on(engine.load_script("web", &prepared, script, PluginSettings::default()))
+            .expect("trivial script loads");
+        group.bench_function(format!("{name}_trivial"), |b| {
+            b.to_async(&runtime)
+                .iter(|| async { plugin.run("ok", &[]).await.expect("ok runs") })
+        });
+    }
+    group.finish();
+}
+
+fn runtime_compiles(c: &mut Criterion) {
+    let engine = PluginEngine::new().expect("plugin engine");
+    let mut group = c.benchmark_group("runtime_compile");
+    group.sample_size(10);
+    for (name, _, _, bytes) in runtimes() {
+        group.bench_function(&name, |b| {
+            b.iter(|| engine.compile(&bytes).expect("runtime compiles"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls, compiles, script_calls, runtime_compiles);
 criterion_main!(benches);

@@ -223,8 +223,8 @@ async fn a_component_of_another_world_is_refused_naming_the_missing_export() {
     assert_eq!(
         load("other_world.wat").await.unwrap_err(),
         PluginError::WrongWorld(
-            "the component does not export `kube-shields:plugin/checks@0.1.0` \
-             (it exports wasi:cli/run@0.2.0)"
+            "the component does not export `kube-shields:plugin/checks@0.1.1` or a \
+             semver-compatible 0.1.x (it exports wasi:cli/run@0.2.0)"
                 .into()
         )
     );
@@ -237,7 +237,7 @@ async fn wrong_export_types_are_refused_naming_the_mismatch() {
     assert_eq!(
         err,
         PluginError::WrongWorld(
-            "instance export `kube-shields:plugin/checks@0.1.0` does not have export `run-check`"
+            "instance export `kube-shields:plugin/checks@0.1.1` does not have export `run-check`"
                 .into()
         )
     );

@@ -4,5 +4,23 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "check-plugin",
+    imports: { "kube-shields:plugin/http.get": async },
     exports: { default: async },
 });
+
+/// The `script-runtime` world: only its `script` import is new; everything else is the
+/// `check-plugin` world's, so the same types and `Guest` serve plugins and runtimes.
+pub(crate) mod runtime {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "script-runtime",
+        with: {
+            "kube-shields:plugin/types": super::kube_shields::plugin::types,
+            "kube-shields:plugin/logging": super::kube_shields::plugin::logging,
+            "kube-shields:plugin/http": super::kube_shields::plugin::http,
+        },
+        // `fail` ends the call with a trap.
+        imports: { default: trappable },
+        exports: { default: async },
+    });
+}

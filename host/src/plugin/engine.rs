@@ -1,19 +1,22 @@
 //! The process-wide plugin engine: compiles plugins and prepares them for calls.
 
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::CheckPluginPre;
 use super::error::PluginError;
 use super::loaded::LoadedPlugin;
 use super::sandbox::{self, CallState};
+use super::script::{PreparedRuntime, Script};
 use super::settings::PluginSettings;
 
-/// The interface a check plugin must export.
-const CHECKS_INTERFACE: &str = "kube-shields:plugin/checks@0.1.0";
+/// The interface a check plugin must export. Export lookup is semver-compatible: a plugin
+/// built against any `0.1.x` of the package matches.
+const CHECKS_INTERFACE: &str = "kube-shields:plugin/checks@0.1.1";
 /// How often the epoch advances: the granularity of deadlines and of yields to the executor.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -23,10 +26,12 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 /// Compiles and prepares check plugins; one per process.
 ///
 /// Holds the wasmtime engine (epoch interruption on, advanced by a ticker thread that ends
-/// when the engine is gone) and the linker with every import a plugin may use.
+/// when the engine is gone) and the linkers with every import a plugin, or a language
+/// runtime (which may also import `script`), may use.
 pub struct PluginEngine {
     engine: Engine,
     linker: Linker<CallState>,
+    runtime_linker: Linker<CallState>,
 }
 
 impl PluginEngine {
@@ -34,10 +39,24 @@ impl PluginEngine {
     pub fn new() -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Every call instantiates afresh: memories start as copy-on-write mappings of the
+        // compiled image (an interpreter's snapshot heap is tens of MB) and come from a pool
+        // of reserved slots instead of fresh mmaps.
+        config.memory_init_cow(true);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.table_elements(sandbox::MAX_TABLE_ELEMENTS);
+        pool.linear_memory_keep_resident(2 << 20);
+        pool.table_keep_resident(1 << 20);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(host_error)?;
-        let linker = sandbox::linker(&engine).map_err(host_error)?;
+        let linker = sandbox::linker(&engine, false).map_err(host_error)?;
+        let runtime_linker = sandbox::linker(&engine, true).map_err(host_error)?;
         start_epoch_ticker(&engine)?;
-        Ok(PluginEngine { engine, linker })
+        Ok(PluginEngine {
+            engine,
+            linker,
+            runtime_linker,
+        })
     }
 
     /// Compiles a component, a core module with an embedded component type (encoded into a
@@ -54,14 +73,36 @@ impl PluginEngine {
         component: &Component,
         settings: PluginSettings,
     ) -> Result<LoadedPlugin, PluginError> {
-        check_exports(&self.engine, component)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|err| PluginError::WrongWorld(format!("{err:#}")))?;
-        let pre = CheckPluginPre::new(instance_pre)
-            .map_err(|err| PluginError::WrongWorld(format!("{err:#}")))?;
-        LoadedPlugin::list_checks(service, pre, settings).await
+        let pre = pre(&self.linker, component)?;
+        LoadedPlugin::list_checks(service, pre, None, settings).await
+    }
+
+    /// Checks a language runtime's world (`script-runtime`) and prepares it once; every
+    /// script it runs ([`PluginEngine::load_script`]) shares this preparation.
+    pub fn prepare_runtime(&self, component: &Component) -> Result<PreparedRuntime, PluginError> {
+        Ok(PreparedRuntime {
+            pre: pre(&self.runtime_linker, component)?,
+        })
+    }
+
+    /// Compiles (on the blocking pool) and prepares a language runtime, e.g. `python.wasm`.
+    pub async fn load_runtime(&self, bytes: &[u8]) -> Result<PreparedRuntime, PluginError> {
+        let component = self.compile_off_thread(bytes).await?;
+        self.prepare_runtime(&component)
+    }
+
+    /// Makes a plugin of an author's script run by `runtime`: lists its checks once (a
+    /// script that does not load fails with [`PluginError::Script`] naming file and line).
+    /// Nothing is compiled: a changed script costs one `list-checks` call.
+    pub async fn load_script(
+        &self,
+        service: &str,
+        runtime: &PreparedRuntime,
+        script: Script,
+        settings: PluginSettings,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let script = Arc::new(script.checked()?);
+        LoadedPlugin::list_checks(service, runtime.pre.clone(), Some(script), settings).await
     }
 
     /// Compiles (on the blocking pool) and prepares a plugin.
@@ -71,18 +112,34 @@ impl PluginEngine {
         bytes: &[u8],
         settings: PluginSettings,
     ) -> Result<LoadedPlugin, PluginError> {
+        let component = self.compile_off_thread(bytes).await?;
+        self.prepare(service, &component, settings).await
+    }
+
+    async fn compile_off_thread(&self, bytes: &[u8]) -> Result<Component, PluginError> {
         let engine = self.engine.clone();
         let bytes = bytes.to_vec();
-        let component = tokio::task::spawn_blocking(move || compile(&engine, &bytes))
+        tokio::task::spawn_blocking(move || compile(&engine, &bytes))
             .await
-            .map_err(|err| PluginError::Host(format!("compile task failed: {err}")))??;
-        self.prepare(service, &component, settings).await
+            .map_err(|err| PluginError::Host(format!("compile task failed: {err}")))?
     }
 
     /// The wasmtime engine, e.g. to serialize compiled components for a cache.
     pub fn wasmtime(&self) -> &Engine {
         &self.engine
     }
+}
+
+/// Checks the exports, links the imports and resolves the `checks` export once.
+fn pre(
+    linker: &Linker<CallState>,
+    component: &Component,
+) -> Result<CheckPluginPre<CallState>, PluginError> {
+    check_exports(linker.engine(), component)?;
+    let instance_pre = linker
+        .instantiate_pre(component)
+        .map_err(|err| PluginError::WrongWorld(format!("{err:#}")))?;
+    CheckPluginPre::new(instance_pre).map_err(|err| PluginError::WrongWorld(format!("{err:#}")))
 }
 
 fn host_error(err: wasmtime::Error) -> PluginError {
@@ -167,10 +224,11 @@ fn encode_core_module(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
 
 /// Says precisely what is missing when the component is not a check plugin.
 fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginError> {
-    let ty = component.component_type();
-    if ty.get_export(engine, CHECKS_INTERFACE).is_some() {
+    // `get_export_index` (unlike the component type's map) matches semver-compatible names.
+    if component.get_export_index(None, CHECKS_INTERFACE).is_some() {
         return Ok(());
     }
+    let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     let found = if exports.is_empty() {
         "nothing".to_owned()
@@ -178,6 +236,7 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), PluginErr
         exports.join(", ")
     };
     Err(PluginError::WrongWorld(format!(
-        "the component does not export `{CHECKS_INTERFACE}` (it exports {found})"
+        "the component does not export `{CHECKS_INTERFACE}` or a semver-compatible 0.1.x \
+         (it exports {found})"
     )))
 }

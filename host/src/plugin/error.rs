@@ -21,6 +21,10 @@ pub enum PluginError {
     /// The plugin tried to grow its memory past the cap.
     #[error("plugin exceeded its memory cap")]
     OutOfMemory,
+    /// A script cannot run (syntax error, failing import, listing its checks raised); the
+    /// text names the file and line, e.g. `web.py:3: SyntaxError: invalid syntax`.
+    #[error("script failed: {0}")]
+    Script(String),
     /// The check returned an error; this is its text.
     #[error("check failed: {0}")]
     Plugin(String),

@@ -1,18 +1,26 @@
 //! The outgoing HTTP policy: a plugin may call its service's own pod IPs (any port) and the
-//! hosts its settings allow; anything else fails inside the plugin with `HTTP-request-denied`.
-//! Response bodies are cut off at the settings' cap.
+//! hosts its settings allow; anything else fails inside the plugin (`HTTP-request-denied` in
+//! `wasi:http`, `denied` in the one-call `http.get`). Response bodies are cut off at the
+//! settings' cap. Both ways out go through [`HttpPolicy::send`].
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Limited};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::bindings::kube_shields::plugin::http as wit;
 use super::output::CallTags;
 use crate::pods::model::PodInfo;
 
+/// Time `http.get` leaves the check before the call's deadline, to answer without the data.
+const MAX_ANSWER_MARGIN: Duration = Duration::from_millis(100);
+/// Most request headers one `http.get` may send.
+const MAX_REQUEST_HEADERS: usize = 64;
 /// Hosts one call may reach.
 #[derive(Debug, Default)]
 pub(crate) struct AllowList {
@@ -52,32 +60,26 @@ impl AllowList {
     }
 }
 
-/// The `wasi:http` hooks of one call.
+/// The outgoing HTTP policy of one call, for `wasi:http` and `http.get` alike.
 pub(crate) struct HttpPolicy {
     pub(crate) allowed: AllowList,
     pub(crate) max_response_body: usize,
     pub(crate) tags: CallTags,
+    /// When the call's deadline passes: `http.get` gives up a little before it.
+    pub(crate) deadline: Instant,
 }
 
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
+type Connection = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, Connection), HttpError>> + Send>;
 
-impl WasiHttpHooks for HttpPolicy {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        _response_done: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> SendFuture {
+impl HttpPolicy {
+    /// Sends `request` when its host is allowed (else logs and fails with
+    /// `HttpRequestDenied`); the response body fails past the cap.
+    fn send<B>(&self, request: http::Request<B>, options: Option<RequestOptions>) -> SendFuture
+    where
+        B: hyper::body::Body<Data = Bytes, Error = HttpError> + Send + 'static,
+    {
         let host = request.uri().host().unwrap_or_default();
         if !self.allowed.allows(host) {
             tracing::warn!(
@@ -100,11 +102,137 @@ impl WasiHttpHooks for HttpPolicy {
                     })
                     .boxed_unsync()
             });
-            Ok((
-                response,
-                Box::new(connection) as Box<dyn Future<Output = _> + Send>,
-            ))
+            Ok((response, Box::new(connection) as Connection))
         })
+    }
+
+    /// `http.get`: one GET, read whole, within the allow-list, the body cap and the deadline.
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+    ) -> Result<wit::Response, wit::HttpError> {
+        let request = get_request(url, headers)?;
+        let host = request.uri().host().unwrap_or_default().to_owned();
+        let exchange = async {
+            let (response, connection) = Box::into_pin(self.send(request, None)).await?;
+            // The connection must be driven while the body is read, and end with the call
+            // (also when the deadline drops this future).
+            let _connection = AbortOnDrop(tokio::spawn(Box::into_pin(connection)));
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, HttpError>((parts, body))
+        };
+        let wait = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(MAX_ANSWER_MARGIN);
+        let (parts, body) = match tokio::time::timeout(wait, exchange).await {
+            Err(_elapsed) => return Err(wit::HttpError::Timeout),
+            Ok(Err(HttpError::HttpRequestDenied)) => {
+                return Err(wit::HttpError::Denied(format!(
+                    "`{}` is neither a pod of the service nor in allowed_hosts",
+                    shown(&host)
+                )));
+            }
+            Ok(Err(HttpError::HttpResponseBodySize(_))) => {
+                return Err(wit::HttpError::BodyTooLarge(self.max_response_body as u64));
+            }
+            Ok(Err(err)) => return Err(wit::HttpError::Failed(describe(&err))),
+            Ok(Ok(answer)) => answer,
+        };
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        Ok(wit::Response {
+            status: parts.status.as_u16(),
+            headers,
+            body: body.to_vec(),
+        })
+    }
+}
+
+/// Ends a spawned task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The request `http.get` sends: `url` must be absolute `http` or `https`; `host` comes from
+/// the URL (hyper's client connection does not add it).
+fn get_request(
+    url: &str,
+    headers: Vec<(String, String)>,
+) -> Result<http::Request<WasiBody>, wit::HttpError> {
+    let failed = |text: String| wit::HttpError::Failed(text);
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|err| failed(format!("invalid URL `{}`: {err}", shown(url))))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => {
+            return Err(failed(format!(
+                "invalid URL `{}`: only absolute http:// and https:// URLs",
+                shown(url)
+            )));
+        }
+    }
+    let Some(authority) = uri.authority().cloned() else {
+        return Err(failed(format!("invalid URL `{}`: no host", shown(url))));
+    };
+    if headers.len() > MAX_REQUEST_HEADERS {
+        return Err(failed(format!(
+            "{} request headers; at most {MAX_REQUEST_HEADERS}",
+            headers.len()
+        )));
+    }
+    let mut builder = http::Request::get(uri);
+    let mut has_host = false;
+    for (name, value) in headers {
+        let name = http::HeaderName::try_from(name.as_str())
+            .map_err(|_| failed(format!("invalid header name `{}`", shown(&name))))?;
+        let value = http::HeaderValue::try_from(value.as_str())
+            .map_err(|_| failed(format!("invalid value for header `{name}`")))?;
+        has_host |= name == http::header::HOST;
+        builder = builder.header(name, value);
+    }
+    if !has_host {
+        builder = builder.header(http::header::HOST, authority.as_str());
+    }
+    let body = Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    builder
+        .body(body)
+        .map_err(|err| failed(format!("invalid request: {err}")))
+}
+
+/// Plugin-supplied text quoted in an error: escaped and short.
+fn shown(text: &str) -> String {
+    super::outcome::cut(text.escape_debug().to_string(), 200)
+}
+
+/// What went wrong, in words.
+fn describe(err: &HttpError) -> String {
+    format!("{err}")
+}
+
+impl WasiHttpHooks for HttpPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_done: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendFuture {
+        self.send(request, options)
     }
 }
 

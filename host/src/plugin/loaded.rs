@@ -11,6 +11,7 @@ use super::error::PluginError;
 use super::outcome::{CheckInfo, MAX_ERROR_CHARS, MAX_STATUS_CHARS, Outcome, cut};
 use super::output::CallTags;
 use super::sandbox::{Call, CallState};
+use super::script::Script;
 use super::settings::PluginSettings;
 use crate::pods::model::PodInfo;
 /// The check tag of the one call made at load time.
@@ -23,6 +24,8 @@ pub struct LoadedPlugin {
     warnings: Vec<String>,
     settings: PluginSettings,
     pre: CheckPluginPre<CallState>,
+    /// The author's script when `pre` is a language runtime.
+    script: Option<Arc<Script>>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -32,6 +35,7 @@ impl std::fmt::Debug for LoadedPlugin {
             .field("checks", &self.checks)
             .field("warnings", &self.warnings)
             .field("settings", &self.settings)
+            .field("script", &self.script.as_ref().map(|s| &s.file_name))
             .finish_non_exhaustive()
     }
 }
@@ -41,13 +45,15 @@ impl LoadedPlugin {
     pub(crate) async fn list_checks(
         service: &str,
         pre: CheckPluginPre<CallState>,
+        script: Option<Arc<Script>>,
         settings: PluginSettings,
     ) -> Result<Self, PluginError> {
         let service: Arc<str> = service.into();
-        let listed = Call {
+        let (listed, _) = Call {
             tags: tags(&service, LIST_CHECKS_TAG),
             settings: &settings,
             pods: &[],
+            script: script.as_ref(),
         }
         .run(&pre, async |guest, store| {
             guest.call_list_checks(store).await
@@ -60,6 +66,7 @@ impl LoadedPlugin {
             warnings,
             settings,
             pre,
+            script,
         })
     }
 
@@ -72,6 +79,11 @@ impl LoadedPlugin {
     /// check; ignored".
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// The script's file name when this plugin is a script run by a language runtime.
+    pub fn script_file(&self) -> Option<&str> {
+        self.script.as_ref().map(|script| script.file_name.as_str())
     }
 
     /// The settings the plugin runs with.
@@ -94,18 +106,23 @@ impl LoadedPlugin {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         };
-        let answer = Call {
+        let (answer, memory_cap_hit) = Call {
             tags: tags(&self.service, check),
             settings: &self.settings,
             pods,
+            script: self.script.as_ref(),
         }
         .run(&self.pre, async |guest, store| {
             guest.call_run_check(store, check, &ctx).await
         })
         .await?;
-        answer
-            .map(Outcome::from)
-            .map_err(|err| PluginError::Plugin(cut(err, MAX_ERROR_CHARS)))
+        match answer {
+            Ok(outcome) => Ok(Outcome::from(outcome)),
+            // An interpreter reports a refused `memory.grow` as an exception (Python's
+            // `MemoryError`): the cap is the cause the operator needs to see.
+            Err(_) if memory_cap_hit => Err(PluginError::OutOfMemory),
+            Err(err) => Err(PluginError::Plugin(cut(err, MAX_ERROR_CHARS))),
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! [`PluginEngine`] compiles a plugin and prepares it once ([`LoadedPlugin`]); every check
 //! runs in a fresh, sandboxed instance ([`LoadedPlugin::run`]) under the limits of its
-//! [`PluginSettings`].
+//! [`PluginSettings`]. A script (`web.py`, `web.js`) is a plugin too: a language runtime
+//! is prepared once ([`PluginEngine::prepare_runtime`]) and each script is loaded on it
+//! ([`PluginEngine::load_script`]) without compiling anything.
 
 mod bindings;
 mod engine;
@@ -12,10 +14,12 @@ mod loaded;
 mod outcome;
 mod output;
 mod sandbox;
+mod script;
 mod settings;
 
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;
 pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome};
+pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};
 pub use settings::PluginSettings;

@@ -10,16 +10,19 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::exports::kube_shields::plugin::checks::Guest;
-use super::bindings::kube_shields::plugin::{logging, types};
+use super::bindings::kube_shields::plugin::{http as wit_http, logging, types};
+use super::bindings::runtime::kube_shields::plugin::script;
 use super::bindings::{CheckPlugin, CheckPluginPre};
 use super::error::PluginError;
 use super::http::{AllowList, HttpPolicy};
+use super::outcome::{MAX_ERROR_CHARS, cut};
 use super::output::{CallOutput, CallTags, Source};
+use super::script::Script;
 use super::settings::PluginSettings;
 use crate::pods::model::PodInfo;
 
 /// Most elements a table may grow to; Rust and C plugins use a few hundred.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// How long a trap's stderr excerpt may be.
 const MAX_STDERR_EXCERPT_CHARS: usize = 512;
 
@@ -31,6 +34,10 @@ pub(crate) struct CallState {
     http_policy: HttpPolicy,
     memory: MemoryCap,
     output: Arc<CallOutput>,
+    /// The author's script, for a language runtime.
+    script: Option<Arc<Script>>,
+    /// Why the runtime gave up on the script (`script.fail`).
+    script_failure: Option<String>,
 }
 
 impl WasiView for CallState {
@@ -60,13 +67,49 @@ impl logging::Host for CallState {
 
 impl types::Host for CallState {}
 
+impl wit_http::Host for CallState {
+    async fn get(
+        &mut self,
+        url: String,
+        headers: Vec<(String, String)>,
+    ) -> Result<wit_http::Response, wit_http::HttpError> {
+        self.http_policy.get(&url, headers).await
+    }
+}
+
+impl script::Host for CallState {
+    fn source(&mut self) -> wasmtime::Result<script::SourceFile> {
+        // Only the runtime linker offers `script`, and runtimes always run with a script.
+        let script = self
+            .script
+            .as_ref()
+            .ok_or_else(|| wasmtime::Error::msg("no script for this plugin"))?;
+        Ok(script::SourceFile {
+            file_name: script.file_name.clone(),
+            text: script.text.clone(),
+        })
+    }
+
+    fn fail(&mut self, message: String) -> wasmtime::Result<()> {
+        self.script_failure = Some(cut(message, MAX_ERROR_CHARS));
+        Err(wasmtime::Error::new(ScriptFailed))
+    }
+}
+
 /// Links what a plugin may import: WASI 0.2 (with every capability denied per call),
-/// `wasi:http` and the `logging` interface.
-pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> {
+/// `wasi:http` and the `logging` and `http` interfaces; for language runtimes
+/// (`with_script`) also the `script` interface.
+pub(crate) fn linker(
+    engine: &wasmtime::Engine,
+    with_script: bool,
+) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     CheckPlugin::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    if with_script {
+        script::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    }
     Ok(linker)
 }
 
@@ -109,21 +152,29 @@ impl ResourceLimiter for MemoryCap {
 #[error("deadline reached")]
 struct DeadlineReached;
 
+/// Raised by `script.fail`: the runtime cannot run the script (the reason is in the state).
+#[derive(Debug, thiserror::Error)]
+#[error("the script cannot run")]
+struct ScriptFailed;
+
 /// What one call is about.
 pub(crate) struct Call<'a> {
     pub(crate) tags: CallTags,
     pub(crate) settings: &'a PluginSettings,
     pub(crate) pods: &'a [Arc<PodInfo>],
+    /// The author's script, when `pre` is a language runtime.
+    pub(crate) script: Option<&'a Arc<Script>>,
 }
 
 impl Call<'_> {
     /// Instantiates `pre` in a fresh store and runs `call` on its exports within the
-    /// deadline; the store's output is logged whatever happens.
+    /// deadline; the store's output is logged whatever happens. Besides the answer: whether
+    /// the memory cap was hit (interpreters turn that into an exception the check returns).
     pub(crate) async fn run<R>(
         self,
         pre: &CheckPluginPre<CallState>,
         call: impl AsyncFnOnce(&Guest, &mut Store<CallState>) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
+    ) -> Result<(R, bool), PluginError> {
         let output = CallOutput::new(self.tags.clone());
         let mut store = self.store(pre.engine(), &output);
         let result = tokio::time::timeout(self.settings.deadline, async {
@@ -134,7 +185,7 @@ impl Call<'_> {
         output.finish();
         match result {
             Err(_elapsed) => Err(PluginError::Timeout),
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => Ok((value, store.data().memory.hit)),
             Ok(Err(err)) => Err(classify(&err, store.data())),
         }
     }
@@ -147,6 +198,7 @@ impl Call<'_> {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let deadline = Instant::now() + self.settings.deadline;
         let state = CallState {
             wasi,
             http: WasiHttpCtx::new(),
@@ -155,6 +207,7 @@ impl Call<'_> {
                 allowed: AllowList::new(self.pods, &self.settings.allowed_hosts),
                 max_response_body: self.settings.max_response_body,
                 tags: self.tags.clone(),
+                deadline,
             },
             memory: MemoryCap {
                 limit: self.settings.memory_limit,
@@ -162,10 +215,11 @@ impl Call<'_> {
                 hit: false,
             },
             output: Arc::clone(output),
+            script: self.script.cloned(),
+            script_failure: None,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
-        let deadline = Instant::now() + self.settings.deadline;
         // The ticker bumps the epoch every few milliseconds: yield to the executor each time
         // (a spinning plugin never holds a worker) until the deadline has passed.
         store.set_epoch_deadline(1);
@@ -186,6 +240,9 @@ fn classify(err: &wasmtime::Error, state: &CallState) -> PluginError {
     }
     if state.memory.hit {
         return PluginError::OutOfMemory;
+    }
+    if let (true, Some(reason)) = (err.is::<ScriptFailed>(), &state.script_failure) {
+        return PluginError::Script(reason.clone());
     }
     let reason = if let Some(exit) = err.downcast_ref::<I32Exit>() {
         format!("the plugin exited with status {}", exit.0)
