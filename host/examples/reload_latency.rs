@@ -25,9 +25,14 @@ async fn main() {
     let volume = ConfigMapVolume::new(dir.path());
     volume.write(&[("web.wasm", &wasm)]);
     let engine = Arc::new(PluginEngine::new().unwrap());
-    let plugins = PluginDir::open(PluginSource::Directory(dir.path().to_owned()), engine, None)
-        .await
-        .unwrap();
+    let plugins = PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let mut times = Vec::new();
     for n in 1..=UPDATES {
         // The same plugin with a custom section appended: a new file content, the same behaviour.

@@ -42,6 +42,7 @@ async fn main() {
             PluginSource::Directory(dir.path().to_owned()),
             Arc::clone(&engine),
             Some(cache.path().to_owned()),
+            None,
         )
         .await
         .unwrap();

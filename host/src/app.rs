@@ -26,6 +26,8 @@ pub struct AppConfig {
     pub plugins: Option<PluginSource>,
     /// Where compiled plugins are kept between runs.
     pub cache_dir: Option<PathBuf>,
+    /// Where the language runtimes for scripts are (`python.wasm`, `js.wasm`).
+    pub runtime_dir: Option<PathBuf>,
     /// How checks run.
     pub checks: CheckerConfig,
     /// The HTTP layer's settings.
@@ -72,6 +74,19 @@ pub struct App {
     pod_source: JoinHandle<()>,
 }
 
+/// The runtime directory when none is configured: `runtimes/` beside the binary (the image), or
+/// beside its folder (`target/runtimes` for `target/debug/kube-shields` in a checkout, where
+/// `scripts/build-runtimes.sh` builds them).
+pub fn default_runtime_dir() -> Option<PathBuf> {
+    let binary = std::env::current_exe().ok()?;
+    let folder = binary.parent()?;
+    [Some(folder), folder.parent()]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join("runtimes"))
+        .find(|dir| dir.is_dir())
+}
+
 impl App {
     /// Starts the pod source (returning once it is usable), loads the plugins and builds the
     /// core and the HTTP layer. Refuses a configuration that cannot work, saying which setting.
@@ -84,7 +99,7 @@ impl App {
         let plugins = match config.plugins {
             Some(source) => {
                 let engine = Arc::new(PluginEngine::new().map_err(AppError::Engine)?);
-                PluginDir::open(source, engine, config.cache_dir).await?
+                PluginDir::open(source, engine, config.cache_dir, config.runtime_dir).await?
             }
             None => PluginDir::empty(),
         };

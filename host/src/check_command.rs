@@ -17,7 +17,7 @@ use crate::server::{Mode, ServerConfig};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct CheckCommand {
-    /// The plugin file (`.wasm`, `.wasm.gz` or `.wat`).
+    /// The plugin file (`.wasm`, `.wat`, a `.py` or `.js` script, any of them `.gz`).
     pub plugin: PathBuf,
     /// Run only this check.
     pub check: Option<String>,
@@ -29,6 +29,8 @@ pub struct CheckCommand {
     pub settings: Option<PathBuf>,
     /// Where compiled plugins are kept, so the next run skips compiling.
     pub cache_dir: Option<PathBuf>,
+    /// Where the language runtimes for scripts are.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// How the command ends, as its exit status.
@@ -59,7 +61,7 @@ enum Line<'a> {
 }
 
 /// The service a plugin file runs for when `--service` is not given: `web` for `web.wasm`,
-/// `web.wasm.gz` and `web.wat`.
+/// `web.wasm.gz`, `web.wat` and `web.py`.
 fn default_service(plugin: &Path) -> String {
     let name = plugin.file_name().unwrap_or_default().to_string_lossy();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
@@ -88,6 +90,7 @@ impl CheckCommand {
                 settings: self.settings.clone(),
             }),
             cache_dir: self.cache_dir.clone(),
+            runtime_dir: self.runtime_dir.clone(),
             checks: CheckerConfig {
                 max_plugin_runs: 1,
                 stale_after: Duration::MAX,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kube_shields::app::{App, AppConfig};
+use kube_shields::app::{App, AppConfig, default_runtime_dir};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::check_command::CheckCommand;
 use kube_shields::checks::CheckerConfig;
@@ -50,6 +50,10 @@ struct ServeArgs {
     /// Directory for precompiled plugins (e.g. an emptyDir), so restarts skip compiling.
     #[arg(long, env = "CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Directory of the language runtimes for scripts (default: `runtimes/` beside the binary
+    /// or its folder).
+    #[arg(long, env = "RUNTIME_DIR")]
+    runtime_dir: Option<PathBuf>,
     /// Serve pods from a `kubectl get pods -A -o json` dump instead of a cluster.
     #[arg(long, env = "PODS_FILE")]
     pods_file: Option<PathBuf>,
@@ -146,7 +150,7 @@ impl SecretArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// The plugin file (`.wasm`, `.wasm.gz` or `.wat`).
+    /// The plugin file (`.wasm`, `.wat`, a `.py` or `.js` script, any of them `.gz`).
     plugin: PathBuf,
     /// Run only this check.
     #[arg(long)]
@@ -163,6 +167,10 @@ struct CheckArgs {
     /// Where compiled plugins are kept between runs (default: the user's cache directory).
     #[arg(long, env = "CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Directory of the language runtimes for scripts (default: `runtimes/` beside the binary
+    /// or its folder).
+    #[arg(long, env = "RUNTIME_DIR")]
+    runtime_dir: Option<PathBuf>,
     /// Log format (logs go to stderr; stdout has the JSON lines only).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -229,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         plugins: args.plugins.clone().map(PluginSource::Directory),
         cache_dir: args.cache_dir.clone(),
+        runtime_dir: args.runtime_dir.clone().or_else(default_runtime_dir),
         checks: CheckerConfig {
             max_plugin_runs: args.max_plugin_runs,
             stale_after: Duration::from_secs(args.stale_after),
@@ -286,6 +295,7 @@ async fn check(args: CheckArgs) -> ExitCode {
         pods: args.pods,
         settings: args.settings,
         cache_dir: args.cache_dir.or_else(user_cache_dir),
+        runtime_dir: args.runtime_dir.or_else(default_runtime_dir),
     };
     let mut out = std::io::stdout().lock();
     match command.run(&mut out).await {

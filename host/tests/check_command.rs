@@ -50,6 +50,7 @@ fn command(dir: &Path, plugin: &str) -> CheckCommand {
         pods: Some(dir.join("pods.json")),
         settings: None,
         cache_dir: None,
+        runtime_dir: None,
     }
 }
 

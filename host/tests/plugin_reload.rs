@@ -126,9 +126,14 @@ fn engine() -> Arc<PluginEngine> {
 }
 
 async fn open(dir: &Path) -> Arc<PluginDir> {
-    PluginDir::open(PluginSource::Directory(dir.to_owned()), engine(), None)
-        .await
-        .expect("the plugin directory opens")
+    PluginDir::open(
+        PluginSource::Directory(dir.to_owned()),
+        engine(),
+        None,
+        None,
+    )
+    .await
+    .expect("the plugin directory opens")
 }
 
 /// What the service's plugin's `answer` check says now; `None` without a loaded plugin.
@@ -430,6 +435,7 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
         PluginSource::Directory(dir.path().to_owned()),
         engine(),
         Some(cache_dir.clone()),
+        None,
     )
     .await
     .unwrap();
@@ -453,6 +459,7 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
         PluginSource::Directory(dir.path().to_owned()),
         engine(),
         Some(cache_dir.clone()),
+        None,
     )
     .await
     .unwrap();
@@ -499,9 +506,14 @@ async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
         .precompile_component(&AnswerPlugin::new("v001").wasm())
         .unwrap();
     std::fs::write(dir.path().join("web.wasm"), &precompiled).unwrap();
-    let plugins = PluginDir::open(PluginSource::Directory(dir.path().to_owned()), engine, None)
-        .await
-        .unwrap();
+    let plugins = PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let entry = plugins.current().get("web").unwrap().clone();
     assert!(entry.plugin.is_none());
     assert!(
@@ -521,6 +533,7 @@ async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
         PluginSource::Directory(dir.path().to_owned()),
         engine(),
         Some(dir.path().join("cache")),
+        None,
     )
     .await
     .err()
@@ -538,10 +551,15 @@ async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
 async fn an_unusable_plugin_directory_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let error = PluginDir::open(PluginSource::Directory(missing.clone()), engine(), None)
-        .await
-        .err()
-        .expect("refused");
+    let error = PluginDir::open(
+        PluginSource::Directory(missing.clone()),
+        engine(),
+        None,
+        None,
+    )
+    .await
+    .err()
+    .expect("refused");
     assert_eq!(
         error.to_string(),
         format!(
@@ -551,7 +569,7 @@ async fn an_unusable_plugin_directory_is_an_error() {
     );
     let file = dir.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let error = PluginDir::open(PluginSource::Directory(file.clone()), engine(), None)
+    let error = PluginDir::open(PluginSource::Directory(file.clone()), engine(), None, None)
         .await
         .err()
         .expect("refused");

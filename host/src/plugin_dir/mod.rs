@@ -10,6 +10,7 @@
 mod compile_cache;
 pub(crate) mod gz;
 mod reload;
+mod runtimes;
 mod scan;
 mod set;
 
@@ -22,6 +23,7 @@ use tokio::task::AbortHandle;
 
 use crate::plugin::{PluginEngine, PluginError};
 
+pub use runtimes::Language;
 pub use set::{LoadError, PluginEntry, PluginSet};
 
 /// Why the plugin directory, or one of its files, cannot be used.
@@ -105,6 +107,20 @@ pub enum PluginDirError {
         /// The engine's error.
         source: PluginError,
     },
+    /// A script's language runtime is not in the runtime directory.
+    #[error(
+        "{file}: no {language} runtime{}: build the runtimes with scripts/build-runtimes.sh, or point \
+         --runtime-dir (RUNTIME_DIR) at them",
+        path.as_ref().map(|path| format!(" at {}", path.display())).unwrap_or_default()
+    )]
+    NoRuntime {
+        /// The script's file name.
+        file: String,
+        /// The language, e.g. `Python`.
+        language: &'static str,
+        /// Where the runtime was looked for; `None` without a runtime directory.
+        path: Option<PathBuf>,
+    },
     /// A settings file is not valid settings.
     #[error("{file}: {source}")]
     Settings {
@@ -163,13 +179,14 @@ pub struct PluginDir {
 
 impl PluginDir {
     /// Loads every plugin of `source` (compiling a few at a time, or loading them from
-    /// `cache_dir`); a directory is then watched for changes. Plugins that fail to load are
+    /// `cache_dir`; scripts on the language runtimes of `runtime_dir`); a directory is then watched for changes. Plugins that fail to load are
     /// reported in the set, not here: this fails only when the directory (or `cache_dir`) is
     /// unusable.
     pub async fn open(
         source: PluginSource,
         engine: Arc<PluginEngine>,
         cache_dir: Option<PathBuf>,
+        runtime_dir: Option<PathBuf>,
     ) -> Result<Arc<PluginDir>, PluginDirError> {
         if let PluginSource::Directory(dir) = &source {
             let metadata = std::fs::metadata(dir).map_err(|source| PluginDirError::Directory {
@@ -206,7 +223,8 @@ impl PluginDir {
             log_load_errors,
             ..Shared::default()
         });
-        let mut reloader = reload::Reloader::new(source, engine, cache, Arc::clone(&shared));
+        let mut reloader =
+            reload::Reloader::new(source, engine, cache, runtime_dir, Arc::clone(&shared));
         reloader.reload().await?;
         shared.loaded.store(true, Ordering::Release);
         let (watcher, reload_task) = match watch {

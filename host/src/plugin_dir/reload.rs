@@ -2,20 +2,23 @@
 //! what changed (a few at a time, off the async threads), then publish the whole set at once.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures::future::join_all;
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::Component;
 
 use super::compile_cache::CompileCache;
 use super::gz::{MAX_DECOMPRESSED_BYTES, gunzip};
-use super::scan::{self, PluginFormat, PluginFound, SettingsFound};
+use super::runtimes::{Language, RuntimeError, Runtimes};
+use super::scan::{self, PluginFormat, PluginFound, PluginKind, SettingsFound};
 use super::set::{LoadError, PluginEntry, PluginSet};
 use super::{PluginDirError, PluginSource, Shared};
-use crate::plugin::{LoadedPlugin, PluginEngine, PluginSettings};
+use crate::plugin::{LoadedPlugin, MAX_SCRIPT_BYTES, PluginEngine, PluginSettings, Script};
 
 /// What a loaded version was made from: equal inputs give an equal plugin, so they are not
 /// loaded twice (and a version that failed is not retried until a file changes).
@@ -218,6 +221,7 @@ pub(crate) struct Reloader {
     shared: Arc<Shared>,
     /// Bounds concurrent compiles: each one is CPU-heavy (and itself parallel).
     compile_slots: Arc<Semaphore>,
+    runtimes: Runtimes,
     services: BTreeMap<String, ServiceState>,
     next_generation: u64,
 }
@@ -227,6 +231,7 @@ impl Reloader {
         source: PluginSource,
         engine: Arc<PluginEngine>,
         cache: Option<CompileCache>,
+        runtime_dir: Option<PathBuf>,
         shared: Arc<Shared>,
     ) -> Self {
         let slots = std::thread::available_parallelism().map_or(1, |cores| cores.get());
@@ -236,6 +241,7 @@ impl Reloader {
             cache: cache.map(Arc::new),
             shared,
             compile_slots: Arc::new(Semaphore::new(slots)),
+            runtimes: Runtimes::new(runtime_dir),
             services: BTreeMap::new(),
             next_generation: 1,
         }
@@ -277,7 +283,8 @@ impl Reloader {
         Ok(())
     }
 
-    /// Compiles (unless already compiled) and prepares one plugin.
+    /// Compiles (unless already compiled) and prepares one plugin, or loads a script on its
+    /// language's runtime.
     async fn load(&self, job: LoadJob) -> LoadResult {
         let LoadJob {
             service,
@@ -286,26 +293,31 @@ impl Reloader {
             source,
             settings,
         } = job;
-        let compiled = match source {
-            ComponentSource::Compiled(component) => Ok(component),
+        let (component, plugin) = match source {
+            ComponentSource::Compiled(component) => {
+                self.prepare(&service, &file, component, settings).await
+            }
+            ComponentSource::File {
+                format:
+                    PluginFormat {
+                        kind: PluginKind::Script(language),
+                        gzipped,
+                    },
+                bytes,
+            } => (
+                None,
+                self.load_script(&service, &file, language, gzipped, bytes, settings)
+                    .await,
+            ),
             ComponentSource::File { format, bytes } => {
-                self.compile(&file, format, &inputs.plugin_sha256, bytes)
+                match self
+                    .compile(&file, format.gzipped, &inputs.plugin_sha256, bytes)
                     .await
+                {
+                    Ok(component) => self.prepare(&service, &file, component, settings).await,
+                    Err(error) => (None, Err(error)),
+                }
             }
-        };
-        let (component, plugin) = match compiled {
-            Ok(component) => {
-                let plugin = self
-                    .engine
-                    .prepare(&service, &component, settings)
-                    .await
-                    .map_err(|source| PluginDirError::Plugin {
-                        file: file.clone(),
-                        source,
-                    });
-                (Some(component), plugin)
-            }
-            Err(error) => (None, Err(error)),
         };
         LoadResult {
             service,
@@ -316,13 +328,87 @@ impl Reloader {
         }
     }
 
+    async fn prepare(
+        &self,
+        service: &str,
+        file: &str,
+        component: Component,
+        settings: PluginSettings,
+    ) -> (Option<Component>, Result<LoadedPlugin, PluginDirError>) {
+        let plugin = self.engine.prepare(service, &component, settings).await;
+        let plugin = plugin.map_err(|source| PluginDirError::Plugin {
+            file: file.to_owned(),
+            source,
+        });
+        (Some(component), plugin)
+    }
+
+    /// Loads a script on its language's runtime (compiled and prepared once, when the first
+    /// script of the language loads): one `list-checks` call, nothing compiled.
+    async fn load_script(
+        &self,
+        service: &str,
+        file: &str,
+        language: Language,
+        gzipped: bool,
+        bytes: Vec<u8>,
+        settings: PluginSettings,
+    ) -> Result<LoadedPlugin, PluginDirError> {
+        let plugin_error = |source| PluginDirError::Plugin {
+            file: file.to_owned(),
+            source,
+        };
+        let bytes = if gzipped {
+            gunzip(file, &bytes, MAX_SCRIPT_BYTES as u64)?
+        } else {
+            bytes
+        };
+        let script = Script::from_bytes(file, bytes).map_err(plugin_error)?;
+        let runtime = self
+            .runtimes
+            .get(language, async |path| {
+                let runtime_file = path.display().to_string();
+                let bytes = std::fs::read(&path).map_err(|source| PluginDirError::ReadFile {
+                    file: runtime_file.clone(),
+                    source,
+                })?;
+                let sha256 = hex::encode(Sha256::digest(&bytes));
+                let component = self.compile(&runtime_file, false, &sha256, bytes).await?;
+                let runtime = self.engine.prepare_runtime(&component).map_err(|source| {
+                    PluginDirError::Plugin {
+                        file: runtime_file,
+                        source,
+                    }
+                })?;
+                Ok((sha256, runtime))
+            })
+            .await
+            .map_err(|error| match error {
+                RuntimeError::NoDirectory(language) => PluginDirError::NoRuntime {
+                    file: file.to_owned(),
+                    language: language.name(),
+                    path: None,
+                },
+                RuntimeError::Missing { language, path } => PluginDirError::NoRuntime {
+                    file: file.to_owned(),
+                    language: language.name(),
+                    path: Some(path),
+                },
+                RuntimeError::Prepare(error) => error,
+            })?;
+        self.engine
+            .load_script(service, &runtime, script, settings)
+            .await
+            .map_err(plugin_error)
+    }
+
     /// Turns a plugin file into a component on a blocking thread, once a compile slot is free:
     /// from the compile cache when it has this file, else by decompressing and compiling it
     /// (and then caching the result).
     async fn compile(
         &self,
         file: &str,
-        format: PluginFormat,
+        gzipped: bool,
         sha256: &str,
         bytes: Vec<u8>,
     ) -> Result<Component, PluginDirError> {
@@ -345,9 +431,9 @@ impl Reloader {
                 shared.from_cache.fetch_add(1, Ordering::Relaxed);
                 return Ok(component);
             }
-            let wasm = match format {
-                PluginFormat::Wasm => bytes,
-                PluginFormat::WasmGz => gunzip(&file, &bytes, MAX_DECOMPRESSED_BYTES)?,
+            let wasm = match gzipped {
+                false => bytes,
+                true => gunzip(&file, &bytes, MAX_DECOMPRESSED_BYTES)?,
             };
             let component = engine
                 .compile(&wasm)
@@ -413,11 +499,12 @@ impl Reloader {
             .collect();
         self.shared.set.store(Arc::new(PluginSet::new(entries)));
         if let Some(cache) = &self.cache {
-            let in_use: HashSet<String> = self
+            let mut in_use: HashSet<String> = self
                 .services
                 .values()
                 .filter_map(|state| Some(state.compiled.as_ref()?.0.clone()))
                 .collect();
+            in_use.extend(self.runtimes.sha256s().await);
             let cache = Arc::clone(cache);
             let _ = tokio::task::spawn_blocking(move || cache.prune(&in_use)).await;
         }

@@ -8,16 +8,25 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::runtimes::Language;
 use super::{PluginDirError, PluginSource};
 use crate::pods::naming::is_service_name;
 
-/// How a plugin file is stored.
+/// What a plugin file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PluginFormat {
+pub(crate) enum PluginKind {
     /// `<service>.wasm`: a component, a core module with an embedded type, or WAT.
     Wasm,
-    /// `<service>.wasm.gz`: the same, gzip-compressed (ConfigMaps hold at most 1 MiB).
-    WasmGz,
+    /// `<service>.py` or `<service>.js`: a script for a language runtime.
+    Script(Language),
+}
+
+/// How a plugin file is stored: its kind, and whether it is gzip-compressed (`.gz`, since a
+/// ConfigMap holds at most 1 MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PluginFormat {
+    pub(crate) kind: PluginKind,
+    pub(crate) gzipped: bool,
 }
 
 /// What a file name in the plugin directory is for.
@@ -42,12 +51,30 @@ fn file_role(file_name: &str) -> Option<FileRole<'_>> {
     if file_name.starts_with('.') {
         return None;
     }
-    let plugin = |service, format| Some(FileRole::Plugin { service, format });
     let settings = |service, is_toml| Some(FileRole::Settings { service, is_toml });
-    if let Some(service) = file_name.strip_suffix(".wasm.gz") {
-        plugin(service, PluginFormat::WasmGz)
-    } else if let Some(service) = file_name.strip_suffix(".wasm") {
-        plugin(service, PluginFormat::Wasm)
+    let (unpacked, gzipped) = match file_name.strip_suffix(".gz") {
+        Some(unpacked) => (unpacked, true),
+        None => (file_name, false),
+    };
+    let kinds = [
+        (".wasm", PluginKind::Wasm),
+        (".py", PluginKind::Script(Language::Python)),
+        (".js", PluginKind::Script(Language::JavaScript)),
+    ];
+    let plugin = kinds.iter().find_map(|(extension, kind)| {
+        let service = unpacked.strip_suffix(extension)?;
+        Some(FileRole::Plugin {
+            service,
+            format: PluginFormat {
+                kind: *kind,
+                gzipped,
+            },
+        })
+    });
+    if plugin.is_some() {
+        plugin
+    } else if gzipped {
+        None
     } else if let Some(service) = file_name.strip_suffix(".toml") {
         settings(service, true)
     } else if let Some(service) = file_name.strip_suffix(".json") {
@@ -124,7 +151,10 @@ fn scan_file(path: &Path, service: &str, settings: Option<&Path>) -> Scan {
     let format = match file_role(&name) {
         Some(FileRole::Plugin { format, .. }) => format,
         // `.wat` and anything else: the engine tells what the bytes are.
-        _ => PluginFormat::Wasm,
+        _ => PluginFormat {
+            kind: PluginKind::Wasm,
+            gzipped: false,
+        },
     };
     let mut scan = Scan::default();
     let read = read_file(dir, &name);
@@ -258,9 +288,29 @@ mod tests {
 
     use super::*;
 
+    fn plugin(service: &str, kind: PluginKind, gzipped: bool) -> FileRole<'_> {
+        FileRole::Plugin {
+            service,
+            format: PluginFormat { kind, gzipped },
+        }
+    }
+
     #[rstest]
-    #[case::plugin("web.wasm", Some(FileRole::Plugin { service: "web", format: PluginFormat::Wasm }))]
-    #[case::compressed("web.wasm.gz", Some(FileRole::Plugin { service: "web", format: PluginFormat::WasmGz }))]
+    #[case::plugin("web.wasm", Some(plugin("web", PluginKind::Wasm, false)))]
+    #[case::compressed("web.wasm.gz", Some(plugin("web", PluginKind::Wasm, true)))]
+    #[case::python(
+        "web.py",
+        Some(plugin("web", PluginKind::Script(Language::Python), false))
+    )]
+    #[case::javascript(
+        "web.js",
+        Some(plugin("web", PluginKind::Script(Language::JavaScript), false))
+    )]
+    #[case::compressed_script(
+        "web.py.gz",
+        Some(plugin("web", PluginKind::Script(Language::Python), true))
+    )]
+    #[case::compressed_settings("web.toml.gz", None)]
     #[case::toml("web.toml", Some(FileRole::Settings { service: "web", is_toml: true }))]
     #[case::json("web.prod.json", Some(FileRole::Settings { service: "web.prod", is_toml: false }))]
     #[case::hidden(".web.wasm", None)]

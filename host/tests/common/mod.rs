@@ -96,6 +96,20 @@ pub struct TestServerBuilder {
     plugins: Vec<(String, PathBuf, Option<String>)>,
     max_plugin_runs: usize,
     stale_after: Duration,
+    compile_cache: bool,
+}
+
+/// The language runtimes `scripts/build-runtimes.sh` builds (`scripts/test.sh` runs it first).
+pub fn runtime_dir() -> PathBuf {
+    let dir = repo().join("target/runtimes");
+    for runtime in ["python.wasm", "js.wasm"] {
+        assert!(
+            dir.join(runtime).is_file(),
+            "{} is missing: run scripts/build-runtimes.sh",
+            dir.join(runtime).display()
+        );
+    }
+    dir
 }
 
 impl TestServerBuilder {
@@ -106,7 +120,15 @@ impl TestServerBuilder {
             plugins: Vec::new(),
             max_plugin_runs: 8,
             stale_after: Duration::from_secs(60),
+            compile_cache: false,
         }
+    }
+
+    /// Keeps compiled plugins and runtimes in `target/test-compile-cache`, shared by every test
+    /// run: the Python runtime then compiles once, not once per test.
+    pub fn compile_cache(mut self) -> Self {
+        self.compile_cache = true;
+        self
     }
 
     pub fn pods(mut self, pods: Pods) -> Self {
@@ -119,7 +141,8 @@ impl TestServerBuilder {
         self
     }
 
-    /// Installs `file` as `<service>.wasm`, with optional TOML settings.
+    /// Installs `file` as `<service>.py` / `.js` (a script) or `<service>.wasm` (anything else),
+    /// with optional TOML settings.
     pub fn plugin(mut self, service: &str, file: PathBuf, settings: Option<&str>) -> Self {
         self.plugins
             .push((service.to_owned(), file, settings.map(str::to_owned)));
@@ -152,7 +175,15 @@ impl TestServerBuilder {
         std::fs::create_dir(&plugin_dir).unwrap();
         for (service, file, settings) in &self.plugins {
             // The engine also reads `.wat` text, whatever the file is called.
-            std::fs::copy(file, plugin_dir.join(format!("{service}.wasm"))).unwrap();
+            let extension = file
+                .extension()
+                .and_then(|ext| ext.to_str())
+                .filter(|ext| ["py", "js"].contains(ext));
+            std::fs::copy(
+                file,
+                plugin_dir.join(format!("{service}.{}", extension.unwrap_or("wasm"))),
+            )
+            .unwrap();
             if let Some(settings) = settings {
                 std::fs::write(plugin_dir.join(format!("{service}.toml")), settings).unwrap();
             }
@@ -186,7 +217,10 @@ impl TestServerBuilder {
                 ..PodSourceConfig::all(origin)
             },
             plugins: Some(PluginSource::Directory(plugin_dir.clone())),
-            cache_dir: None,
+            cache_dir: self
+                .compile_cache
+                .then(|| repo().join("target/test-compile-cache")),
+            runtime_dir: Some(repo().join("target/runtimes")),
             checks: CheckerConfig {
                 max_plugin_runs: self.max_plugin_runs,
                 stale_after: self.stale_after,

@@ -1,0 +1,101 @@
+//! The language runtimes that run scripts (`<service>.py`, `<service>.js`): components built by
+//! `scripts/build-runtimes.sh` into the runtime directory, each compiled (or taken from the
+//! compile cache) and prepared once, the first time a script of its language loads. A script
+//! change never compiles anything.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tokio::sync::Mutex;
+
+use crate::plugin::PreparedRuntime;
+
+/// A language scripts can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// `<service>.py`, run by CPython (componentize-py).
+    Python,
+    /// `<service>.js`, run by QuickJS.
+    JavaScript,
+}
+
+impl Language {
+    /// The runtime component's file in the runtime directory.
+    pub fn runtime_file(self) -> &'static str {
+        match self {
+            Language::Python => "python.wasm",
+            Language::JavaScript => "js.wasm",
+        }
+    }
+
+    /// The language's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "Python",
+            Language::JavaScript => "JavaScript",
+        }
+    }
+}
+
+/// The runtime directory and the runtimes prepared from it so far.
+pub(crate) struct Runtimes {
+    dir: Option<PathBuf>,
+    /// By language: the runtime file's SHA-256 (its compile cache entry) and the runtime.
+    prepared: Mutex<HashMap<Language, (String, PreparedRuntime)>>,
+}
+
+impl Runtimes {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
+        Runtimes {
+            dir,
+            prepared: Mutex::default(),
+        }
+    }
+
+    /// The prepared runtime of `language`, preparing it with `prepare` (given the runtime
+    /// file's path; answering its SHA-256 and the runtime) the first time. A failure is not
+    /// kept: a runtime built later is found.
+    pub(crate) async fn get<E>(
+        &self,
+        language: Language,
+        prepare: impl AsyncFnOnce(PathBuf) -> Result<(String, PreparedRuntime), E>,
+    ) -> Result<PreparedRuntime, RuntimeError<E>> {
+        // Held while preparing, so scripts loading side by side compile the runtime once.
+        let mut prepared = self.prepared.lock().await;
+        if let Some((_, runtime)) = prepared.get(&language) {
+            return Ok(runtime.clone());
+        }
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or(RuntimeError::NoDirectory(language))?;
+        let path = dir.join(language.runtime_file());
+        if !path.is_file() {
+            return Err(RuntimeError::Missing { language, path });
+        }
+        let (sha256, runtime) = prepare(path).await.map_err(RuntimeError::Prepare)?;
+        prepared.insert(language, (sha256, runtime.clone()));
+        Ok(runtime)
+    }
+
+    /// The SHA-256 of every runtime prepared: compile cache entries still in use.
+    pub(crate) async fn sha256s(&self) -> Vec<String> {
+        self.prepared
+            .lock()
+            .await
+            .values()
+            .map(|(sha256, _)| sha256.clone())
+            .collect()
+    }
+}
+
+/// Why a script's runtime is not there.
+#[derive(Debug)]
+pub(crate) enum RuntimeError<E> {
+    /// No runtime directory is configured.
+    NoDirectory(Language),
+    /// The runtime file is not in the runtime directory.
+    Missing { language: Language, path: PathBuf },
+    /// The runtime file did not compile or prepare.
+    Prepare(E),
+}

@@ -1,0 +1,159 @@
+//! Python and JavaScript scripts as plugins, as a user ships them: dropped into the plugin
+//! directory (a kubelet-style ConfigMap), served by the real server on the language runtimes
+//! `scripts/build-runtimes.sh` builds, and tried with `kube-shields check`.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Pods, TestServerBuilder, eventually, repo, runtime_dir};
+use fake_apiserver::{ConfigMapVolume, FakeApiServer, PodBuilder, loopback_ip};
+use rstest::rstest;
+use serde_json::{Value, json};
+
+/// The first script of a language compiles its runtime (the Python one for many seconds in a
+/// debug build on a busy machine) unless the shared compile cache has it.
+const FIRST_LOAD: Duration = Duration::from_secs(180);
+
+/// A pod's HTTP server answering `GET /version` with `1.2.3`, on `ip`.
+async fn version_server(ip: std::net::Ipv4Addr) -> u16 {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route("/version", axum::routing::get(|| async { "1.2.3\n" }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+#[rstest]
+#[case::python("python/web.py")]
+#[case::javascript("js/web.js")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_script_answers_badges_through_the_server(#[case] example: &str) {
+    runtime_dir();
+    let ip = loopback_ip(41);
+    let port = version_server(ip).await;
+    let fake = FakeApiServer::start().await;
+    for n in 1..=2 {
+        let pod = PodBuilder::new("default", &format!("web-7d4b9c-{n}"))
+            .deployment("web", "7d4b9c")
+            .ip(ip);
+        fake.upsert(pod.build());
+    }
+    let settings = format!("[config]\nrelease = \"2026.11\"\nport = {port}\npath = \"/version\"\n");
+    let script = repo().join("example-plugins").join(example);
+    let server = TestServerBuilder::new()
+        .pods(Pods::Fake(fake))
+        .compile_cache()
+        .plugin("web", script, Some(&settings))
+        .start()
+        .await;
+    assert_eq!(
+        server.json("/services/web/").await.1,
+        json!(["health", "running", "release", "version"])
+    );
+    assert_eq!(
+        server.json("/_/web/running/?format=json").await.1,
+        json!({"schemaVersion": 1, "label": "running", "message": "2/2 running", "color": "green"})
+    );
+    assert_eq!(
+        server.location("/_/web/release/").await,
+        "https://img.shields.io/badge/release-2026.11-orange.svg"
+    );
+    assert_eq!(
+        server.json("/_/web/version/?raw").await.1,
+        json!({"label": null, "status": "1.2.3", "color": "green"})
+    );
+}
+
+/// What the `web` script's `release` check answers now, if it has one.
+async fn release(server: &common::TestServer) -> Option<Value> {
+    let (status, body) = server.json("/_/web/release/?raw").await;
+    (status == reqwest::StatusCode::OK).then_some(body)
+}
+
+#[rstest]
+#[case::python(
+    "web.py",
+    "from kube_shields import check\n\n@check\ndef release(ctx):\n    return \"{}\"\n",
+    "from kube_shields import check\n\n@check\ndef release(ctx)\n    return 'v3'\n",
+    "web.py:4"
+)]
+#[case::javascript(
+    "web.js",
+    "check('release', () => '{}');\n",
+    "check('release', () => 'v3';\n",
+    "web.js:1"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_is_added_changed_broken_and_removed_through_a_configmap_swap(
+    #[case] file: &str,
+    #[case] template: &str,
+    #[case] broken: &str,
+    #[case] broken_at: &str,
+) {
+    runtime_dir();
+    let server = TestServerBuilder::new().compile_cache().start().await;
+    let volume = ConfigMapVolume::new(&server.plugin_dir);
+    let version = |v: &str| template.replace("{}", v);
+
+    volume.write(&[(file, version("v1").as_bytes())]);
+    eventually("the script goes live", FIRST_LOAD, async || {
+        (release(&server).await? == json!({"raw": "v1"})).then_some(())
+    })
+    .await;
+
+    volume.write(&[(file, version("v2").as_bytes())]);
+    eventually("the change goes live", FIRST_LOAD, async || {
+        (release(&server).await? == json!({"raw": "v2"})).then_some(())
+    })
+    .await;
+
+    // A broken script keeps the last good version serving and says where it is broken.
+    volume.write(&[(file, broken.as_bytes())]);
+    let error = eventually("the error shows in /plugins", FIRST_LOAD, async || {
+        let status: Value = server.get_signed("/plugins").await.json().await.ok()?;
+        status["web"]["last_error"]["message"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(error.contains(broken_at), "{error}");
+    assert_eq!(release(&server).await, Some(json!({"raw": "v2"})));
+
+    volume.write(&[]);
+    eventually("the script's checks are gone", FIRST_LOAD, async || {
+        (server.json("/services/web/").await.1 == json!(["health"])).then_some(())
+    })
+    .await;
+}
+
+#[rstest]
+#[case::python("python/web.py")]
+#[case::javascript("js/web.js")]
+fn kube_shields_check_runs_a_script_with_its_settings(#[case] example: &str) {
+    runtime_dir();
+    let cache = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kube-shields"))
+        .env_clear()
+        .env("CACHE_DIR", repo().join("target/test-compile-cache"))
+        .env("HOME", cache.path())
+        .arg("check")
+        .arg(repo().join("example-plugins").join(example))
+        .args(["--check", "release"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        concat!(
+            r#"{"check":"release","label":"release","status":"2026.11","color":"orange"}"#,
+            "\n"
+        )
+    );
+}
