@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, WatchParams};
 use kube::{Api, Client, Config};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+
+use super::wire::PartialPod;
 
 /// The RBAC rule kube-shields needs, as it goes into a Role or ClusterRole.
 pub const RBAC_RULE: &str =
@@ -160,8 +161,8 @@ pub enum PodScope {
 }
 
 impl PodScope {
-    /// The pod API for this scope.
-    pub fn api(&self, client: Client) -> Api<Pod> {
+    /// The pod API for this scope, reading only what kube-shields keeps of a pod.
+    pub fn api(&self, client: Client) -> Api<PartialPod> {
         match self {
             PodScope::AllNamespaces => Api::all(client),
             PodScope::Namespace(ns) => Api::namespaced(client, ns),
@@ -292,9 +293,30 @@ fn read_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, ConnectionError> {
     Ok(certs)
 }
 
+/// How a scope's pods are first fetched (and fetched again after a `410 Expired`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialList {
+    /// A streaming list: one watch with `sendInitialEvents=true`, pods arriving one event at a
+    /// time (kube-apiserver's `WatchList`), so no list response is ever held whole.
+    Streaming,
+    /// Paginated lists (`limit`/`continue`), then a watch.
+    Paged,
+}
+
+/// A field selector no pod matches: the streaming-list probe then streams nothing but its
+/// closing bookmark.
+const NO_POD: &str = "metadata.name=-";
+
 /// Checks, once per scope, that pods can be listed and watched, so a misconfiguration stops
-/// start-up with its cause instead of retrying in the background forever.
-pub async fn probe(client: &Client, url: &str, scopes: &[PodScope]) -> Result<(), ConnectionError> {
+/// start-up with its cause instead of retrying in the background forever; and finds out
+/// whether the API server offers streaming lists (it refuses `sendInitialEvents` with
+/// `422 Invalid`, or `400` from older versions, when it does not).
+pub async fn probe(
+    client: &Client,
+    url: &str,
+    scopes: &[PodScope],
+) -> Result<Vec<InitialList>, ConnectionError> {
+    let mut strategies = Vec::with_capacity(scopes.len());
     for scope in scopes {
         let api = scope.api(client.clone());
         let failed = |verb, error| classify(error, url, verb, scope);
@@ -302,15 +324,25 @@ pub async fn probe(client: &Client, url: &str, scopes: &[PodScope]) -> Result<()
             .list(&ListParams::default().limit(1))
             .await
             .map_err(|e| failed("list", e))?;
-        // Watching from the list's version sends no events; the answer's status is the check.
-        let resource_version = list.metadata.resource_version.unwrap_or_default();
-        let watch = api
-            .watch(&WatchParams::default().timeout(1), &resource_version)
-            .await
-            .map_err(|e| failed("watch", e))?;
-        drop(watch);
+        let streaming = WatchParams::streaming_lists().timeout(1).fields(NO_POD);
+        let strategy = match api.watch(&streaming, "0").await {
+            Ok(_) => InitialList::Streaming,
+            Err(kube::Error::Api(status)) if matches!(status.code, 400 | 422) => {
+                // Watching from the list's version sends no events; the answer's status is
+                // the check.
+                let resource_version = list.metadata.resource_version.unwrap_or_default();
+                let watch = api
+                    .watch(&WatchParams::default().timeout(1), &resource_version)
+                    .await
+                    .map_err(|e| failed("watch", e))?;
+                drop(watch);
+                InitialList::Paged
+            }
+            Err(error) => return Err(failed("watch", error)),
+        };
+        strategies.push(strategy);
     }
-    Ok(())
+    Ok(strategies)
 }
 
 fn classify(
