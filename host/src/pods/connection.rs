@@ -303,8 +303,8 @@ pub enum InitialList {
     Paged,
 }
 
-/// A field selector no pod matches: the streaming-list probe then streams nothing but its
-/// closing bookmark.
+/// A field selector no pod matches: the probes then cost the API server no more than an
+/// empty answer, even one that ignores `limit` or streams its initial events.
 const NO_POD: &str = "metadata.name=-";
 
 /// Checks, once per scope, that pods can be listed and watched, so a misconfiguration stops
@@ -321,7 +321,7 @@ pub async fn probe(
         let api = scope.api(client.clone());
         let failed = |verb, error| classify(error, url, verb, scope);
         let list = api
-            .list(&ListParams::default().limit(1))
+            .list(&ListParams::default().fields(NO_POD).limit(1))
             .await
             .map_err(|e| failed("list", e))?;
         let streaming = WatchParams::streaming_lists().timeout(1).fields(NO_POD);

@@ -1,8 +1,6 @@
 //! The slice of a pod kube-shields keeps: what the naming rule, the health check and plugin
 //! contexts read, and nothing else (no managed fields, no volumes, no env).
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 
@@ -53,14 +51,26 @@ pub struct PodInfo {
     pub pod_ips: Vec<String>,
     /// Node name.
     pub node_name: Option<String>,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// Annotations.
-    pub annotations: BTreeMap<String, String>,
+    /// Labels, sorted by key. A list rather than a map: a map node for a pod's few labels
+    /// would cost more than the rest of the pod.
+    pub labels: Vec<(String, String)>,
+    /// Annotations, sorted by key.
+    pub annotations: Vec<(String, String)>,
     /// Creation time.
     pub created: Option<Timestamp>,
     /// Containers in spec order; their count is the pod's `total` for the health check.
     pub containers: Vec<ContainerInfo>,
+}
+
+impl PodInfo {
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        let at = self
+            .labels
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()?;
+        Some(&self.labels[at].1)
+    }
 }
 
 impl From<PartialPod> for PodInfo {
@@ -100,8 +110,8 @@ impl From<PartialPod> for PodInfo {
             pod_ip: status.pod_ip,
             pod_ips,
             node_name: spec.node_name,
-            labels: meta.labels.unwrap_or_default(),
-            annotations: meta.annotations.unwrap_or_default(),
+            labels: meta.labels.unwrap_or_default().into_iter().collect(),
+            annotations: meta.annotations.unwrap_or_default().into_iter().collect(),
             created: meta.creation_timestamp.map(|t| t.0),
             containers,
         }
