@@ -107,8 +107,8 @@ async fn serve_pods(
     if watch {
         shared.counters.watches.fetch_add(1, Ordering::Relaxed);
         if query.send_initial_events == Some(true) {
-            if let Err(response) = check_watch_list(shared, &query) {
-                return response;
+            if let Some(refusal) = watch_list_refusal(shared, &query) {
+                return refusal;
             }
             shared.counters.watch_lists.fetch_add(1, Ordering::Relaxed);
         }
@@ -119,9 +119,10 @@ async fn serve_pods(
     }
 }
 
-/// A streaming list is offered, and asked for as kube-apiserver requires: with bookmarks and
-/// `resourceVersionMatch=NotOlderThan`. Refusals are `422 Invalid`, as kube-apiserver's.
-fn check_watch_list(shared: &Shared, query: &PodQuery) -> Result<(), Response> {
+/// Why a streaming list is refused, if it is: not offered, or not asked for as kube-apiserver
+/// requires (with bookmarks and `resourceVersionMatch=NotOlderThan`). Refusals are
+/// `422 Invalid`, as kube-apiserver's.
+fn watch_list_refusal(shared: &Shared, query: &PodQuery) -> Option<Response> {
     let invalid = |message: &str| {
         status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,22 +131,22 @@ fn check_watch_list(shared: &Shared, query: &PodQuery) -> Result<(), Response> {
         )
     };
     if !shared.settings.watch_list {
-        return Err(invalid(
+        return Some(invalid(
             "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the \
              WatchList feature gate is enabled",
         ));
     }
     if query.allow_watch_bookmarks != Some(true) {
-        return Err(invalid(
+        return Some(invalid(
             "allowWatchBookmarks: Forbidden: allowWatchBookmarks must be set when sendInitialEvents is set",
         ));
     }
     if query.resource_version_match.as_deref() != Some("NotOlderThan") {
-        return Err(invalid(
+        return Some(invalid(
             "resourceVersionMatch: Forbidden: sendInitialEvents requires resourceVersionMatch=NotOlderThan",
         ));
     }
-    Ok(())
+    None
 }
 
 /// Which pods a request sees: its namespace, field selector and label selector.
