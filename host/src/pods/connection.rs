@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use kube::api::{ListParams, WatchParams};
+use futures::StreamExt;
+use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, Client, Config};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -310,7 +311,8 @@ const NO_POD: &str = "metadata.name=-";
 /// Checks, once per scope, that pods can be listed and watched, so a misconfiguration stops
 /// start-up with its cause instead of retrying in the background forever; and finds out
 /// whether the API server offers streaming lists (it refuses `sendInitialEvents` with
-/// `422 Invalid`, or `400` from older versions, when it does not).
+/// `422 Invalid`, or `400` from older versions, when it does not; a server that ignores the
+/// parameter never sends the bookmark that ends the initial events).
 pub async fn probe(
     client: &Client,
     url: &str,
@@ -325,9 +327,15 @@ pub async fn probe(
             .await
             .map_err(|e| failed("list", e))?;
         let streaming = WatchParams::streaming_lists().timeout(1).fields(NO_POD);
-        let strategy = match api.watch(&streaming, "0").await {
-            Ok(_) => InitialList::Streaming,
-            Err(kube::Error::Api(status)) if matches!(status.code, 400 | 422) => {
+        let offered = match api.watch(&streaming, "0").await {
+            // A server that ignores `sendInitialEvents` answers too, but never marks the end.
+            Ok(events) => marks_initial_events_end(events).await,
+            Err(kube::Error::Api(status)) if matches!(status.code, 400 | 422) => false,
+            Err(error) => return Err(failed("watch", error)),
+        };
+        let strategy = match offered {
+            true => InitialList::Streaming,
+            false => {
                 // Watching from the list's version sends no events; the answer's status is
                 // the check.
                 let resource_version = list.metadata.resource_version.unwrap_or_default();
@@ -338,11 +346,29 @@ pub async fn probe(
                 drop(watch);
                 InitialList::Paged
             }
-            Err(error) => return Err(failed("watch", error)),
         };
         strategies.push(strategy);
     }
     Ok(strategies)
+}
+
+/// Whether a watch's events include the bookmark that ends a streaming list's initial events
+/// (the probe's watch times out after a second, ending the stream either way).
+async fn marks_initial_events_end(
+    events: impl futures::Stream<Item = kube::Result<WatchEvent<PartialPod>>>,
+) -> bool {
+    let mut events = std::pin::pin!(events);
+    while let Some(Ok(event)) = events.next().await {
+        if let WatchEvent::Bookmark(bookmark) = event
+            && bookmark
+                .metadata
+                .annotations
+                .contains_key("k8s.io/initial-events-end")
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn classify(
