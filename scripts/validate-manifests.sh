@@ -106,6 +106,7 @@ import sys, yaml
 
 problems = []
 for filename in sys.argv[1:]:
+    replicas, budgets = {}, []
     with open(filename) as f:
         for obj in filter(None, yaml.safe_load_all(f)):
             kind, name = obj["kind"], obj["metadata"]["name"]
@@ -114,6 +115,7 @@ for filename in sys.argv[1:]:
                 if obj.get("rules") != expected:
                     problems.append(f"{kind}/{name} must grant exactly get, list, watch on pods: {obj.get('rules')}")
             if kind == "Deployment":
+                replicas[name] = (obj["spec"].get("replicas", 1), obj["spec"]["template"]["metadata"].get("labels", {}))
                 pod = obj["spec"]["template"]["spec"]
                 plugin_volumes = {v["name"] for v in pod.get("volumes", []) if "configMap" in v}
                 for container in pod["containers"]:
@@ -121,9 +123,25 @@ for filename in sys.argv[1:]:
                         if mount["name"] in plugin_volumes and "subPath" in mount:
                             problems.append(f"Deployment/{name}: ConfigMap volume {mount['name']} mounted with "
                                             "subPath, which never updates: plugins would not reload")
+            if kind == "PodDisruptionBudget":
+                budgets.append(obj)
+    # Every Deployment runs several replicas and has a PodDisruptionBudget that selects its
+    # pods and leaves at least one replica free to be evicted (else drains block).
+    for deployment, (count, labels) in replicas.items():
+        if count < 2:
+            problems.append(f"{filename}: Deployment/{deployment} runs {count} replica(s); at least 2 behind the Service")
+        covering = [b for b in budgets
+                    if b["spec"]["selector"].get("matchLabels", {}).items() <= labels.items()]
+        if not covering:
+            problems.append(f"{filename}: no PodDisruptionBudget selects Deployment/{deployment}'s pods")
+        for budget in covering:
+            available = budget["spec"].get("minAvailable")
+            if not isinstance(available, int) or not 1 <= available < count:
+                problems.append(f"{filename}: PodDisruptionBudget/{budget['metadata']['name']} minAvailable "
+                                f"{available} must be an integer from 1 to replicas - 1 ({count - 1})")
 for problem in problems:
     print("  POLICY " + problem)
 sys.exit(1 if problems else 0)
 PY
 
-echo "validate-manifests: PASS: $objects objects in the $what valid against Kubernetes $k8s_version (strict), RBAC and mounts as designed"
+echo "validate-manifests: PASS: $objects objects in the $what valid against Kubernetes $k8s_version (strict), RBAC, mounts, replicas and disruption budget as designed"

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::selector::Selector;
 use crate::store::{Change, PodKey};
-use crate::{Scope, Shared};
+use crate::{ListMode, Scope, Shared};
 
 /// The query parameters kube clients send on pod list and watch requests.
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +36,8 @@ struct PodQuery {
     continue_token: Option<String>,
     timeout_seconds: Option<u64>,
     allow_watch_bookmarks: Option<bool>,
+    send_initial_events: Option<bool>,
+    resource_version_match: Option<String>,
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -104,11 +106,47 @@ async fn serve_pods(
     };
     if watch {
         shared.counters.watches.fetch_add(1, Ordering::Relaxed);
+        if query.send_initial_events == Some(true) {
+            if let Some(refusal) = watch_list_refusal(shared, &query) {
+                return refusal;
+            }
+            shared.counters.watch_lists.fetch_add(1, Ordering::Relaxed);
+        }
         watch_pods(shared, filter, &query).await
     } else {
         shared.counters.lists.fetch_add(1, Ordering::Relaxed);
         list_pods(shared, &filter, &query)
     }
+}
+
+/// Why a streaming list is refused, if it is: not offered, or not asked for as kube-apiserver
+/// requires (with bookmarks and `resourceVersionMatch=NotOlderThan`). Refusals are
+/// `422 Invalid`, as kube-apiserver's.
+fn watch_list_refusal(shared: &Shared, query: &PodQuery) -> Option<Response> {
+    let invalid = |message: &str| {
+        status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            &format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"),
+        )
+    };
+    if !shared.settings.watch_list {
+        return Some(invalid(
+            "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the \
+             WatchList feature gate is enabled",
+        ));
+    }
+    if query.allow_watch_bookmarks != Some(true) {
+        return Some(invalid(
+            "allowWatchBookmarks: Forbidden: allowWatchBookmarks must be set when sendInitialEvents is set",
+        ));
+    }
+    if query.resource_version_match.as_deref() != Some("NotOlderThan") {
+        return Some(invalid(
+            "resourceVersionMatch: Forbidden: sendInitialEvents requires resourceVersionMatch=NotOlderThan",
+        ));
+    }
+    None
 }
 
 /// Which pods a request sees: its namespace, field selector and label selector.
@@ -199,7 +237,10 @@ fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response 
         },
         None => None,
     };
-    let limit = query.limit.filter(|&l| l > 0).unwrap_or(usize::MAX);
+    let limit = match shared.settings.list_mode {
+        ListMode::Paged => query.limit.filter(|&l| l > 0).unwrap_or(usize::MAX),
+        ListMode::Whole => usize::MAX,
+    };
     let (resource_version, items, continue_token) = {
         let store = shared.store.lock().expect("store lock");
         let resource_version = continued
@@ -257,6 +298,28 @@ fn json_line(value: &serde_json::Value) -> Bytes {
     Bytes::from(line)
 }
 
+/// The pods a watch shows as ADDED when it starts without a resource version.
+fn current_pods(store: &crate::store::Store, filter: &PodFilter) -> Vec<Bytes> {
+    store
+        .pods_after(None)
+        .filter(|(_, pod)| filter.matches(pod))
+        .map(|(_, pod)| event_line("ADDED", pod))
+        .collect()
+}
+
+/// A `BOOKMARK` at `resource_version`; `initial_events_end` annotates the one that ends a
+/// streaming list's initial events.
+fn bookmark_line(resource_version: u64, initial_events_end: bool) -> Bytes {
+    let mut metadata = json!({ "resourceVersion": resource_version.to_string() });
+    if initial_events_end {
+        metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
+    }
+    json_line(&json!({
+        "type": "BOOKMARK",
+        "object": { "kind": "Pod", "apiVersion": "v1", "metadata": metadata },
+    }))
+}
+
 /// Where a watch starts: the events to replay first and the resource version they reach.
 enum WatchStart {
     Replay {
@@ -288,18 +351,26 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
             );
         }
     };
+    let initial_events = query.send_initial_events == Some(true);
     let start = {
         let store = shared.store.lock().expect("store lock");
         // Subscribing under the store lock means no change falls between replay and live events.
         let changes = shared.changes.subscribe();
         match requested {
-            // "Start at any": the current pods as ADDED events, then live changes.
+            // "Start at any", or a streaming list (the current state is never older than the
+            // version asked for): the current pods as ADDED events, then live changes; a
+            // streaming list marks the end of the initial events with a bookmark.
+            _ if initial_events => {
+                let mut lines = current_pods(&store, &filter);
+                lines.push(bookmark_line(store.resource_version(), true));
+                WatchStart::Replay {
+                    lines,
+                    progress: store.resource_version(),
+                    changes,
+                }
+            }
             None => WatchStart::Replay {
-                lines: store
-                    .pods_after(None)
-                    .filter(|(_, pod)| filter.matches(pod))
-                    .map(|(_, pod)| event_line("ADDED", pod))
-                    .collect(),
+                lines: current_pods(&store, &filter),
                 progress: store.resource_version(),
                 changes,
             },
@@ -407,13 +478,7 @@ impl WatchStream {
                     // A watcher that fell behind is cut off; it resumes from its last version.
                     Err(_) => return,
                 },
-                _ = bookmark.tick(), if self.bookmarks.is_some() => json_line(&json!({
-                    "type": "BOOKMARK",
-                    "object": {
-                        "kind": "Pod", "apiVersion": "v1",
-                        "metadata": { "resourceVersion": self.progress.to_string() },
-                    },
-                })),
+                _ = bookmark.tick(), if self.bookmarks.is_some() => bookmark_line(self.progress, false),
             };
             if self.tx.send(line).await.is_err() {
                 return;

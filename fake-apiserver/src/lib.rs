@@ -3,7 +3,13 @@
 //!
 //! - `GET /api/v1/pods` and `/api/v1/namespaces/{ns}/pods`: paged lists (`limit`, `continue`)
 //!   carrying `metadata.resourceVersion`; `labelSelector` (equality) and `fieldSelector`
-//!   (`metadata.namespace`, `metadata.name`, `status.phase`, `spec.nodeName`).
+//!   (`metadata.namespace`, `metadata.name`, `status.phase`, `spec.nodeName`). With
+//!   [`ListMode::Whole`] a list ignores `limit` and comes in one response, as kube-apiserver's
+//!   watch cache answers a list at `resourceVersion=0`.
+//! - Streaming lists ("watch-list", [`FakeApiServerBuilder::watch_list`]): a watch with
+//!   `sendInitialEvents=true` first sends every current pod as `ADDED`, then a `BOOKMARK`
+//!   annotated `k8s.io/initial-events-end`. Without it such a watch gets `422 Invalid`, as from a
+//!   kube-apiserver whose `WatchList` feature gate is off.
 //! - `?watch=true`: one JSON `WatchEvent` per line over a chunked response, replaying history
 //!   after `resourceVersion`, `BOOKMARK`s when `allowWatchBookmarks=true`, closing after
 //!   `timeoutSeconds`; a compacted `resourceVersion` gets HTTP 200 and one `ERROR` event
@@ -49,17 +55,31 @@ enum Scope {
     Namespace(String),
 }
 
+/// How the server answers a list's `limit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListMode {
+    /// Pages of at most `limit` pods, with a `continue` token (etcd's way).
+    #[default]
+    Paged,
+    /// The whole list in one response, `limit` ignored (the watch cache's way at
+    /// `resourceVersion=0`).
+    Whole,
+}
+
 #[derive(Debug)]
 struct Settings {
     token: Option<String>,
     forbidden: Vec<Scope>,
     bookmark_interval: Duration,
+    list_mode: ListMode,
+    watch_list: bool,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     lists: AtomicUsize,
     watches: AtomicUsize,
+    watch_lists: AtomicUsize,
     expired: AtomicUsize,
 }
 
@@ -83,11 +103,26 @@ pub struct FakeApiServerBuilder {
     token: Option<String>,
     forbidden: Vec<Scope>,
     bookmark_interval: Duration,
+    list_mode: ListMode,
+    watch_list: bool,
     tls: bool,
     require_client_cert: bool,
 }
 
 impl FakeApiServerBuilder {
+    /// How lists answer `limit` (default [`ListMode::Paged`]).
+    pub fn list_mode(mut self, mode: ListMode) -> Self {
+        self.list_mode = mode;
+        self
+    }
+
+    /// Offers streaming lists: watches with `sendInitialEvents=true` (default: refused with
+    /// `422 Invalid`, as with the `WatchList` feature gate off).
+    pub fn watch_list(mut self, offered: bool) -> Self {
+        self.watch_list = offered;
+        self
+    }
+
     /// Requires `Authorization: Bearer <token>`; anything else gets 401.
     pub fn token(mut self, token: &str) -> Self {
         self.token = Some(token.to_owned());
@@ -147,6 +182,8 @@ impl FakeApiServerBuilder {
                 token: self.token,
                 forbidden: self.forbidden,
                 bookmark_interval: self.bookmark_interval,
+                list_mode: self.list_mode,
+                watch_list: self.watch_list,
             },
             store: Mutex::new(Store::new()),
             changes: broadcast::channel(16 * 1024).0,
@@ -179,12 +216,14 @@ pub struct FakeApiServer {
 }
 
 impl FakeApiServer {
-    /// A server to configure: token, 403 scopes, bookmarks, TLS.
+    /// A server to configure: token, 403 scopes, bookmarks, list mode, watch-list, TLS.
     pub fn builder() -> FakeApiServerBuilder {
         FakeApiServerBuilder {
             token: None,
             forbidden: Vec::new(),
             bookmark_interval: Duration::from_secs(1),
+            list_mode: ListMode::Paged,
+            watch_list: false,
             tls: false,
             require_client_cert: false,
         }
@@ -261,6 +300,11 @@ impl FakeApiServer {
     /// Pod list requests served so far (pages count one each).
     pub fn list_requests(&self) -> usize {
         self.shared.counters.lists.load(Ordering::Relaxed)
+    }
+
+    /// Streaming lists (watches with `sendInitialEvents=true`) answered so far.
+    pub fn watch_list_requests(&self) -> usize {
+        self.shared.counters.watch_lists.load(Ordering::Relaxed)
     }
 
     /// Pod watch requests received so far.

@@ -6,6 +6,7 @@
 //! wires them; `main`, [`check_command`] and the tests all build through [`app::App::new`].
 #![deny(missing_docs)]
 
+mod allocator;
 pub mod app;
 pub mod auth;
 mod changes;

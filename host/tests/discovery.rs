@@ -9,7 +9,7 @@ use std::time::Duration;
 mod common;
 
 use common::until;
-use fake_apiserver::{FakeApiServer, PodBuilder};
+use fake_apiserver::{FakeApiServer, ListMode, PodBuilder};
 use k8s_openapi::api::core::v1::Pod;
 use kube_shields::pods::connection::{KubeConnection, RBAC_RULE};
 use kube_shields::pods::health::health;
@@ -79,9 +79,45 @@ async fn start_error(config: PodSourceConfig) -> String {
         .to_string()
 }
 
+/// The ways an API server hands out the initial list.
+#[derive(Debug, Clone, Copy)]
+enum InitialList {
+    /// Pages of `limit` pods (etcd).
+    Paged,
+    /// Everything in one response, `limit` ignored (the watch cache at `resourceVersion=0`).
+    Whole,
+    /// Streaming lists offered (and lists whole, so only the streaming path pages nothing).
+    WatchList,
+}
+
+impl InitialList {
+    async fn server(self) -> FakeApiServer {
+        let builder = FakeApiServer::builder();
+        match self {
+            InitialList::Paged => builder.list_mode(ListMode::Paged),
+            InitialList::Whole => builder.list_mode(ListMode::Whole),
+            InitialList::WatchList => builder.list_mode(ListMode::Whole).watch_list(true),
+        }
+        .start()
+        .await
+    }
+
+    /// Requests that fetched pods for an initial list so far (the start-up probe's included).
+    fn requests(self, fake: &FakeApiServer) -> usize {
+        match self {
+            InitialList::Paged | InitialList::Whole => fake.list_requests(),
+            InitialList::WatchList => fake.watch_list_requests(),
+        }
+    }
+}
+
+#[rstest]
+#[case::paged(InitialList::Paged)]
+#[case::whole(InitialList::Whole)]
+#[case::watch_list(InitialList::WatchList)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn add_modify_and_delete_reach_the_index_within_a_second() {
-    let fake = FakeApiServer::start().await;
+async fn add_modify_and_delete_reach_the_index_within_a_second(#[case] initial: InitialList) {
+    let fake = initial.server().await;
     fake.upsert(web("default", 1).build());
     fake.upsert(web("default", 2).build());
     fake.upsert(PodBuilder::new("default", "debug-shell").build());
@@ -96,6 +132,10 @@ async fn add_modify_and_delete_reach_the_index_within_a_second() {
         shared.current().pod_count(),
         3,
         "bare pods are stored, kube-system is not"
+    );
+    assert!(
+        initial.requests(&fake) >= 2,
+        "the probe and the watcher fetched the initial list as {initial:?}"
     );
 
     fake.upsert(web("default", 3).build());
@@ -135,13 +175,16 @@ async fn add_modify_and_delete_reach_the_index_within_a_second() {
     .await;
 }
 
+#[rstest]
+#[case::paged(InitialList::Paged)]
+#[case::watch_list(InitialList::WatchList)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_watch_relists_and_the_index_is_correct() {
-    let fake = FakeApiServer::start().await;
+async fn an_expired_watch_relists_and_the_index_is_correct(#[case] initial: InitialList) {
+    let fake = initial.server().await;
     fake.upsert(web("default", 1).build());
     fake.upsert(web("default", 2).build());
     let (shared, _task) = synced(kube_source(proxy(&fake), &[])).await;
-    let lists_before = fake.list_requests();
+    let lists_before = initial.requests(&fake);
 
     // The watch goes away and, while it is down, pods change and history is compacted:
     // resuming from the old resource version is impossible.
@@ -165,7 +208,7 @@ async fn an_expired_watch_relists_and_the_index_is_correct() {
         "the resumed watch got 410 Expired"
     );
     assert!(
-        fake.list_requests() > lists_before,
+        initial.requests(&fake) > lists_before,
         "the watcher listed again"
     );
 

@@ -164,9 +164,6 @@ fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<String>)
 }
 
 fn wit_pod(pod: &PodInfo) -> types::Pod {
-    let pairs = |map: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
-        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-    };
     types::Pod {
         name: pod.name.clone(),
         namespace: pod.namespace.clone(),
@@ -174,8 +171,8 @@ fn wit_pod(pod: &PodInfo) -> types::Pod {
         pod_ip: pod.pod_ip.clone(),
         pod_ips: pod.pod_ips.clone(),
         node_name: pod.node_name.clone(),
-        labels: pairs(&pod.labels),
-        annotations: pairs(&pod.annotations),
+        labels: pod.labels.clone(),
+        annotations: pod.annotations.clone(),
         created: pod.created.map(|t| t.to_string()),
         containers: pod
             .containers

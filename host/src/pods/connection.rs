@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, WatchParams};
+use futures::StreamExt;
+use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, Client, Config};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+
+use super::wire::PartialPod;
 
 /// The RBAC rule kube-shields needs, as it goes into a Role or ClusterRole.
 pub const RBAC_RULE: &str =
@@ -160,8 +162,8 @@ pub enum PodScope {
 }
 
 impl PodScope {
-    /// The pod API for this scope.
-    pub fn api(&self, client: Client) -> Api<Pod> {
+    /// The pod API for this scope, reading only what kube-shields keeps of a pod.
+    pub fn api(&self, client: Client) -> Api<PartialPod> {
         match self {
             PodScope::AllNamespaces => Api::all(client),
             PodScope::Namespace(ns) => Api::namespaced(client, ns),
@@ -292,25 +294,81 @@ fn read_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, ConnectionError> {
     Ok(certs)
 }
 
+/// How a scope's pods are first fetched (and fetched again after a `410 Expired`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialList {
+    /// A streaming list: one watch with `sendInitialEvents=true`, pods arriving one event at a
+    /// time (kube-apiserver's `WatchList`), so no list response is ever held whole.
+    Streaming,
+    /// Paginated lists (`limit`/`continue`), then a watch.
+    Paged,
+}
+
+/// A field selector no pod matches: the probes then cost the API server no more than an
+/// empty answer, even one that ignores `limit` or streams its initial events.
+const NO_POD: &str = "metadata.name=-";
+
 /// Checks, once per scope, that pods can be listed and watched, so a misconfiguration stops
-/// start-up with its cause instead of retrying in the background forever.
-pub async fn probe(client: &Client, url: &str, scopes: &[PodScope]) -> Result<(), ConnectionError> {
+/// start-up with its cause instead of retrying in the background forever; and finds out
+/// whether the API server offers streaming lists (it refuses `sendInitialEvents` with
+/// `422 Invalid`, or `400` from older versions, when it does not; a server that ignores the
+/// parameter never sends the bookmark that ends the initial events).
+pub async fn probe(
+    client: &Client,
+    url: &str,
+    scopes: &[PodScope],
+) -> Result<Vec<InitialList>, ConnectionError> {
+    let mut strategies = Vec::with_capacity(scopes.len());
     for scope in scopes {
         let api = scope.api(client.clone());
         let failed = |verb, error| classify(error, url, verb, scope);
         let list = api
-            .list(&ListParams::default().limit(1))
+            .list(&ListParams::default().fields(NO_POD).limit(1))
             .await
             .map_err(|e| failed("list", e))?;
-        // Watching from the list's version sends no events; the answer's status is the check.
-        let resource_version = list.metadata.resource_version.unwrap_or_default();
-        let watch = api
-            .watch(&WatchParams::default().timeout(1), &resource_version)
-            .await
-            .map_err(|e| failed("watch", e))?;
-        drop(watch);
+        let streaming = WatchParams::streaming_lists().timeout(1).fields(NO_POD);
+        let offered = match api.watch(&streaming, "0").await {
+            // A server that ignores `sendInitialEvents` answers too, but never marks the end.
+            Ok(events) => marks_initial_events_end(events).await,
+            Err(kube::Error::Api(status)) if matches!(status.code, 400 | 422) => false,
+            Err(error) => return Err(failed("watch", error)),
+        };
+        let strategy = match offered {
+            true => InitialList::Streaming,
+            false => {
+                // Watching from the list's version sends no events; the answer's status is
+                // the check.
+                let resource_version = list.metadata.resource_version.unwrap_or_default();
+                let watch = api
+                    .watch(&WatchParams::default().timeout(1), &resource_version)
+                    .await
+                    .map_err(|e| failed("watch", e))?;
+                drop(watch);
+                InitialList::Paged
+            }
+        };
+        strategies.push(strategy);
     }
-    Ok(())
+    Ok(strategies)
+}
+
+/// Whether a watch's events include the bookmark that ends a streaming list's initial events
+/// (the probe's watch times out after a second, ending the stream either way).
+async fn marks_initial_events_end(
+    events: impl futures::Stream<Item = kube::Result<WatchEvent<PartialPod>>>,
+) -> bool {
+    let mut events = std::pin::pin!(events);
+    while let Some(Ok(event)) = events.next().await {
+        if let WatchEvent::Bookmark(bookmark) = event
+            && bookmark
+                .metadata
+                .annotations
+                .contains_key("k8s.io/initial-events-end")
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn classify(

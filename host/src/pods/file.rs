@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
 use super::source::PodSourceConfig;
+use super::wire::PartialPod;
 
 /// Why a pods file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -44,23 +46,30 @@ pub enum PodsFileError {
 
 /// `kubectl` writes `kind: List` (not `PodList`), so only `items` is read.
 #[derive(Deserialize)]
-struct PodListFile {
-    items: Vec<Pod>,
+struct PodListFile<T> {
+    items: Vec<T>,
 }
 
-/// Reads a pod list as `kubectl get pods -A -o json` writes it.
+/// Reads a pod list as `kubectl get pods -A -o json` writes it, keeping only what is served.
 pub fn read_pod_list(path: &Path) -> Result<Vec<PodInfo>, PodsFileError> {
-    Ok(read_pod_list_raw(path)?.iter().map(PodInfo::from).collect())
+    Ok(read_items::<PartialPod>(path)?
+        .into_iter()
+        .map(PodInfo::from)
+        .collect())
 }
 
 /// Reads a pod list file as whole Kubernetes pods (to serve them from a fake API server).
 pub fn read_pod_list_raw(path: &Path) -> Result<Vec<Pod>, PodsFileError> {
+    read_items(path)
+}
+
+fn read_items<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, PodsFileError> {
     let display = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| PodsFileError::Read {
         path: display.clone(),
         source,
     })?;
-    let list: PodListFile =
+    let list: PodListFile<T> =
         serde_json::from_slice(&bytes).map_err(|source| PodsFileError::Parse {
             path: display,
             source,

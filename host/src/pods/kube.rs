@@ -1,5 +1,6 @@
 //! Pods from the cluster: kube-runtime's watcher and reflector, one per watched scope, feeding
-//! the service index. Only the [`PodInfo`] slice of each pod is stored; the watcher lists,
+//! the service index. Pods are read as [`PartialPod`]s and only the [`PodInfo`] of each is
+//! stored. The watcher lists (a streaming list where the API server offers one, else pages),
 //! watches, backs off on errors and relists after a `410 Expired` on its own.
 
 use std::borrow::Cow;
@@ -9,7 +10,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::client::{ClientBuilder, DynBody};
 use kube::runtime::reflector::{self, Lookup, Store};
@@ -18,9 +18,12 @@ use kube::runtime::watcher::DefaultBackoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::connection::{ConnectionError, KubeConnection, PodScope, error_chain, probe};
+use super::connection::{
+    ConnectionError, InitialList, KubeConnection, PodScope, error_chain, probe,
+};
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
+use super::wire::PartialPod;
 use crate::changes::{self, ChangeSignal, Changes};
 
 /// The reflector stores [`PodInfo`] (what we read of a pod) rather than whole pods.
@@ -74,14 +77,19 @@ pub fn scopes(namespaces: &[String]) -> Vec<PodScope> {
     }
 }
 
-/// The watcher settings: the label selector, and (cluster-wide only) a field selector that
-/// leaves the excluded namespaces out on the server side.
+/// The watcher settings: how the pods are first fetched, the label selector, and
+/// (cluster-wide only) a field selector that leaves the excluded namespaces out on the server
+/// side.
 pub fn watcher_config(
     scope: &PodScope,
+    initial_list: InitialList,
     exclude: &[String],
     label_selector: Option<&str>,
 ) -> watcher::Config {
-    let mut config = watcher::Config::default();
+    let mut config = match initial_list {
+        InitialList::Streaming => watcher::Config::default().streaming_lists(),
+        InitialList::Paged => watcher::Config::default(),
+    };
     if let Some(selector) = label_selector.filter(|s| !s.is_empty()) {
         config = config.labels(selector);
     }
@@ -109,14 +117,15 @@ pub async fn start(
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config.clone()).map_err(ConnectionError::Client)?;
     let scopes = scopes(namespaces);
-    probe(&client, &url, &scopes).await?;
+    let initial_lists = probe(&client, &url, &scopes).await?;
     let (changed, changes) = changes::channel();
     let mut tasks = JoinSet::new();
     let mut stores = Vec::with_capacity(scopes.len());
-    for scope in scopes {
+    for (scope, initial_list) in scopes.into_iter().zip(initial_lists) {
+        tracing::debug!(scope = %scope.describe(), ?initial_list, "watching pods");
         let (store, writer) = reflector::store::<PodInfo>();
         stores.push(store);
-        let watch_config = watcher_config(&scope, exclude, label_selector);
+        let watch_config = watcher_config(&scope, initial_list, exclude, label_selector);
         let client = answer_reporting_client(config.clone(), &scope, &shared)?;
         let reflector = Reflector {
             scope,
@@ -228,13 +237,13 @@ impl Reflector {
     }
 }
 
-/// Converts a watcher event to the slice we keep, dropping the rest of the pod right away.
-fn keep_pod_info(event: watcher::Event<Pod>) -> watcher::Event<PodInfo> {
+/// Converts a watcher event to the model we keep, moving the read fields into place.
+fn keep_pod_info(event: watcher::Event<PartialPod>) -> watcher::Event<PodInfo> {
     use watcher::Event;
     match event {
-        Event::Apply(pod) => Event::Apply(PodInfo::from(&pod)),
-        Event::Delete(pod) => Event::Delete(PodInfo::from(&pod)),
-        Event::InitApply(pod) => Event::InitApply(PodInfo::from(&pod)),
+        Event::Apply(pod) => Event::Apply(PodInfo::from(pod)),
+        Event::Delete(pod) => Event::Delete(PodInfo::from(pod)),
+        Event::InitApply(pod) => Event::InitApply(PodInfo::from(pod)),
         Event::Init => Event::Init,
         Event::InitDone => Event::InitDone,
     }

@@ -10,5 +10,6 @@ pub mod model;
 pub mod naming;
 pub mod source;
 pub mod watch_health;
+pub mod wire;
 
 pub use source::{PodOrigin, PodSourceConfig, PodsError, start};

@@ -1,10 +1,10 @@
 //! The slice of a pod kube-shields keeps: what the naming rule, the health check and plugin
 //! contexts read, and nothing else (no managed fields, no volumes, no env).
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::Pod;
+
+use super::wire::{PartialContainer, PartialContainerState, PartialContainerStatus, PartialPod};
 
 /// One container of a pod: its spec entry joined with its status, if the kubelet reported one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,86 +51,107 @@ pub struct PodInfo {
     pub pod_ips: Vec<String>,
     /// Node name.
     pub node_name: Option<String>,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// Annotations.
-    pub annotations: BTreeMap<String, String>,
+    /// Labels, sorted by key. A list rather than a map: a map node for a pod's few labels
+    /// would cost more than the rest of the pod.
+    pub labels: Vec<(String, String)>,
+    /// Annotations, sorted by key.
+    pub annotations: Vec<(String, String)>,
     /// Creation time.
     pub created: Option<Timestamp>,
     /// Containers in spec order; their count is the pod's `total` for the health check.
     pub containers: Vec<ContainerInfo>,
 }
 
-impl From<&Pod> for PodInfo {
-    fn from(pod: &Pod) -> Self {
-        let meta = &pod.metadata;
-        let status = pod.status.as_ref();
-        let statuses: &[ContainerStatus] = status
-            .and_then(|s| s.container_statuses.as_deref())
-            .unwrap_or_default();
-        let containers = pod
-            .spec
-            .as_ref()
-            .map(|spec| {
-                spec.containers
-                    .iter()
-                    .map(|c| container_info(&c.name, c.image.as_deref(), statuses))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let pod_ip = status.and_then(|s| s.pod_ip.clone());
+impl PodInfo {
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        let at = self
+            .labels
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()?;
+        Some(&self.labels[at].1)
+    }
+}
+
+impl From<PartialPod> for PodInfo {
+    /// Moves the read fields into place: no string is copied.
+    fn from(pod: PartialPod) -> Self {
+        let meta = pod.metadata;
+        let (spec, status) = (pod.spec.unwrap_or_default(), pod.status.unwrap_or_default());
+        let mut statuses = status.container_statuses.unwrap_or_default();
+        let containers = spec
+            .containers
+            .into_iter()
+            .map(|c| container_info(c, &mut statuses))
+            .collect();
         let mut pod_ips: Vec<String> = status
-            .and_then(|s| s.pod_ips.as_ref())
-            .map(|ips| ips.iter().map(|ip| ip.ip.clone()).collect())
-            .unwrap_or_default();
+            .pod_ips
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ip| ip.ip)
+            .collect();
         if pod_ips.is_empty() {
-            pod_ips.extend(pod_ip.clone());
+            pod_ips.extend(status.pod_ip.clone());
         }
         PodInfo {
-            name: meta.name.clone().unwrap_or_default(),
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            generate_name: meta.generate_name.clone(),
+            name: meta.name.unwrap_or_default(),
+            namespace: meta.namespace.unwrap_or_default(),
+            generate_name: meta.generate_name,
             controller: meta
                 .owner_references
-                .as_ref()
-                .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
+                .unwrap_or_default()
+                .into_iter()
+                .find(|r| r.controller == Some(true))
                 .map(|r| Controller {
-                    kind: r.kind.clone(),
-                    name: r.name.clone(),
+                    kind: r.kind,
+                    name: r.name,
                 }),
-            phase: status
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Pending".to_owned()),
-            pod_ip,
+            phase: status.phase.unwrap_or_else(|| "Pending".to_owned()),
+            pod_ip: status.pod_ip,
             pod_ips,
-            node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-            labels: meta.labels.clone().unwrap_or_default(),
-            annotations: meta.annotations.clone().unwrap_or_default(),
-            created: meta.creation_timestamp.as_ref().map(|t| t.0),
+            node_name: spec.node_name,
+            labels: meta.labels.unwrap_or_default().into_iter().collect(),
+            annotations: meta.annotations.unwrap_or_default().into_iter().collect(),
+            created: meta.creation_timestamp.map(|t| t.0),
             containers,
         }
     }
 }
 
-fn container_info(name: &str, image: Option<&str>, statuses: &[ContainerStatus]) -> ContainerInfo {
-    let status = statuses.iter().find(|s| s.name == name);
-    let state = status.and_then(|s| s.state.as_ref());
-    let (state, reason) = match state {
+impl From<&Pod> for PodInfo {
+    fn from(pod: &Pod) -> Self {
+        PartialPod::of(pod).into()
+    }
+}
+
+/// A spec container joined with its status (taken out of `statuses`), if the kubelet reported one.
+fn container_info(
+    container: PartialContainer,
+    statuses: &mut Vec<PartialContainerStatus>,
+) -> ContainerInfo {
+    let status = statuses
+        .iter()
+        .position(|s| s.name == container.name)
+        .map(|at| statuses.swap_remove(at));
+    let (ready, restart_count) = status.as_ref().map_or((false, 0), |s| {
+        (s.ready, u32::try_from(s.restart_count).unwrap_or(0))
+    });
+    let (state, reason) = match status.and_then(|s| s.state) {
         Some(s) if s.running.is_some() => ("running", None),
-        Some(s) if s.waiting.is_some() => {
-            ("waiting", s.waiting.as_ref().and_then(|w| w.reason.clone()))
-        }
-        Some(s) if s.terminated.is_some() => (
-            "terminated",
-            s.terminated.as_ref().and_then(|t| t.reason.clone()),
-        ),
+        Some(PartialContainerState {
+            waiting: Some(w), ..
+        }) => ("waiting", w.reason),
+        Some(PartialContainerState {
+            terminated: Some(t),
+            ..
+        }) => ("terminated", t.reason),
         _ => ("unknown", None),
     };
     ContainerInfo {
-        name: name.to_owned(),
-        image: image.unwrap_or_default().to_owned(),
-        ready: status.is_some_and(|s| s.ready),
-        restart_count: status.map_or(0, |s| u32::try_from(s.restart_count).unwrap_or(0)),
+        name: container.name,
+        image: container.image.unwrap_or_default(),
+        ready,
+        restart_count,
         state: state.to_owned(),
         reason,
     }

@@ -29,10 +29,10 @@ const MIN_CRON_RUN_DIGITS: usize = 8;
 pub fn service_name(pod: &PodInfo) -> Option<&str> {
     if let Some(owner) = &pod.controller {
         if owner.kind == "ReplicaSet"
-            && let Some(hash) = pod.labels.get("pod-template-hash")
+            && let Some(hash) = pod.label("pod-template-hash")
             && let Some(deployment) = owner
                 .name
-                .strip_suffix(hash.as_str())
+                .strip_suffix(hash)
                 .and_then(|rest| rest.strip_suffix('-'))
             && !deployment.is_empty()
         {

@@ -76,6 +76,8 @@ pub enum Pods {
     FakeApiServer,
     /// A fake API server the test fills and controls itself.
     Fake(FakeApiServer),
+    /// The API server at this URL, which another test server owns: replicas sharing one.
+    Shared(String),
 }
 
 /// A running server and a client for it.
@@ -189,8 +191,8 @@ impl TestServerBuilder {
             }
         }
         let demo_pods = repo().join("demo/pods.json");
-        let proxy = |fake: &FakeApiServer| KubeConnection {
-            kube_url: Some(fake.url()),
+        let proxy = |url: String| KubeConnection {
+            kube_url: Some(url),
             ..KubeConnection::default()
         };
         let (origin, fake) = match self.pods {
@@ -200,9 +202,10 @@ impl TestServerBuilder {
                 for pod in kube_shields::pods::file::read_pod_list_raw(&demo_pods).unwrap() {
                     fake.upsert(pod);
                 }
-                (PodOrigin::Kube(proxy(&fake)), Some(fake))
+                (PodOrigin::Kube(proxy(fake.url())), Some(fake))
             }
-            Pods::Fake(fake) => (PodOrigin::Kube(proxy(&fake)), Some(fake)),
+            Pods::Fake(fake) => (PodOrigin::Kube(proxy(fake.url())), Some(fake)),
+            Pods::Shared(url) => (PodOrigin::Kube(proxy(url)), None),
         };
         let secret_file = dir.path().join("secret");
         std::fs::write(

@@ -1,0 +1,174 @@
+//! A pod as read from the API server: only the fields [`PodInfo`](super::model::PodInfo) is made
+//! from. Everything else in the JSON (managed fields, the rest of the spec, volumes, env,
+//! conditions) is skipped while parsing and never allocated, so a list of 100,000 pods costs
+//! little more than what is kept of it.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+
+/// The parts of a pod kube-shields reads; used with kube's `Api` and watcher in place of
+/// [`Pod`], under the same API path.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PartialPod {
+    /// Name, namespace, resource version, `generateName`, owners, labels, annotations and
+    /// creation time; nothing else of the metadata is read.
+    #[serde(default, deserialize_with = "partial_meta")]
+    pub metadata: ObjectMeta,
+    /// Containers and node.
+    #[serde(default)]
+    pub spec: Option<PartialSpec>,
+    /// Phase, IPs and container statuses.
+    #[serde(default)]
+    pub status: Option<PartialStatus>,
+}
+
+/// The metadata fields read; the watcher needs `resourceVersion`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PartialMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+    resource_version: Option<String>,
+    generate_name: Option<String>,
+    owner_references: Option<Vec<OwnerReference>>,
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+    creation_timestamp: Option<Time>,
+}
+
+fn partial_meta<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ObjectMeta, D::Error> {
+    let meta = PartialMeta::deserialize(deserializer)?;
+    Ok(ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        resource_version: meta.resource_version,
+        generate_name: meta.generate_name,
+        owner_references: meta.owner_references,
+        labels: meta.labels,
+        annotations: meta.annotations,
+        creation_timestamp: meta.creation_timestamp,
+        ..ObjectMeta::default()
+    })
+}
+
+/// `spec`: containers and node.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartialSpec {
+    /// Containers in spec order.
+    #[serde(default)]
+    pub containers: Vec<PartialContainer>,
+    /// The node the pod is scheduled on.
+    pub node_name: Option<String>,
+}
+
+/// A container of the spec: name and image.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PartialContainer {
+    /// Container name.
+    pub name: String,
+    /// Image.
+    pub image: Option<String>,
+}
+
+/// `status`: phase, IPs and container statuses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartialStatus {
+    /// Pod phase.
+    pub phase: Option<String>,
+    /// Primary pod IP.
+    #[serde(rename = "podIP")]
+    pub pod_ip: Option<String>,
+    /// All pod IPs.
+    #[serde(rename = "podIPs")]
+    pub pod_ips: Option<Vec<PartialPodIp>>,
+    /// Container statuses as the kubelet reports them.
+    pub container_statuses: Option<Vec<PartialContainerStatus>>,
+}
+
+/// One entry of `status.podIPs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PartialPodIp {
+    /// The address.
+    pub ip: String,
+}
+
+/// One container status: readiness, restarts and state.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartialContainerStatus {
+    /// Container name.
+    pub name: String,
+    /// Ready.
+    #[serde(default)]
+    pub ready: bool,
+    /// Restart count.
+    #[serde(default)]
+    pub restart_count: i32,
+    /// Current state.
+    pub state: Option<PartialContainerState>,
+}
+
+/// A container state: which one, and the reason of a waiting or terminated one.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PartialContainerState {
+    /// Present when running (its contents are not read).
+    pub running: Option<IgnoredAny>,
+    /// Present when waiting.
+    pub waiting: Option<StateReason>,
+    /// Present when terminated.
+    pub terminated: Option<StateReason>,
+}
+
+/// The reason of a waiting or terminated state.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StateReason {
+    /// Reason, e.g. `CrashLoopBackOff`.
+    pub reason: Option<String>,
+}
+
+impl PartialPod {
+    /// The same slice of a whole pod (the pods file, tests).
+    pub fn of(pod: &Pod) -> Self {
+        serde_json::to_value(pod)
+            .and_then(serde_json::from_value)
+            .expect("a serialized pod reads back as a partial pod")
+    }
+}
+
+/// Pods' API path and kind: `Api<PartialPod>` lists and watches `/api/v1/.../pods`.
+impl kube::Resource for PartialPod {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        <Pod as k8s_openapi::Resource>::KIND.into()
+    }
+
+    fn group(_: &()) -> Cow<'_, str> {
+        <Pod as k8s_openapi::Resource>::GROUP.into()
+    }
+
+    fn version(_: &()) -> Cow<'_, str> {
+        <Pod as k8s_openapi::Resource>::VERSION.into()
+    }
+
+    fn plural(_: &()) -> Cow<'_, str> {
+        <Pod as k8s_openapi::Resource>::URL_PATH_SEGMENT.into()
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
