@@ -300,7 +300,8 @@ async fn a_core_module_that_prints_through_wasi_preview1_loads_and_runs() {
     let world = resolve
         .select_world(&[package], Some("check-plugin"))
         .unwrap();
-    let checks = "kube-shields:plugin/checks@0.1.0";
+    let version = resolve.packages[package].name.version.clone().unwrap();
+    let checks = format!("kube-shields:plugin/checks@{version}");
     let wat = format!(
         r#"(module
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
