@@ -8,7 +8,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::checks::CacheUse;
 use crate::plugin_dir::PluginDir;
 use crate::pods::index::SharedIndex;
 
@@ -141,17 +140,19 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts one plugin answer: how the cache served it and, for a run, its outcome.
+    /// Counts one plugin answer: how the cache served it (`hit`, `joined`, `miss`, `busy`) and,
+    /// for a run (`miss`), its outcome.
     pub fn observe_plugin(
         &self,
         plugin: &str,
         check: &str,
-        cache_use: CacheUse,
+        cache_use: &'static str,
         outcome: &'static str,
     ) {
-        let result = cache_use.metric_label();
-        self.cache.get_or_create(&CacheLabels { result }).inc();
-        if cache_use == CacheUse::Miss {
+        self.cache
+            .get_or_create(&CacheLabels { result: cache_use })
+            .inc();
+        if cache_use == "miss" {
             let labels = RunLabels {
                 plugin: plugin.to_owned(),
                 check: check.to_owned(),

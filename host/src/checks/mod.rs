@@ -196,8 +196,12 @@ impl Checker {
             Some((plugin, generation)) if service.has_check(check) => {
                 let (answer, cache_use) =
                     self.run_plugin(service, check, plugin, *generation).await;
-                self.metrics
-                    .observe_plugin(&service.name, check, cache_use, answer.metric_label());
+                self.metrics.observe_plugin(
+                    &service.name,
+                    check,
+                    cache_use.metric_label(),
+                    answer.metric_label(),
+                );
                 Ok(answer)
             }
             _ => Err(CheckError::UnknownCheck {
