@@ -13,6 +13,7 @@ mod changes;
 pub mod check_command;
 pub mod checks;
 mod metrics;
+pub mod new_project;
 pub mod plugin;
 pub mod plugin_dir;
 pub mod pods;

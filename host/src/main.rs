@@ -13,6 +13,7 @@ use kube_shields::app::{App, AppConfig, default_runtime_dir};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::check_command::CheckCommand;
 use kube_shields::checks::CheckerConfig;
+use kube_shields::new_project::{Lang, write_project};
 use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
@@ -37,6 +38,26 @@ enum Command {
     Check(CheckArgs),
     /// Print an `Intra-Shield` header value for one request.
     Sign(SignArgs),
+    /// Write a ready plugin project that passes `kube-shields check` as it is.
+    New(NewArgs),
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The plugin's language.
+    #[arg(long, value_enum)]
+    lang: NewLang,
+    /// The service the plugin is for (default: the directory's name).
+    #[arg(long)]
+    service: Option<String>,
+    /// The directory to create (must be new or empty).
+    dir: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NewLang {
+    Python,
+    Js,
 }
 
 #[derive(Args)]
@@ -199,6 +220,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Check(args) => return runtime.block_on(check(args)),
         Command::Sign(args) => sign(&args),
+        Command::New(args) => new_project(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -316,6 +338,24 @@ fn user_cache_dir() -> Option<PathBuf> {
     let dir = base.join("kube-shields");
     std::fs::create_dir_all(&dir).ok()?;
     Some(dir)
+}
+
+fn new_project(args: &NewArgs) -> anyhow::Result<()> {
+    let lang = match args.lang {
+        NewLang::Python => Lang::Python,
+        NewLang::Js => Lang::Js,
+    };
+    let files = write_project(lang, &args.dir, args.service.as_deref())?;
+    for file in &files {
+        println!("wrote {}", file.display());
+    }
+    // The check itself is the first file written.
+    let check = files[0].file_name().unwrap_or_default().to_string_lossy();
+    println!(
+        "try it: cd {} && kube-shields check {check} --pods pods.json",
+        args.dir.display()
+    );
+    Ok(())
 }
 
 fn sign(args: &SignArgs) -> anyhow::Result<()> {

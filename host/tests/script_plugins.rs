@@ -157,3 +157,61 @@ fn kube_shields_check_runs_a_script_with_its_settings(#[case] example: &str) {
         )
     );
 }
+
+#[rstest]
+#[case::python("python", "checks.py")]
+#[case::javascript("js", "checks.js")]
+fn kube_shields_new_writes_a_project_that_passes_check_unchanged(
+    #[case] lang: &str,
+    #[case] file: &str,
+) {
+    runtime_dir();
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("checks");
+    let binary = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kube-shields"));
+        command
+            .env_clear()
+            .env("HOME", home.path())
+            .env("CACHE_DIR", repo().join("target/test-compile-cache"));
+        command
+    };
+    let new = binary()
+        .args(["new", "--lang", lang])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    let checked = binary()
+        .current_dir(&project)
+        .args(["check", file, "--pods", "pods.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(checked.stdout).unwrap(),
+        concat!(
+            r#"{"check":"running","label":"running","status":"2/2 running","color":"green"}"#,
+            "\n",
+            r#"{"check":"release","label":"release","status":"0.1.0","color":"orange"}"#,
+            "\n"
+        )
+    );
+    // Nothing is overwritten.
+    let again = binary()
+        .args(["new", "--lang", lang])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"));
+}
