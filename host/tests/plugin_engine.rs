@@ -354,6 +354,23 @@ async fn a_core_module_that_prints_through_wasi_preview1_loads_and_runs() {
     );
 }
 
+#[tokio::test]
+async fn a_component_built_for_component_model_async_is_refused_naming_the_build_flag() {
+    let wat = "(component (core func $cancel (canon task.cancel)))";
+    let error = ENGINE
+        .load("web", wat.as_bytes(), PluginSettings::default())
+        .await
+        .unwrap_err();
+    let PluginError::NotWasm(message) = error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        message.contains("`task.cancel` requires the component model async feature"),
+        "{message}"
+    );
+    assert!(message.contains("--backend-qjs-disable-async"), "{message}");
+}
+
 // --- refused check names -------------------------------------------------------------
 
 #[tokio::test]

@@ -179,7 +179,20 @@ fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, PluginError> {
             "neither a WebAssembly binary (no `\\0asm` header) nor WebAssembly text".into(),
         ));
     };
-    component.map_err(|err| PluginError::NotWasm(one_line(&err)))
+    component.map_err(|err| PluginError::NotWasm(with_build_hint(one_line(&err))))
+}
+
+/// wasmtime 48 runs no component-model async (nor does kube-shields enable it): a component
+/// built for it is refused, saying how to build one that runs.
+fn with_build_hint(message: String) -> String {
+    if message.contains("component model async") {
+        format!(
+            "{message}; the component uses component-model async, which kube-shields does not run: \
+             build it without (jco's QuickJS backend: `--backend-qjs-disable-async`)"
+        )
+    } else {
+        message
+    }
 }
 
 /// WebAssembly text errors span several lines (message, location, source excerpt); the
