@@ -9,6 +9,7 @@ use fake_apiserver::FakeApiServer;
 use kube_shields::app::{App, AppConfig};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::checks::CheckerConfig;
+use kube_shields::peers::PeerSettings;
 use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
@@ -96,6 +97,8 @@ pub struct TestServerBuilder {
     plugins: Vec<(String, PathBuf, Option<String>)>,
     max_plugin_runs: usize,
     stale_after: Duration,
+    peer_settings: PeerSettings,
+    site_name: String,
 }
 
 impl TestServerBuilder {
@@ -106,7 +109,30 @@ impl TestServerBuilder {
             plugins: Vec::new(),
             max_plugin_runs: 8,
             stale_after: Duration::from_secs(60),
+            peer_settings: PeerSettings {
+                refresh: Duration::from_millis(200),
+                ..PeerSettings::default()
+            },
+            site_name: "test shields".to_owned(),
         }
+    }
+
+    /// Public mode with these peers (`OTHER_SHIELDS` entries, e.g. a test server's `base`).
+    pub fn peers(mut self, peers: &[&str]) -> Self {
+        self.mode = Mode::Public {
+            peers: peers.iter().map(|peer| (*peer).to_owned()).collect(),
+        };
+        self
+    }
+
+    pub fn peer_settings(mut self, settings: PeerSettings) -> Self {
+        self.peer_settings = settings;
+        self
+    }
+
+    pub fn site_name(mut self, name: &str) -> Self {
+        self.site_name = name.to_owned();
+        self
     }
 
     pub fn pods(mut self, pods: Pods) -> Self {
@@ -194,9 +220,10 @@ impl TestServerBuilder {
             server: ServerConfig {
                 shields_base: SHIELDS.to_owned(),
                 mode: self.mode,
-                site_name: "test shields".to_owned(),
+                site_name: self.site_name,
             },
             secret: Some(secret.clone()),
+            peers: self.peer_settings,
         };
         let app = App::new(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
