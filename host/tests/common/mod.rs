@@ -87,6 +87,7 @@ pub struct TestServer {
     pub app: App,
     pub fake: Option<FakeApiServer>,
     pub plugin_dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -228,7 +229,10 @@ impl TestServerBuilder {
         let app = App::new(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(app.serve(listener, std::future::pending()));
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve(listener, async move {
+            let _ = stopped.await;
+        }));
         let server = TestServer {
             base,
             client: reqwest::Client::builder()
@@ -239,6 +243,7 @@ impl TestServerBuilder {
             app,
             fake,
             plugin_dir,
+            shutdown: Some(shutdown),
             _dir: dir,
         };
         eventually("the server is ready", WITHIN, async || {
@@ -256,6 +261,18 @@ impl TestServerBuilder {
 }
 
 impl TestServer {
+    /// Stops serving: the listener closes and open connections end after their request.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// The name peers know this server by: its `host:port`.
+    pub fn peer_name(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
