@@ -7,30 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Pods, TestServer, TestServerBuilder, WITHIN, eventually, example_plugin};
-use fake_apiserver::{FakeApiServer, PodBuilder};
+use common::{TestServer, TestServerBuilder, WITHIN, eventually, fake_cluster};
+use fake_apiserver::PodBuilder;
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::peers::PeerSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A fake API server with one ready pod per `(namespace, deployment, containers)`.
-async fn cluster(services: &[(&str, &str, u32)]) -> FakeApiServer {
-    let fake = FakeApiServer::start().await;
-    for (namespace, deployment, containers) in services {
-        let names: Vec<String> = (0..*containers).map(|i| format!("c{i}")).collect();
-        let containers: Vec<(&str, bool, u32)> =
-            names.iter().map(|name| (name.as_str(), true, 0)).collect();
-        fake.upsert(
-            PodBuilder::new(namespace, &format!("{deployment}-5d8f7-abcde"))
-                .deployment(deployment, "5d8f7")
-                .containers(&containers)
-                .build(),
-        );
-    }
-    fake
-}
 
 struct Federation {
     hub: TestServer,
@@ -43,24 +26,16 @@ struct Federation {
 async fn federation() -> Federation {
     let private = TestServerBuilder::new()
         .private()
-        .pods(Pods::Fake(cluster(&[("billing", "billing", 2)]).await))
-        .plugin(
-            "version",
-            example_plugin("release_info"),
-            Some("[config]\nrelease = \"<script>alert(1)</script>\"\n"),
-        )
+        .pods(fake_cluster(&[("billing", "billing", 2)]).await)
+        .hostile_release_plugin()
         .start()
         .await;
     let public = TestServerBuilder::new()
-        .pods(Pods::Fake(
-            cluster(&[("shop", "web", 2), ("shop", "cart", 1)]).await,
-        ))
+        .pods(fake_cluster(&[("shop", "web", 2), ("shop", "cart", 1)]).await)
         .start()
         .await;
     let hub = TestServerBuilder::new()
-        .pods(Pods::Fake(
-            cluster(&[("default", "web", 1), ("default", "api", 1)]).await,
-        ))
+        .pods(fake_cluster(&[("default", "web", 1), ("default", "api", 1)]).await)
         .peers(&[&private.base, &public.base])
         .start()
         .await;

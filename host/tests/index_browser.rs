@@ -8,23 +8,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pods, TestServerBuilder, WITHIN, eventually, example_plugin};
-use fake_apiserver::{FakeApiServer, PodBuilder};
+use common::{TestServerBuilder, WITHIN, eventually, fake_cluster};
 use serde_json::{Value, json};
 
 const SITE: &str = "<img src=x onerror=alert(1)> ops & \"co\"";
-
-async fn cluster(services: &[(&str, &str)]) -> FakeApiServer {
-    let fake = FakeApiServer::start().await;
-    for (namespace, deployment) in services {
-        fake.upsert(
-            PodBuilder::new(namespace, &format!("{deployment}-5d8f7-abcde"))
-                .deployment(deployment, "5d8f7")
-                .build(),
-        );
-    }
-    fake
-}
 
 /// Runs headless Chromium with `args` and the shared flags; gives its stdout.
 async fn chromium(profile: &Path, args: &[&str]) -> String {
@@ -80,20 +67,12 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 async fn the_index_shows_every_cluster_in_a_real_browser() {
     let private = TestServerBuilder::new()
         .private()
-        .pods(Pods::Fake(
-            cluster(&[("billing", "billing"), ("billing", "ledger")]).await,
-        ))
-        .plugin(
-            "version",
-            example_plugin("release_info"),
-            Some("[config]\nrelease = \"<script>alert(1)</script>\"\n"),
-        )
+        .pods(fake_cluster(&[("billing", "billing", 1), ("billing", "ledger", 1)]).await)
+        .hostile_release_plugin()
         .start()
         .await;
     let public = TestServerBuilder::new()
-        .pods(Pods::Fake(
-            cluster(&[("shop", "cart"), ("shop", "web")]).await,
-        ))
+        .pods(fake_cluster(&[("shop", "cart", 1), ("shop", "web", 1)]).await)
         .start()
         .await;
     // A peer that is gone: a port nobody listens on.
@@ -102,9 +81,7 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
         format!("http://{}", listener.local_addr().unwrap())
     };
     let hub = TestServerBuilder::new()
-        .pods(Pods::Fake(
-            cluster(&[("default", "web"), ("default", "api")]).await,
-        ))
+        .pods(fake_cluster(&[("default", "web", 1), ("default", "api", 1)]).await)
         .peers(&[&private.base, &public.base, &dead])
         .site_name(SITE)
         .start()

@@ -163,6 +163,16 @@ impl TestServerBuilder {
             )
     }
 
+    /// A plugin-only service `version` whose `release` status is markup (`<script>…`): text
+    /// that must stay text wherever it shows.
+    pub fn hostile_release_plugin(self) -> Self {
+        self.plugin(
+            "version",
+            example_plugin("release_info"),
+            Some("[config]\nrelease = \"<script>alert(1)</script>\"\n"),
+        )
+    }
+
     pub fn max_plugin_runs(mut self, runs: usize) -> Self {
         self.max_plugin_runs = runs;
         self
@@ -311,4 +321,22 @@ impl TestServer {
 /// [`eventually`] for a plain condition.
 pub async fn until(what: &str, within: Duration, mut holds: impl FnMut() -> bool) {
     eventually(what, within, async || holds().then_some(())).await
+}
+
+/// A fake API server (the `Pods::Fake` of a cluster) with one ready pod per
+/// `(namespace, deployment, containers)`.
+pub async fn fake_cluster(services: &[(&str, &str, u32)]) -> Pods {
+    let fake = FakeApiServer::start().await;
+    for (namespace, deployment, containers) in services {
+        let names: Vec<String> = (0..*containers).map(|i| format!("c{i}")).collect();
+        let containers: Vec<(&str, bool, u32)> =
+            names.iter().map(|name| (name.as_str(), true, 0)).collect();
+        fake.upsert(
+            fake_apiserver::PodBuilder::new(namespace, &format!("{deployment}-5d8f7-abcde"))
+                .deployment(deployment, "5d8f7")
+                .containers(&containers)
+                .build(),
+        );
+    }
+    Pods::Fake(fake)
 }
