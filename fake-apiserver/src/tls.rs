@@ -97,3 +97,29 @@ fn leaf(
     let cert = params.signed_by(&key, ca).expect("leaf certificate");
     (cert, key)
 }
+
+/// An HTTPS front on loopback for a plain-HTTP server at `target` (another kube-shields in a
+/// test): it terminates TLS with a certificate for [`SERVER_NAMES`] from a throwaway CA and
+/// copies bytes both ways. Gives the front's address and the CA a client must trust.
+pub async fn tls_front(target: std::net::SocketAddr) -> (std::net::SocketAddr, TlsMaterial) {
+    let (acceptor, material) = acceptor(false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the TLS front");
+    let address = listener.local_addr().expect("front address");
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+            });
+        }
+    });
+    (address, material)
+}

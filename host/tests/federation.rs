@@ -407,3 +407,54 @@ async fn peers_answering_garbage_50_mb_or_nothing_are_refused_within_limits() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn an_https_peer_is_trusted_through_the_peer_ca_file_only() {
+    let peer = TestServerBuilder::new()
+        .pods(fake_cluster(&[("shop", "cart", 1)]).await)
+        .start()
+        .await;
+    let target = peer.base.trim_start_matches("http://").parse().unwrap();
+    let (front, tls) = fake_apiserver::tls_front(target).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("peer-ca.pem");
+    std::fs::write(&ca_file, &tls.ca_pem).unwrap();
+    // `host:port` means https.
+    let peer_entry = front.to_string();
+    let settings = |ca_file| PeerSettings {
+        ca_file,
+        ..PeerSettings::default()
+    };
+    let trusting = TestServerBuilder::new()
+        .peers(&[&peer_entry])
+        .peer_settings(settings(Some(ca_file)))
+        .start()
+        .await;
+    let answer = eventually("the https peer's badge", WITHIN, async || {
+        let (status, body) = trusting.json("/_/cart/health/?raw").await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await;
+    assert_eq!(answer["total"], 1);
+
+    // Without the CA: the system roots do not know it; the peer is down, its badges unreachable.
+    let distrusting = TestServerBuilder::new()
+        .peers(&[&peer_entry])
+        .peer_settings(settings(None))
+        .start()
+        .await;
+    let status = eventually("the untrusted peer is down", WITHIN, async || {
+        let peers: Value = distrusting.get_signed("/peers").await.json().await.ok()?;
+        (peers[0]["up"] == json!(false)).then(|| peers[0].clone())
+    })
+    .await;
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(
+        distrusting
+            .json(&format!("/_/cart@{peer_entry}/health/?format=json"))
+            .await
+            .1["message"],
+        "unreachable"
+    );
+}
