@@ -17,4 +17,5 @@ pub mod peers;
 pub mod plugin;
 pub mod plugin_dir;
 pub mod pods;
+mod result_cache;
 pub mod server;

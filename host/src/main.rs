@@ -83,6 +83,9 @@ struct ServeArgs {
     /// Seconds between refreshes of the peers' catalogs.
     #[arg(long, env = "PEER_REFRESH", default_value_t = 30)]
     peer_refresh: u64,
+    /// Seconds a peer's result is reused (requests for the same remote badge share one fetch).
+    #[arg(long, env = "PEER_RESULT_CACHE_SECONDS", default_value_t = 5)]
+    peer_result_cache_seconds: u64,
     /// Plugin runs allowed at once; past it, cached results or `busy`.
     #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = 32)]
     max_plugin_runs: usize,
@@ -257,6 +260,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             connect_timeout: Duration::from_millis(args.peer_connect_timeout_ms),
             timeout: Duration::from_millis(args.peer_timeout_ms),
             refresh: Duration::from_secs(args.peer_refresh.max(1)),
+            result_ttl: Duration::from_secs(args.peer_result_cache_seconds),
         },
     };
     let app = App::new(config).await?;

@@ -359,7 +359,7 @@ async fn peers_answering_garbage_50_mb_or_nothing_are_refused_within_limits() {
             connect_timeout: Duration::from_millis(500),
             timeout: Duration::from_millis(800),
             refresh: Duration::from_secs(3600),
-            ca_file: None,
+            ..PeerSettings::default()
         })
         .start()
         .await;

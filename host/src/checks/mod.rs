@@ -4,7 +4,6 @@
 //! layer and the `check` command only translate to and from it.
 
 mod answer;
-mod cache;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,9 +13,9 @@ use futures::FutureExt;
 use futures::future::join_all;
 use serde_json::Value;
 
+pub use crate::result_cache::CacheUse;
+use crate::result_cache::{CacheKey, ResultCache};
 pub use answer::{Answer, PluginResult};
-pub use cache::CacheUse;
-use cache::{CacheKey, ResultCache};
 
 use crate::metrics::Metrics;
 use crate::peers::{CatalogEntry, Cluster, Peers, RemoteResult, UNREACHABLE};

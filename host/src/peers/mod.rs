@@ -21,7 +21,10 @@ use tokio::task::JoinHandle;
 
 pub use remote::RemoteResult;
 
+use futures::FutureExt;
+
 use crate::auth::{Secret, Signer};
+use crate::result_cache::{CacheKey, ResultCache};
 use client::PeerClient;
 
 /// Marks a request as coming from a peer: it is answered from local state only.
@@ -36,6 +39,8 @@ pub const MAX_CATALOG_SERVICES: usize = 20_000;
 pub const MAX_RESULT_BYTES: usize = 16 << 10;
 /// The status of a remote badge whose peer did not answer in time, or not usably.
 pub const UNREACHABLE: &str = "unreachable";
+/// Peer fetches of results at once; past it, the last result or `busy`.
+const MAX_RESULT_FETCHES: usize = 256;
 
 /// How peers are reached; the list itself comes from `OTHER_SHIELDS`.
 #[derive(Debug, Clone)]
@@ -48,6 +53,9 @@ pub struct PeerSettings {
     pub timeout: Duration,
     /// How often catalogs are refreshed.
     pub refresh: Duration,
+    /// How long a peer's result (or its failure to give one) is reused; requests for the same
+    /// badge meanwhile share one fetch.
+    pub result_ttl: Duration,
 }
 
 impl Default for PeerSettings {
@@ -57,6 +65,7 @@ impl Default for PeerSettings {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(3),
             refresh: Duration::from_secs(30),
+            result_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -139,16 +148,21 @@ struct Slot {
 
 /// The peers and what is known of them.
 pub struct Peers {
-    slots: Vec<Slot>,
+    slots: Vec<Arc<Slot>>,
     refresh: Duration,
+    results: ResultCache<RemoteResult>,
+    result_ttl: Duration,
 }
 
 impl Peers {
     /// No peers (private mode, or `OTHER_SHIELDS=None`).
     pub fn none() -> Arc<Peers> {
+        let settings = PeerSettings::default();
         Arc::new(Peers {
             slots: Vec::new(),
-            refresh: PeerSettings::default().refresh,
+            refresh: settings.refresh,
+            results: ResultCache::new(1),
+            result_ttl: settings.result_ttl,
         })
     }
 
@@ -160,7 +174,7 @@ impl Peers {
     ) -> Result<Arc<Peers>, PeersError> {
         let http = client::http_client(settings)?;
         let signer = Arc::new(Signer::new(secret));
-        let mut slots: Vec<Slot> = Vec::new();
+        let mut slots: Vec<Arc<Slot>> = Vec::new();
         for entry in entries {
             let (name, base) =
                 parse_peer(entry).ok_or_else(|| PeersError::BadPeer(entry.clone()))?;
@@ -177,16 +191,18 @@ impl Peers {
                 latency_seconds: None,
                 services: 0,
             };
-            slots.push(Slot {
+            slots.push(Arc::new(Slot {
                 client: PeerClient::new(name, base, http.clone(), Arc::clone(&signer)),
                 status: Mutex::new(status),
                 catalog: Mutex::default(),
                 settled: watch::Sender::new(false),
-            });
+            }));
         }
         Ok(Arc::new(Peers {
             slots,
             refresh: settings.refresh,
+            results: ResultCache::new(MAX_RESULT_FETCHES),
+            result_ttl: settings.result_ttl,
         }))
     }
 
@@ -208,7 +224,7 @@ impl Peers {
 
     /// Fetches every peer's catalog at once; each replaces the cached one as it arrives.
     pub async fn refresh_all(&self) {
-        futures::future::join_all(self.slots.iter().map(Self::refresh_one)).await;
+        futures::future::join_all(self.slots.iter().map(|slot| Self::refresh_one(slot))).await;
     }
 
     async fn refresh_one(slot: &Slot) {
@@ -247,7 +263,10 @@ impl Peers {
 
     /// Every peer's cached catalog, in configured order.
     pub fn clusters(&self) -> Vec<Cluster> {
-        self.slots.iter().map(Self::cluster_of).collect()
+        self.slots
+            .iter()
+            .map(|slot| Self::cluster_of(slot))
+            .collect()
     }
 
     /// A peer's catalog once its first fetch has finished (at once after that).
@@ -267,7 +286,7 @@ impl Peers {
         }
     }
 
-    fn slot(&self, name: &str) -> Option<&Slot> {
+    fn slot(&self, name: &str) -> Option<&Arc<Slot>> {
         self.slots.iter().find(|slot| slot.client.name == name)
     }
 
@@ -277,19 +296,32 @@ impl Peers {
     }
 
     /// The peer's answer to `path_and_query` (a `?raw` badge URL), or [`UNREACHABLE`] when it
-    /// does not give one within the timeout or within [`MAX_RESULT_BYTES`].
+    /// does not give one within the timeout or within [`MAX_RESULT_BYTES`]. Reused for
+    /// `result_ttl`; concurrent requests for it share one fetch.
     pub async fn result(&self, peer: &str, path_and_query: &str) -> RemoteResult {
         let Some(slot) = self.slot(peer) else {
             return RemoteResult::Failed(UNREACHABLE.to_owned());
         };
-        match slot.client.result(path_and_query).await {
-            Ok(result) => result,
-            Err(err) => {
-                tracing::info!(peer, error = %err, "peer result unavailable");
-                note_error(&mut slot.status.lock().expect("peer status lock"), err);
-                RemoteResult::Failed(UNREACHABLE.to_owned())
+        let key = CacheKey {
+            scope: peer.to_owned(),
+            check: path_and_query.to_owned(),
+        };
+        let fetch = || {
+            let (slot, path) = (Arc::clone(slot), path_and_query.to_owned());
+            async move {
+                match slot.client.result(&path).await {
+                    Ok(result) => result,
+                    Err(err) => {
+                        tracing::info!(peer = %slot.client.name, error = %err, "peer result unavailable");
+                        note_error(&mut slot.status.lock().expect("peer status lock"), err);
+                        RemoteResult::Failed(UNREACHABLE.to_owned())
+                    }
+                }
             }
-        }
+            .boxed()
+        };
+        let (result, _) = self.results.get(key, 0, self.result_ttl, fetch).await;
+        result.unwrap_or_else(|| RemoteResult::Failed("busy".to_owned()))
     }
 
     /// Every peer's state, in configured order.

@@ -112,6 +112,7 @@ impl TestServerBuilder {
             stale_after: Duration::from_secs(60),
             peer_settings: PeerSettings {
                 refresh: Duration::from_millis(200),
+                result_ttl: Duration::from_millis(200),
                 ..PeerSettings::default()
             },
             site_name: "test shields".to_owned(),
