@@ -123,3 +123,19 @@ pub async fn tls_front(target: std::net::SocketAddr) -> (std::net::SocketAddr, T
     });
     (address, material)
 }
+
+/// A server on loopback that accepts connections and never answers (a hung peer or API
+/// server); the connections stay open as long as the runtime runs.
+pub async fn hung_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the hung server");
+    let address = listener.local_addr().expect("hung server address");
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    address
+}

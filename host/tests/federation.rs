@@ -319,19 +319,6 @@ async fn raw_peer(answer: impl Fn() -> Vec<u8> + Send + Sync + 'static) -> Strin
     format!("http://{address}")
 }
 
-/// A peer that accepts connections and never answers.
-async fn hung_peer() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
-    format!("http://{address}")
-}
-
 #[tokio::test]
 async fn peers_answering_garbage_50_mb_or_nothing_are_refused_within_limits() {
     let garbage = raw_peer(|| {
@@ -352,7 +339,7 @@ async fn peers_answering_garbage_50_mb_or_nothing_are_refused_within_limits() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 52428800\r\nconnection: close\r\n\r\n[".to_vec()
     })
     .await;
-    let hung = hung_peer().await;
+    let hung = format!("http://{}", fake_apiserver::hung_server().await);
     let hub = TestServerBuilder::new()
         .peers(&[&garbage, &huge, &announced, &hung])
         .peer_settings(PeerSettings {
