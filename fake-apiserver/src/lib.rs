@@ -38,7 +38,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use configmap_volume::ConfigMapVolume;
 pub use pod_builder::{DEFAULT_CREATED, PodBuilder, loopback_ip};
-pub use tls::{SERVER_NAMES, TlsMaterial, hung_server, tls_front};
+pub use tls::{SERVER_NAMES, TlsMaterial};
 
 use store::{Change, Store};
 

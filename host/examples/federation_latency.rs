@@ -119,7 +119,15 @@ async fn main() {
     local_latencies(&alone).await; // warm-up
     let without = local_latencies(&alone).await;
 
-    let hung_address = fake_apiserver::hung_server().await;
+    // A peer that accepts connections and never answers.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_address = hung.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            open.push(socket);
+        }
+    });
     let (_with_hung, with_hung) = instance(
         &local,
         Mode::Public {

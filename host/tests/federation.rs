@@ -339,7 +339,7 @@ async fn peers_answering_garbage_50_mb_or_nothing_are_refused_within_limits() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 52428800\r\nconnection: close\r\n\r\n[".to_vec()
     })
     .await;
-    let hung = format!("http://{}", fake_apiserver::hung_server().await);
+    let hung = format!("http://{}", common::net::hung_server().await);
     let hub = TestServerBuilder::new()
         .peers(&[&garbage, &huge, &announced, &hung])
         .peer_settings(PeerSettings {
@@ -402,10 +402,10 @@ async fn an_https_peer_is_trusted_through_the_peer_ca_file_only() {
         .start()
         .await;
     let target = peer.base.trim_start_matches("http://").parse().unwrap();
-    let (front, tls) = fake_apiserver::tls_front(target).await;
+    let (front, ca_pem) = common::net::tls_front(target).await;
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("peer-ca.pem");
-    std::fs::write(&ca_file, &tls.ca_pem).unwrap();
+    std::fs::write(&ca_file, &ca_pem).unwrap();
     // `host:port` means https.
     let peer_entry = front.to_string();
     let settings = |ca_file| PeerSettings {
