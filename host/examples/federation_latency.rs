@@ -140,13 +140,11 @@ async fn main() {
     // the peer timeout).
     let stop = Arc::new(AtomicBool::new(false));
     let remote_asks = {
-        let (stop, url) = (
-            Arc::clone(&stop),
-            format!("{with_hung}/_/x@{hung_address}/health/"),
-        );
-        let client = client();
-        let askers = (0..32).map(move |_| {
-            let (stop, url, client) = (Arc::clone(&stop), url.clone(), client.clone());
+        let (client, stop, with_hung) = (client(), Arc::clone(&stop), with_hung.clone());
+        let askers = (0..32).map(move |n| {
+            // One badge each: 32 fetches of the hung peer in flight, none shared.
+            let url = format!("{with_hung}/_/x-{n}@{hung_address}/health/");
+            let (stop, client) = (Arc::clone(&stop), client.clone());
             async move {
                 let mut asked = 0usize;
                 while !stop.load(Ordering::Relaxed) {
@@ -229,6 +227,11 @@ async fn main() {
             .collect()
             .await;
         let last_badge = started.elapsed();
+        let round = if round == 1 {
+            "1 (cold)".to_owned()
+        } else {
+            format!("{round} (peer results cached)")
+        };
         println!(
             "index of 3 clusters, round {round}: first byte {}, page {} ({} KiB), {} badges, all {} by {}",
             ms(first_byte),
