@@ -4,7 +4,8 @@
 //!    answers) while remote badges for it are being asked for at the same time.
 //! 2. A 3-cluster index of 300 services (100 each; one peer private): time to the first byte of
 //!    `/`, and until the last badge image on it is fetched by a client that, like a browser,
-//!    opens 6 connections.
+//!    opens 6 connections; then, when `chromium` is on the PATH, the same in headless Chromium
+//!    (as `/index.js` records it: first byte and last badge filled, since navigation start).
 //!
 //! `cargo run --release --example federation_latency -p kube-shields` (from the repository root;
 //! `scripts/load.sh` runs it too).
@@ -246,4 +247,39 @@ async fn main() {
             ms(last_badge)
         );
     }
+    if let Some((first_byte, filled)) = in_chromium(&format!("{hub}/"), dir.path()).await {
+        println!(
+            "index of 3 clusters in headless Chromium: first byte {first_byte} ms, last of 300 badges filled at {filled} ms"
+        );
+    }
+}
+
+/// Loads `url` in headless Chromium (its DOM is dumped after the load event, which waits for
+/// every image) and reads what `/index.js` recorded; `None` without Chromium.
+async fn in_chromium(url: &str, dir: &Path) -> Option<(String, String)> {
+    let output = tokio::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("chromium").display()
+        ))
+        .arg(url)
+        .output()
+        .await
+        .ok()?;
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let read = |name: &str| {
+        let start = dom.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(dom[start..start + dom[start..].find('"')?].to_owned())
+    };
+    Some((read("data-first-byte-ms")?, read("data-filled-ms")?))
 }

@@ -1,5 +1,7 @@
 // kube-shields index: live filtering, select-on-focus for embed snippets, and a mark on each
 // badge image once it has loaded (data-loaded, data-width = naturalWidth) with a progress line.
+// When the last badge is in, the progress line records when (data-filled-ms, and the first byte
+// as data-first-byte-ms, both since navigation start) for anyone measuring the page.
 // It never builds markup from text: the server renders and escapes everything.
 "use strict";
 (function () {
@@ -17,6 +19,11 @@
     progress.dataset.loaded = String(loaded);
     progress.dataset.total = String(badges.length);
     progress.dataset.failed = String(failed);
+    if (loaded + failed === badges.length && !progress.dataset.filledMs) {
+      const navigation = performance.getEntriesByType("navigation")[0];
+      progress.dataset.filledMs = String(Math.round(performance.now()));
+      if (navigation) progress.dataset.firstByteMs = String(Math.round(navigation.responseStart));
+    }
   }
 
   function mark(img) {
