@@ -445,3 +445,41 @@ async fn an_https_peer_is_trusted_through_the_peer_ca_file_only() {
         "unreachable"
     );
 }
+
+/// A peer of an older kube-shields: no `/catalog`, only `/services/` and each service's checks.
+async fn older_peer() -> String {
+    let router = axum::Router::new()
+        .route(
+            "/services/",
+            axum::routing::get(|| async { axum::Json(json!(["legacy"])) }),
+        )
+        .route(
+            "/services/legacy/",
+            axum::routing::get(|| async { axum::Json(json!(["health"])) }),
+        )
+        .route(
+            "/_/legacy/health/",
+            axum::routing::get(|| async {
+                axum::Json(json!({"ready": 1, "total": 2, "restarts": 0, "color": "red"}))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+#[tokio::test]
+async fn a_peer_without_a_catalog_route_is_read_service_by_service() {
+    let older = older_peer().await;
+    let hub = TestServerBuilder::new().peers(&[&older]).start().await;
+    let answer = eventually("the older peer's badge", WITHIN, async || {
+        let (status, body) = hub.json("/_/legacy/health/?format=json").await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        answer,
+        json!({"schemaVersion": 1, "label": "health", "message": "1/2 (0 restarts)", "color": "red"})
+    );
+}

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use futures::{StreamExt, TryStreamExt};
+
 use super::remote::{self, RemoteResult};
 use super::{
     CATALOG_PATH, CatalogEntry, HOP_HEADER, MAX_CATALOG_BYTES, MAX_CATALOG_SERVICES,
@@ -10,6 +12,9 @@ use super::{
 };
 use crate::auth::{HEADER as INTRA_SHIELD_HEADER, Signer, now_unix};
 use crate::pods::naming::is_service_name;
+
+/// Requests at once when a catalog is read service by service.
+const LEGACY_CATALOG_FETCHES: usize = 16;
 
 /// Why a peer gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +85,16 @@ impl PeerClient {
     }
 
     /// The peer's catalog; entries whose names are not valid service or check names are dropped.
+    /// A peer without `/catalog` (an older kube-shields) is read the old way: `/services/` and
+    /// each service's checks.
     pub(crate) async fn catalog(&self) -> Result<Vec<CatalogEntry>, FetchError> {
         let (status, body) = self.get(CATALOG_PATH, MAX_CATALOG_BYTES).await?;
-        if status != 200 {
-            return Err(FetchError::Status(status));
-        }
-        let entries: Vec<CatalogEntry> = serde_json::from_slice(&body)
-            .map_err(|err| FetchError::Invalid(format!("catalog: {err}")))?;
+        let entries = match status {
+            200 => serde_json::from_slice(&body)
+                .map_err(|err| FetchError::Invalid(format!("catalog: {err}")))?,
+            404 => self.catalog_from_services().await?,
+            _ => return Err(FetchError::Status(status)),
+        };
         let total = entries.len();
         let valid: Vec<CatalogEntry> = entries
             .into_iter()
@@ -108,6 +116,41 @@ impl PeerClient {
             );
         }
         Ok(valid)
+    }
+
+    /// `/services/`, then each valid name's `/services/<name>/`, a few at a time.
+    async fn catalog_from_services(&self) -> Result<Vec<CatalogEntry>, FetchError> {
+        let names: Vec<String> = self.get_json("/services/", MAX_CATALOG_BYTES).await?;
+        let names = names
+            .into_iter()
+            .filter(|name| is_service_name(name))
+            .take(MAX_CATALOG_SERVICES);
+        futures::stream::iter(names)
+            .map(|name| async move {
+                let checks = self
+                    .get_json(&format!("/services/{name}/"), MAX_RESULT_BYTES)
+                    .await?;
+                Ok(CatalogEntry {
+                    name,
+                    namespaces: Vec::new(),
+                    checks,
+                })
+            })
+            .buffered(LEGACY_CATALOG_FETCHES)
+            .try_collect()
+            .await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<T, FetchError> {
+        let (status, body) = self.get(path, limit).await?;
+        if status != 200 {
+            return Err(FetchError::Status(status));
+        }
+        serde_json::from_slice(&body).map_err(|err| FetchError::Invalid(format!("{path}: {err}")))
     }
 
     /// The peer's `?raw` answer to a badge path.
