@@ -23,6 +23,13 @@ use kube_shields::peers::PeerSettings;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
 use kube_shields::server::{Mode, ServerConfig};
 
+// Shared with the integration tests: headless Chromium, and a server that never answers.
+#[path = "../tests/common/chromium.rs"]
+mod chromium;
+#[allow(dead_code)]
+#[path = "../tests/common/net.rs"]
+mod net;
+
 const REQUESTS: usize = 20_000;
 const CONCURRENCY: usize = 16;
 
@@ -120,15 +127,7 @@ async fn main() {
     local_latencies(&alone).await; // warm-up
     let without = local_latencies(&alone).await;
 
-    // A peer that accepts connections and never answers.
-    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hung_address = hung.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = hung.accept().await {
-            open.push(socket);
-        }
-    });
+    let hung_address = net::hung_server().await;
     let (_with_hung, with_hung) = instance(
         &local,
         Mode::Public {
@@ -257,26 +256,9 @@ async fn main() {
 /// Loads `url` in headless Chromium (its DOM is dumped after the load event, which waits for
 /// every image) and reads what `/index.js` recorded; `None` without Chromium.
 async fn in_chromium(url: &str, dir: &Path) -> Option<(String, String)> {
-    let output = tokio::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.join("chromium").display()
-        ))
-        .arg(url)
-        .output()
+    let dom = chromium::chromium(&dir.join("chromium"), &["--dump-dom", url])
         .await
         .ok()?;
-    let dom = String::from_utf8_lossy(&output.stdout);
     let read = |name: &str| {
         let start = dom.find(&format!("{name}=\""))? + name.len() + 2;
         Some(dom[start..start + dom[start..].find('"')?].to_owned())

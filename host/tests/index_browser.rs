@@ -13,34 +13,11 @@ use serde_json::{Value, json};
 
 const SITE: &str = "<img src=x onerror=alert(1)> ops & \"co\"";
 
-/// Runs headless Chromium with `args` and the shared flags; gives its stdout.
+/// Runs headless Chromium; fails the test when it cannot.
 async fn chromium(profile: &Path, args: &[&str]) -> String {
-    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".to_owned());
-    let output = tokio::process::Command::new(&binary)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .kill_on_drop(true)
-        .output()
+    common::chromium::chromium(profile, args)
         .await
-        .unwrap_or_else(|err| {
-            panic!("{binary} does not run ({err}): scripts/test.sh installs Debian's chromium")
-        });
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+        .unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// `target/` of this build (the test binary is `target/debug/deps/<name>`).

@@ -2,6 +2,7 @@
 //! real server on loopback built through [`App::new`] as `kube-shields serve` builds it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod chromium;
 pub mod net;
 
 use std::path::{Path, PathBuf};
