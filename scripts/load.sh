@@ -57,3 +57,7 @@ import re, sys
 counts = {m[0]: float(m[1]) for m in re.findall(r"kube_shields_plugin_result_cache_total\{result=\"(\w+)\"\} (\S+)", sys.stdin.read())}
 total = sum(counts.values()) or 1
 print("plugin cache:             " + ", ".join(f"{k} {v / total:.4%}" for k, v in sorted(counts.items())) + f" of {int(total)} answers")'
+
+# Federation: local badge p99 with a hung peer vs without, and a 3-cluster index of 300 services.
+echo "federation:"
+cargo run --release --locked -q --example federation_latency -p kube-shields

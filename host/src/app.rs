@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{Secret, Verifier};
 use crate::checks::{Checker, CheckerConfig};
 use crate::metrics::Metrics;
+use crate::peers::{PeerSettings, Peers, PeersError};
 use crate::plugin::{PluginEngine, PluginError};
 use crate::plugin_dir::{PluginDir, PluginDirError, PluginSource};
 use crate::pods::index::SharedIndex;
@@ -32,8 +33,10 @@ pub struct AppConfig {
     pub checks: CheckerConfig,
     /// The HTTP layer's settings.
     pub server: ServerConfig,
-    /// The `Intra-Shield` secret; required in private mode.
+    /// The `Intra-Shield` secret; required in private mode and for peers.
     pub secret: Option<Secret>,
+    /// How peers (`OTHER_SHIELDS`) are reached.
+    pub peers: PeerSettings,
 }
 
 /// Why the service cannot start; each names the setting to fix.
@@ -45,6 +48,15 @@ pub enum AppError {
          32 bytes, e.g. `head -c 32 /dev/urandom | base64 > secret`; or set OTHER_SHIELDS=None for public mode"
     )]
     SecretRequired,
+    /// Peers without a secret to sign requests to them.
+    #[error(
+        "OTHER_SHIELDS lists peers, and requests to peers are signed: set INTRA_SHIELD_SECRET to the path of \
+         the secret file the peers share (at least 32 bytes)"
+    )]
+    PeerSecretRequired,
+    /// The peers cannot be used.
+    #[error(transparent)]
+    Peers(#[from] PeersError),
     /// The pod source cannot be used.
     #[error("pod source: {0}")]
     Pods(#[from] PodsError),
@@ -61,6 +73,8 @@ impl AppError {
     pub fn metric_label(&self) -> &'static str {
         match self {
             AppError::SecretRequired => "secret_required",
+            AppError::PeerSecretRequired => "peer_secret_required",
+            AppError::Peers(_) => "peers",
             AppError::Pods(_) => "pods",
             AppError::Engine(_) => "engine",
             AppError::Plugins(_) => "plugins",
@@ -72,6 +86,7 @@ impl AppError {
 pub struct App {
     state: Arc<ServerState>,
     pod_source: JoinHandle<()>,
+    peer_refresh: Option<JoinHandle<()>>,
 }
 
 /// The runtime directory when none is configured: `runtimes/` beside the binary (the image), or
@@ -94,6 +109,12 @@ impl App {
         if config.server.mode == Mode::Private && config.secret.is_none() {
             return Err(AppError::SecretRequired);
         }
+        let peers = match (&config.server.mode, &config.secret) {
+            (Mode::Public { peers }, _) if peers.is_empty() => Peers::none(),
+            (Mode::Private, _) => Peers::none(),
+            (Mode::Public { .. }, None) => return Err(AppError::PeerSecretRequired),
+            (Mode::Public { peers }, Some(secret)) => Peers::new(peers, &config.peers, secret)?,
+        };
         let pods = SharedIndex::new();
         let pod_source = crate::pods::start(config.pods, Arc::clone(&pods)).await?;
         let plugins = match config.plugins {
@@ -103,14 +124,25 @@ impl App {
             }
             None => PluginDir::empty(),
         };
-        let checker = Checker::new(pods, plugins, config.checks, Arc::new(Metrics::default()));
+        let peer_refresh = peers.start();
+        let checker = Checker::new(
+            pods,
+            plugins,
+            peers,
+            config.checks,
+            Arc::new(Metrics::default()),
+        );
         let verifier = config.secret.as_ref().map(Verifier::new);
         let state = Arc::new(ServerState {
             checker,
             verifier,
             config: config.server,
         });
-        Ok(App { state, pod_source })
+        Ok(App {
+            state,
+            pod_source,
+            peer_refresh,
+        })
     }
 
     /// The core: services, checks, aggregates.
@@ -131,5 +163,8 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         self.pod_source.abort();
+        if let Some(refresh) = &self.peer_refresh {
+            refresh.abort();
+        }
     }
 }

@@ -101,6 +101,7 @@ impl CheckCommand {
                 site_name: String::new(),
             },
             secret: None,
+            peers: Default::default(),
         };
         let app = App::new(config)
             .await

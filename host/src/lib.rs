@@ -2,7 +2,8 @@
 //!
 //! The request path reads top to bottom: [`server`] routes a badge URL, [`checks`] resolves
 //! the service from the watched pod index ([`pods`]) and runs the built-in health check or a
-//! plugin ([`plugin`], loaded by [`plugin_dir`]), and `kube-shields-badge` renders the answer. [`app`]
+//! plugin ([`plugin`], loaded by [`plugin_dir`]), and `kube-shields-badge` renders the answer; a service of another cluster is answered
+//! through [`peers`]. [`app`]
 //! wires them; `main`, [`check_command`] and the tests all build through [`app::App::new`].
 #![deny(missing_docs)]
 
@@ -14,7 +15,9 @@ pub mod check_command;
 pub mod checks;
 mod metrics;
 pub mod new_project;
+pub mod peers;
 pub mod plugin;
 pub mod plugin_dir;
 pub mod pods;
+mod result_cache;
 pub mod server;

@@ -14,6 +14,7 @@ use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::check_command::CheckCommand;
 use kube_shields::checks::CheckerConfig;
 use kube_shields::new_project::{Lang, write_project};
+use kube_shields::peers::PeerSettings;
 use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
@@ -95,6 +96,21 @@ struct ServeArgs {
     site_name: String,
     #[command(flatten)]
     secret: SecretArgs,
+    /// Extra CA certificates (PEM) trusted for peers' TLS, beside the system roots.
+    #[arg(long, env = "PEER_CA_FILE")]
+    peer_ca_file: Option<PathBuf>,
+    /// Milliseconds to connect to a peer.
+    #[arg(long, env = "PEER_CONNECT_TIMEOUT_MS", default_value_t = 1000)]
+    peer_connect_timeout_ms: u64,
+    /// Milliseconds for a whole request to a peer; a remote badge waits at most this long.
+    #[arg(long, env = "PEER_TIMEOUT_MS", default_value_t = 3000)]
+    peer_timeout_ms: u64,
+    /// Seconds between refreshes of the peers' catalogs.
+    #[arg(long, env = "PEER_REFRESH", default_value_t = 30)]
+    peer_refresh: u64,
+    /// Seconds a peer's result is reused (requests for the same remote badge share one fetch).
+    #[arg(long, env = "PEER_RESULT_CACHE_SECONDS", default_value_t = 5)]
+    peer_result_cache_seconds: u64,
     /// Plugin runs allowed at once; past it, cached results or `busy`.
     #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = 32)]
     max_plugin_runs: usize,
@@ -270,6 +286,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             site_name: args.site_name.clone(),
         },
         secret: args.secret.load()?,
+        peers: PeerSettings {
+            ca_file: args.peer_ca_file.clone(),
+            connect_timeout: Duration::from_millis(args.peer_connect_timeout_ms),
+            timeout: Duration::from_millis(args.peer_timeout_ms),
+            refresh: Duration::from_secs(args.peer_refresh.max(1)),
+            result_ttl: Duration::from_secs(args.peer_result_cache_seconds),
+        },
     };
     let app = App::new(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)

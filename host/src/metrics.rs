@@ -8,6 +8,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use std::sync::atomic::AtomicU64;
+
+use crate::peers::PeerStatus;
 use crate::plugin_dir::PluginDir;
 use crate::pods::index::SharedIndex;
 
@@ -35,6 +38,11 @@ struct ScopeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     result: &'static str,
 }
@@ -51,6 +59,10 @@ pub struct Metrics {
     reload_errors: Gauge,
     watch_healthy: Family<ScopeLabels, Gauge>,
     watch_last_success: Family<ScopeLabels, Gauge>,
+    peer_up: Family<PeerLabels, Gauge>,
+    peer_last_success: Family<PeerLabels, Gauge>,
+    peer_latency: Family<PeerLabels, Gauge<f64, AtomicU64>>,
+    peer_services: Family<PeerLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -109,8 +121,36 @@ impl Default for Metrics {
             "When the API server last answered the pod list or watch of a scope (Unix time)",
             watch_last_success.clone(),
         );
+        let peer_up = Family::default();
+        registry.register(
+            "peer_up",
+            "1 while the last catalog fetch from a peer worked, 0 when it failed",
+            peer_up.clone(),
+        );
+        let peer_last_success = Family::default();
+        registry.register(
+            "peer_last_success_timestamp_seconds",
+            "When a peer's catalog was last fetched (Unix time)",
+            peer_last_success.clone(),
+        );
+        let peer_latency = Family::default();
+        registry.register(
+            "peer_catalog_latency_seconds",
+            "How long the last successful catalog fetch from a peer took",
+            peer_latency.clone(),
+        );
+        let peer_services = Family::default();
+        registry.register(
+            "peer_services",
+            "Services in a peer's cached catalog",
+            peer_services.clone(),
+        );
         Metrics {
             registry,
+            peer_up,
+            peer_last_success,
+            peer_latency,
+            peer_services,
             requests,
             latency,
             plugin_runs,
@@ -163,7 +203,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the gauges read from the pods and plugins now.
-    pub fn render(&self, pods: &SharedIndex, plugins: &PluginDir) -> String {
+    pub fn render(&self, pods: &SharedIndex, plugins: &PluginDir, peers: &[PeerStatus]) -> String {
         let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.pods.set(gauge(pods.current().pod_count() as u64));
         self.plugins_loaded
@@ -179,6 +219,25 @@ impl Metrics {
                     .get_or_create(&labels)
                     .set(at.as_second());
             }
+        }
+        for peer in peers {
+            let labels = PeerLabels {
+                peer: peer.name.clone(),
+            };
+            if let Some(up) = peer.up {
+                self.peer_up.get_or_create(&labels).set(i64::from(up));
+            }
+            if let Some(at) = peer.last_success {
+                self.peer_last_success
+                    .get_or_create(&labels)
+                    .set(at.as_second());
+            }
+            if let Some(latency) = peer.latency_seconds {
+                self.peer_latency.get_or_create(&labels).set(latency);
+            }
+            self.peer_services
+                .get_or_create(&labels)
+                .set(gauge(peer.services as u64));
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

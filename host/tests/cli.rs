@@ -259,3 +259,35 @@ async fn an_api_server_outage_is_logged_once_each_way_and_health_badges_say_stal
     assert!(failing[0].contains("retrying in"), "{failing:?}");
     assert_eq!(served.log_lines("pod watch recovered").len(), 1);
 }
+
+#[test]
+fn peers_without_a_secret_or_a_bad_peer_refuse_to_start_naming_the_setting() {
+    let pods = common::repo().join("demo/pods.json");
+    let output = command(&[])
+        .args(["serve", "--pods-file"])
+        .arg(&pods)
+        .env("OTHER_SHIELDS", "shields.eu.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused(&output),
+        "kube-shields: OTHER_SHIELDS lists peers, and requests to peers are signed: set INTRA_SHIELD_SECRET \
+         to the path of the secret file the peers share (at least 32 bytes)\n"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let output = command(&[("INTRA_SHIELD_SECRET", secret.as_path())])
+        .args(["serve", "--pods-file"])
+        .arg(&pods)
+        .env("OTHER_SHIELDS", "ftp://shields.eu.example.com")
+        .output()
+        .unwrap();
+    assert!(
+        refused(&output).starts_with(
+            "kube-shields: setting OTHER_SHIELDS: `ftp://shields.eu.example.com` is not a peer"
+        ),
+        "{output:?}"
+    );
+}

@@ -30,6 +30,9 @@ pub enum Answer {
     /// Several services' answers to one plugin check (`/a/`): their statuses joined with `, `,
     /// the worst color.
     Joined(Badge),
+    /// A peer's check that could not be answered: the failure it reported (capped), or
+    /// `unreachable` when the peer did not answer in time.
+    Failed(String),
 }
 
 impl Answer {
@@ -60,6 +63,7 @@ impl Answer {
             },
             Answer::Busy => Badge::failure(check, "busy"),
             Answer::Joined(badge) => badge.clone(),
+            Answer::Failed(text) => Badge::failure(check, text.as_str()),
         }
     }
 
@@ -80,6 +84,7 @@ impl Answer {
                 Err(err) => (true, json!({ "error": err.badge_text() })),
             },
             Answer::Busy => (false, json!({ "error": "busy" })),
+            Answer::Failed(text) => (true, json!({ "error": text })),
             Answer::Joined(badge) => (
                 true,
                 json!({ "label": badge.label, "status": badge.message, "color": badge.color }),
@@ -95,6 +100,7 @@ impl Answer {
                 .as_ref()
                 .map_or_else(PluginError::badge_text, |_| "ok"),
             Answer::Busy => "busy",
+            Answer::Failed(_) => "error",
             Answer::Health { .. } | Answer::Joined(_) => "ok",
         }
     }
@@ -170,6 +176,7 @@ mod tests {
     #[case::error_hides_its_detail(plugin(Err(PluginError::Plugin("db password wrong".into()))), "image", "error", "lightgrey")]
     #[case::timeout(plugin(Err(PluginError::Timeout)), "image", "timeout", "lightgrey")]
     #[case::busy(Answer::Busy, "image", "busy", "lightgrey")]
+    #[case::unreachable_peer(Answer::Failed("unreachable".into()), "health", "unreachable", "lightgrey")]
     fn each_answer_has_one_badge(
         #[case] answer: Answer,
         #[case] check: &str,

@@ -4,7 +4,6 @@
 //! layer and the `check` command only translate to and from it.
 
 mod answer;
-mod cache;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,11 +13,12 @@ use futures::FutureExt;
 use futures::future::join_all;
 use serde_json::Value;
 
+pub use crate::result_cache::CacheUse;
+use crate::result_cache::{CacheKey, ResultCache};
 pub use answer::{Answer, PluginResult};
-pub use cache::CacheUse;
-use cache::{CacheKey, ResultCache};
 
 use crate::metrics::Metrics;
+use crate::peers::{CatalogEntry, Cluster, Peers, RemoteResult, UNREACHABLE};
 use crate::plugin::LoadedPlugin;
 use crate::plugin_dir::PluginDir;
 use crate::pods::health::health;
@@ -42,6 +42,9 @@ pub enum CheckError {
         /// The check asked for.
         check: String,
     },
+    /// `<service>@<cluster>` names no configured peer.
+    #[error("unknown cluster `{0}`")]
+    UnknownCluster(String),
     /// No service of an aggregate has the check.
     #[error("no service starting with `{prefix}` has check `{check}`")]
     NoServiceMatches {
@@ -59,6 +62,7 @@ impl CheckError {
             CheckError::UnknownService(_) => "unknown_service",
             CheckError::UnknownCheck { .. } => "unknown_check",
             CheckError::NoServiceMatches { .. } => "no_service_matches",
+            CheckError::UnknownCluster(_) => "unknown_cluster",
         }
     }
 }
@@ -118,10 +122,28 @@ pub struct CheckerConfig {
     pub stale_after: Duration,
 }
 
+/// Where a request may be answered from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// This cluster only: a request from a peer (peers never forward to their peers).
+    Local,
+    /// This cluster first, then the peers.
+    Federated,
+}
+
+/// Splits `<service>@<cluster>` (one cluster's service) from a plain service name.
+pub fn split_cluster(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((service, cluster)) => (service, Some(cluster)),
+        None => (name, None),
+    }
+}
+
 /// Runs checks: the one entry point of the HTTP layer and of `kube-shields check`.
 pub struct Checker {
     pods: Arc<SharedIndex>,
     plugins: Arc<PluginDir>,
+    peers: Arc<Peers>,
     cache: ResultCache<PluginResult>,
     run_errors: Arc<Mutex<RunErrors>>,
     metrics: Arc<Metrics>,
@@ -129,16 +151,18 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// A checker over the pod index and the plugins.
+    /// A checker over the pod index, the plugins and the peers.
     pub fn new(
         pods: Arc<SharedIndex>,
         plugins: Arc<PluginDir>,
+        peers: Arc<Peers>,
         config: CheckerConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
         Checker {
             pods,
             plugins,
+            peers,
             cache: ResultCache::new(config.max_plugin_runs),
             run_errors: Arc::default(),
             metrics,
@@ -211,9 +235,129 @@ impl Checker {
         }
     }
 
+    /// The one resolution path of a badge: `name` in this cluster first, then (when `reach`
+    /// allows) the first peer whose catalog lists it; `<service>@<cluster>` asks that peer only.
+    /// A peer that does not answer in time gives [`Answer::Failed`] (`unreachable`).
+    pub async fn answer(
+        &self,
+        name: &str,
+        check: &str,
+        reach: Reach,
+    ) -> Result<Answer, CheckError> {
+        let (service, cluster) = split_cluster(name);
+        let Some(cluster) = cluster else {
+            let local = self.service(name);
+            return match local {
+                Ok(service) => self.run(&service, check).await,
+                Err(err) if reach == Reach::Local => Err(err),
+                Err(err) => {
+                    let clusters = self.peers.clusters();
+                    let Some((cluster, entry)) = clusters
+                        .iter()
+                        .find_map(|cluster| Some((cluster, catalog_entry(cluster, name)?)))
+                    else {
+                        return Err(err);
+                    };
+                    self.remote_check(&cluster.name, name, entry, check).await
+                }
+            };
+        };
+        if reach == Reach::Local || !self.peers.knows(cluster) {
+            return Err(CheckError::UnknownCluster(cluster.to_owned()));
+        }
+        let known = self
+            .peers
+            .clusters()
+            .into_iter()
+            .find(|known| known.name == cluster)
+            .filter(|known| known.up == Some(true));
+        match known {
+            // A catalog that works and lacks the service: the peer would say 404 too.
+            Some(known) => match catalog_entry(&known, service) {
+                Some(entry) => self.remote_check(cluster, service, entry, check).await,
+                None => Err(CheckError::UnknownService(name.to_owned())),
+            },
+            // Unknown or down: ask anyway, within the timeout.
+            None => Ok(self
+                .remote(cluster, &format!("/_/{service}/{check}/?raw"))
+                .await),
+        }
+    }
+
+    async fn remote_check(
+        &self,
+        cluster: &str,
+        service: &str,
+        entry: &CatalogEntry,
+        check: &str,
+    ) -> Result<Answer, CheckError> {
+        if !entry.checks.iter().any(|known| known == check) {
+            return Err(CheckError::UnknownCheck {
+                service: format!("{service}@{cluster}"),
+                check: check.to_owned(),
+            });
+        }
+        Ok(self
+            .remote(cluster, &format!("/_/{service}/{check}/?raw"))
+            .await)
+    }
+
+    /// A peer's answer to a `?raw` path, as an answer of this cluster.
+    async fn remote(&self, cluster: &str, path_and_query: &str) -> Answer {
+        match self.peers.result(cluster, path_and_query).await {
+            RemoteResult::Health { health, stale } => Answer::Health { health, stale },
+            RemoteResult::Outcome(outcome) => Answer::Plugin(Arc::new(Ok(outcome))),
+            RemoteResult::Failed(text) => Answer::Failed(text),
+        }
+    }
+
     /// `check` over every service whose name starts with `prefix` and has it, as one answer
-    /// (see [`Answer::combine`]).
-    pub async fn aggregate(&self, prefix: &str, check: &str) -> Result<Answer, CheckError> {
+    /// (see [`Answer::combine`]); with `reach` federated, over every cluster: each peer whose
+    /// catalog has a match answers its own part (`/a/` with the hop marker). Peers that do not
+    /// answer are left out while any part answered; with none, the answer is `unreachable`.
+    pub async fn aggregate(
+        &self,
+        prefix: &str,
+        check: &str,
+        reach: Reach,
+    ) -> Result<Answer, CheckError> {
+        let remote_parts = async {
+            if reach == Reach::Local {
+                return Vec::new();
+            }
+            let path = format!("/a/{prefix}/{check}/?raw");
+            let clusters = self.peers.clusters();
+            let matching = clusters.iter().filter(|cluster| {
+                cluster.services.iter().any(|entry| {
+                    entry.name.starts_with(prefix) && entry.checks.iter().any(|c| c == check)
+                })
+            });
+            join_all(matching.map(|cluster| self.remote(&cluster.name, &path))).await
+        };
+        let local_parts = self.local_aggregate_parts(prefix, check);
+        let (remote_parts, local_parts) = futures::join!(remote_parts, local_parts);
+        let mut answers = local_parts?;
+        let any_remote = !remote_parts.is_empty();
+        answers.extend(
+            remote_parts
+                .into_iter()
+                .filter(|answer| !matches!(answer, Answer::Failed(text) if text == UNREACHABLE)),
+        );
+        match answers.is_empty() {
+            false => Ok(Answer::combine(check, &answers)),
+            true if any_remote => Ok(Answer::Failed(UNREACHABLE.to_owned())),
+            true => Err(CheckError::NoServiceMatches {
+                prefix: prefix.to_owned(),
+                check: check.to_owned(),
+            }),
+        }
+    }
+
+    async fn local_aggregate_parts(
+        &self,
+        prefix: &str,
+        check: &str,
+    ) -> Result<Vec<Answer>, CheckError> {
         let services: Vec<Service> = self
             .service_names()
             .iter()
@@ -221,18 +365,42 @@ impl Checker {
             .filter_map(|name| self.service(name).ok())
             .filter(|service| service.has_check(check))
             .collect();
-        if services.is_empty() {
-            return Err(CheckError::NoServiceMatches {
-                prefix: prefix.to_owned(),
-                check: check.to_owned(),
-            });
-        }
-        let answers: Vec<Answer> =
-            join_all(services.iter().map(|service| self.run(service, check)))
-                .await
-                .into_iter()
-                .collect::<Result<_, _>>()?;
-        Ok(Answer::combine(check, &answers))
+        join_all(services.iter().map(|service| self.run(service, check)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// This cluster's catalog for peers (`GET /catalog`): every service with the namespaces
+    /// of its pods and its checks.
+    pub fn catalog(&self) -> Vec<CatalogEntry> {
+        self.service_names()
+            .into_iter()
+            .filter_map(|name| self.service(&name).ok())
+            .map(|service| {
+                let mut namespaces: Vec<String> = service
+                    .pods
+                    .iter()
+                    .map(|pod| pod.namespace.clone())
+                    .collect();
+                namespaces.sort_unstable();
+                namespaces.dedup();
+                CatalogEntry {
+                    checks: service
+                        .check_names()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                    name: service.name,
+                    namespaces,
+                }
+            })
+            .collect()
+    }
+
+    /// The peers: their catalogs and state.
+    pub fn peers(&self) -> &Arc<Peers> {
+        &self.peers
     }
 
     /// `GET /plugins`: each plugin's load status, with the last failure of each of its checks
@@ -260,7 +428,8 @@ impl Checker {
 
     /// The Prometheus text, with the gauges read now.
     pub fn metrics_text(&self) -> String {
-        self.metrics.render(&self.pods, &self.plugins)
+        self.metrics
+            .render(&self.pods, &self.plugins, &self.peers.status())
     }
 
     /// The metrics the core and the HTTP layer count into.
@@ -304,4 +473,15 @@ impl Checker {
             .await;
         (result.map_or(Answer::Busy, Answer::Plugin), cache_use)
     }
+}
+
+/// The entry of a cluster's catalog that `name` (flat, or `name.namespace`) addresses.
+fn catalog_entry<'a>(cluster: &'a Cluster, name: &str) -> Option<&'a CatalogEntry> {
+    cluster.services.iter().find(|entry| {
+        entry.name == name
+            || name.strip_prefix(entry.name.as_str()).is_some_and(|rest| {
+                rest.strip_prefix('.')
+                    .is_some_and(|ns| entry.namespaces.iter().any(|known| known == ns))
+            })
+    })
 }

@@ -20,6 +20,6 @@ mod settings;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;
-pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome};
+pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome, cut_status};
 pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};
 pub use settings::PluginSettings;

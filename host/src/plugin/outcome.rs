@@ -43,14 +43,39 @@ pub enum Outcome {
 impl From<types::Outcome> for Outcome {
     fn from(outcome: types::Outcome) -> Self {
         match outcome {
-            types::Outcome::Raw(value) => Outcome::Raw(cut(value, MAX_STATUS_CHARS)),
+            types::Outcome::Raw(value) => Outcome::Raw(value),
             types::Outcome::Shield(shield) => Outcome::Shield {
-                label: shield.label.map(|label| cut(label, MAX_LABEL_CHARS)),
-                status: cut(shield.status, MAX_STATUS_CHARS),
-                color: shield.color.map(|color| cut(color, MAX_COLOR_CHARS)),
+                label: shield.label,
+                status: shield.status,
+                color: shield.color,
+            },
+        }
+        .capped()
+    }
+}
+
+impl Outcome {
+    /// The outcome with every text cut to what a badge shows: the one rule for untrusted
+    /// results, a plugin's or a peer's. (Colors are normalized where badges are made.)
+    pub fn capped(self) -> Self {
+        match self {
+            Outcome::Raw(value) => Outcome::Raw(cut_status(value)),
+            Outcome::Shield {
+                label,
+                status,
+                color,
+            } => Outcome::Shield {
+                label: label.map(|label| cut(label, MAX_LABEL_CHARS)),
+                status: cut_status(status),
+                color: color.map(|color| cut(color, MAX_COLOR_CHARS)),
             },
         }
     }
+}
+
+/// A status (or raw value, or error word from a peer) cut to [`MAX_STATUS_CHARS`].
+pub fn cut_status(text: String) -> String {
+    cut(text, MAX_STATUS_CHARS)
 }
 
 impl Serialize for Outcome {

@@ -14,11 +14,11 @@ use crate::auth::{HEADER as INTRA_SHIELD_HEADER, now_unix};
 
 /// Probes stay open so the kubelet can reach them without a secret.
 const OPEN_ROUTES: [&str; 2] = ["/healthz", "/readyz"];
-/// Plugin errors carry detail meant for operators only, so this route is never public.
-const ALWAYS_SIGNED: &str = "/plugins";
+/// Plugin errors and peer errors carry detail meant for operators only: never public.
+const ALWAYS_SIGNED: [&str; 2] = ["/plugins", "/peers"];
 
 /// Refuses a request without a valid `Intra-Shield` header where one is needed: everywhere
-/// but the probes in private mode, and on `/plugins` in both modes; the answer carries no
+/// but the probes in private mode, and on `/plugins` and `/peers` in both modes; the answer carries no
 /// detail of what was wrong. Counts every request by route template and status, with its
 /// latency. One middleware for both, as it runs on every request.
 pub async fn guard(
@@ -45,7 +45,7 @@ fn refusal(state: &ServerState, request: &Request) -> Option<Response> {
     let path = request.uri().path();
     let needs_signature = match state.config.mode {
         Mode::Private => !OPEN_ROUTES.contains(&path),
-        Mode::Public { .. } => path == ALWAYS_SIGNED,
+        Mode::Public { .. } => ALWAYS_SIGNED.contains(&path),
     };
     if !needs_signature {
         return None;

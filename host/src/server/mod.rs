@@ -2,6 +2,7 @@
 //! responses, with access control and request metrics around them.
 
 mod access;
+mod index;
 mod render;
 mod routes;
 

@@ -7,13 +7,13 @@ use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use kube_shields_badge::escape_xml as escape;
 
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
-use crate::checks::CheckError;
+use crate::checks::{CheckError, Reach, split_cluster};
+use crate::peers::{CATALOG_PATH, HOP_HEADER};
 use crate::pods::naming::is_service_name;
 
 /// An answer that is not a badge: `{"error": "..."}` with its status.
@@ -56,6 +56,16 @@ pub fn routes() -> Router<Arc<ServerState>> {
         .route("/readyz", get(readyz_route))
         .route("/metrics", get(metrics_route))
         .route("/", get(index_route))
+        .route(
+            "/index.js",
+            get(|| async { asset("text/javascript; charset=utf-8", super::index::SCRIPT) }),
+        )
+        .route(
+            "/index.css",
+            get(|| async { asset("text/css; charset=utf-8", super::index::STYLE) }),
+        )
+        .route(CATALOG_PATH, get(catalog_route))
+        .route("/peers", get(peers_route))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".to_owned()) })
         .method_not_allowed_fallback(|| async {
             ApiError(
@@ -65,9 +75,17 @@ pub fn routes() -> Router<Arc<ServerState>> {
         })
 }
 
-/// A service or prefix from the URL: a Kubernetes name, optionally `.namespace`.
+/// A service or prefix from the URL: a Kubernetes name, optionally `.namespace`, optionally
+/// `@<cluster>` (a peer's `host[:port]`).
 fn service_segment(value: &str) -> Result<&str, ApiError> {
-    if is_service_name(value) {
+    let (service, cluster) = split_cluster(value);
+    let cluster_ok = cluster.is_none_or(|cluster| {
+        !cluster.is_empty()
+            && cluster
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    });
+    if is_service_name(service) && cluster_ok {
         Ok(value)
     } else {
         Err(ApiError(
@@ -103,6 +121,15 @@ async fn badge_route(
     badge(state, Target::Service(service), check, query, headers).await
 }
 
+/// A request from a peer ([`HOP_HEADER`]) is answered from this cluster only.
+fn reach(headers: &HeaderMap) -> Reach {
+    if headers.contains_key(HOP_HEADER) {
+        Reach::Local
+    } else {
+        Reach::Federated
+    }
+}
+
 async fn aggregate_route(
     state: Shared,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -128,15 +155,25 @@ async fn badge(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = badge_request(query.as_deref())?;
+    let reach = reach(&headers);
     let answer = match target {
         Target::Service(name) => {
-            let service = state.checker.service(service_segment(&name)?)?;
-            state.checker.run(&service, check_segment(&check)?).await?
-        }
-        Target::Prefix(prefix) => {
             state
                 .checker
-                .aggregate(service_segment(&prefix)?, check_segment(&check)?)
+                .answer(service_segment(&name)?, check_segment(&check)?, reach)
+                .await?
+        }
+        Target::Prefix(prefix) => {
+            let prefix = service_segment(&prefix)?;
+            if split_cluster(prefix).1.is_some() {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    "an aggregate spans every cluster: no `@cluster` in its prefix".to_owned(),
+                ));
+            }
+            state
+                .checker
+                .aggregate(prefix, check_segment(&check)?, reach)
                 .await?
         }
     };
@@ -187,34 +224,44 @@ async fn metrics_route(State(state): Shared) -> impl IntoResponse {
     )
 }
 
-/// `/`: every service and check as locally rendered badges, which the browser fills in as
-/// each one answers (public mode only).
-async fn index_route(State(state): Shared) -> Result<Html<String>, ApiError> {
+/// `/`: every cluster's services and checks (public mode only); see [`super::index`].
+async fn index_route(
+    State(state): Shared,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if state.config.mode == Mode::Private {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             "no index in private mode".to_owned(),
         ));
     }
-    let site = escape(&state.config.site_name);
-    let mut rows = String::new();
-    for name in state.checker.service_names() {
-        let Ok(service) = state.checker.service(&name) else {
-            continue;
-        };
-        let name = escape(&name);
-        let badges: String = service
-            .check_names()
-            .iter()
-            .map(|check| {
-                let check = escape(check);
-                format!(r#"<img loading="lazy" alt="{name} {check}" title="{site}: {name} {check}" src="/_/{name}/{check}/?format=svg"> "#)
-            })
-            .collect();
-        rows.push_str(&format!("<tr><th>{name}</th><td>{badges}</td></tr>\n"));
-    }
-    Ok(Html(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{site}</title></head>\
-         <body><h1>{site}</h1><table>\n{rows}</table></body></html>\n"
-    )))
+    let filter = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "q")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    Ok(super::index::respond(&state, &headers, &filter))
+}
+
+/// A static asset of the index, cached for a while.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `/catalog`: this cluster's services with namespaces and checks, for peers.
+async fn catalog_route(State(state): Shared) -> impl IntoResponse {
+    axum::Json(state.checker.catalog())
+}
+
+/// `/peers`: each peer's state, for operators (always signed, like `/plugins`).
+async fn peers_route(State(state): Shared) -> impl IntoResponse {
+    axum::Json(state.checker.peers().status())
 }

@@ -2,6 +2,9 @@
 //! real server on loopback built through [`App::new`] as `kube-shields serve` builds it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod chromium;
+pub mod net;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,6 +12,7 @@ use fake_apiserver::FakeApiServer;
 use kube_shields::app::{App, AppConfig};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::checks::CheckerConfig;
+use kube_shields::peers::PeerSettings;
 use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
@@ -88,6 +92,7 @@ pub struct TestServer {
     pub app: App,
     pub fake: Option<FakeApiServer>,
     pub plugin_dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -99,6 +104,8 @@ pub struct TestServerBuilder {
     max_plugin_runs: usize,
     stale_after: Duration,
     compile_cache: bool,
+    peer_settings: PeerSettings,
+    site_name: String,
 }
 
 /// The language runtimes `scripts/build-runtimes.sh` builds (`scripts/test.sh` runs it first).
@@ -123,7 +130,31 @@ impl TestServerBuilder {
             max_plugin_runs: 8,
             stale_after: Duration::from_secs(60),
             compile_cache: false,
+            peer_settings: PeerSettings {
+                refresh: Duration::from_millis(200),
+                result_ttl: Duration::from_millis(200),
+                ..PeerSettings::default()
+            },
+            site_name: "test shields".to_owned(),
         }
+    }
+
+    /// Public mode with these peers (`OTHER_SHIELDS` entries, e.g. a test server's `base`).
+    pub fn peers(mut self, peers: &[&str]) -> Self {
+        self.mode = Mode::Public {
+            peers: peers.iter().map(|peer| (*peer).to_owned()).collect(),
+        };
+        self
+    }
+
+    pub fn peer_settings(mut self, settings: PeerSettings) -> Self {
+        self.peer_settings = settings;
+        self
+    }
+
+    pub fn site_name(mut self, name: &str) -> Self {
+        self.site_name = name.to_owned();
+        self
     }
 
     /// Keeps compiled plugins and runtimes in `target/test-compile-cache`, shared by every test
@@ -159,6 +190,16 @@ impl TestServerBuilder {
                 example_plugin("release_info"),
                 Some("[config]\nrelease = \"v0.1.0\"\n"),
             )
+    }
+
+    /// A plugin-only service `version` whose `release` status is markup (`<script>…`): text
+    /// that must stay text wherever it shows.
+    pub fn hostile_release_plugin(self) -> Self {
+        self.plugin(
+            "version",
+            example_plugin("release_info"),
+            Some("[config]\nrelease = \"<script>alert(1)</script>\"\n"),
+        )
     }
 
     pub fn max_plugin_runs(mut self, runs: usize) -> Self {
@@ -231,14 +272,18 @@ impl TestServerBuilder {
             server: ServerConfig {
                 shields_base: SHIELDS.to_owned(),
                 mode: self.mode,
-                site_name: "test shields".to_owned(),
+                site_name: self.site_name,
             },
             secret: Some(secret.clone()),
+            peers: self.peer_settings,
         };
         let app = App::new(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(app.serve(listener, std::future::pending()));
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve(listener, async move {
+            let _ = stopped.await;
+        }));
         let server = TestServer {
             base,
             client: reqwest::Client::builder()
@@ -249,6 +294,7 @@ impl TestServerBuilder {
             app,
             fake,
             plugin_dir,
+            shutdown: Some(shutdown),
             _dir: dir,
         };
         eventually("the server is ready", WITHIN, async || {
@@ -266,6 +312,18 @@ impl TestServerBuilder {
 }
 
 impl TestServer {
+    /// Stops serving: the listener closes and open connections end after their request.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// The name peers know this server by: its `host:port`.
+    pub fn peer_name(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
@@ -304,4 +362,22 @@ impl TestServer {
 /// [`eventually`] for a plain condition.
 pub async fn until(what: &str, within: Duration, mut holds: impl FnMut() -> bool) {
     eventually(what, within, async || holds().then_some(())).await
+}
+
+/// A fake API server (the `Pods::Fake` of a cluster) with one ready pod per
+/// `(namespace, deployment, containers)`.
+pub async fn fake_cluster(services: &[(&str, &str, u32)]) -> Pods {
+    let fake = FakeApiServer::start().await;
+    for (namespace, deployment, containers) in services {
+        let names: Vec<String> = (0..*containers).map(|i| format!("c{i}")).collect();
+        let containers: Vec<(&str, bool, u32)> =
+            names.iter().map(|name| (name.as_str(), true, 0)).collect();
+        fake.upsert(
+            fake_apiserver::PodBuilder::new(namespace, &format!("{deployment}-5d8f7-abcde"))
+                .deployment(deployment, "5d8f7")
+                .containers(&containers)
+                .build(),
+        );
+    }
+    Pods::Fake(fake)
 }

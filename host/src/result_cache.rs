@@ -1,6 +1,7 @@
-//! The plugin result cache: one slot per (scope, check), where a scope is the service as it
-//! was resolved (`web` for every namespace, `web.staging` for one), since the pods a plugin
-//! sees — and so its result — depend on it. Concurrent requests for a key share one run; a
+//! The result cache of plugin runs (in [`crate::checks`]) and of peers' results (in
+//! [`crate::peers`]): one slot per (scope, check), where a scope is the service as it was
+//! resolved (`web` for every namespace, `web.staging` for one; for a peer, the peer and the
+//! path), since the pods a plugin sees — and so its result — depend on it. Concurrent requests for a key share one run; a
 //! global bound on runs answers the stale result (or nothing) when every run slot is taken.
 
 use std::collections::HashMap;

@@ -1,0 +1,382 @@
+//! Federation: the other kube-shields named in `OTHER_SHIELDS`. [`Peers`] owns one HTTP client
+//! for all of them, each peer's catalog (its services, their namespaces and checks), refreshed
+//! in the background for all peers at once and served stale while a refresh runs, each peer's
+//! state for operators, and the fetching of remote results. Every request to a peer is signed
+//! with a fresh `Intra-Shield` header and carries [`HOP_HEADER`], so the peer answers from its
+//! own cluster only: peers never forward to their peers.
+//!
+//! A peer is named by its authority as configured (`host` or `host:port`); a user addresses one
+//! cluster's service as `<service>@<peer>`.
+
+mod client;
+mod remote;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use remote::RemoteResult;
+
+use futures::FutureExt;
+
+use crate::auth::{Secret, Signer};
+use crate::result_cache::{CacheKey, ResultCache};
+use client::PeerClient;
+
+/// Marks a request as coming from a peer: it is answered from local state only.
+pub const HOP_HEADER: &str = "Kube-Shields-Hop";
+/// Where a kube-shields publishes its catalog for peers: `[{"name","namespaces","checks"}]`.
+pub const CATALOG_PATH: &str = "/catalog";
+/// Most bytes of a peer's catalog read.
+pub const MAX_CATALOG_BYTES: usize = 4 << 20;
+/// Most services taken from one peer's catalog.
+pub const MAX_CATALOG_SERVICES: usize = 20_000;
+/// Most bytes of a peer's result read (a result is a few hundred bytes).
+pub const MAX_RESULT_BYTES: usize = 16 << 10;
+/// The status of a remote badge whose peer did not answer in time, or not usably.
+pub const UNREACHABLE: &str = "unreachable";
+/// Peer fetches of results at once; past it, the last result or `busy`.
+const MAX_RESULT_FETCHES: usize = 256;
+
+/// How peers are reached; the list itself comes from `OTHER_SHIELDS`.
+#[derive(Debug, Clone)]
+pub struct PeerSettings {
+    /// Extra CA certificates (PEM) trusted for peers, beside the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Time to establish a connection to a peer.
+    pub connect_timeout: Duration,
+    /// Time for a whole request to a peer, connection included.
+    pub timeout: Duration,
+    /// How often catalogs are refreshed.
+    pub refresh: Duration,
+    /// How long a peer's result (or its failure to give one) is reused; requests for the same
+    /// badge meanwhile share one fetch.
+    pub result_ttl: Duration,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            ca_file: None,
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(3),
+            refresh: Duration::from_secs(30),
+            result_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why peers cannot be used; each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PeersError {
+    /// An `OTHER_SHIELDS` entry that is not `host[:port]` or an `http(s)://host[:port]` URL.
+    #[error(
+        "setting OTHER_SHIELDS: `{0}` is not a peer (host[:port] for https, or an http(s)://host[:port] URL without a path)"
+    )]
+    BadPeer(String),
+    /// The same peer twice.
+    #[error("setting OTHER_SHIELDS: peer `{0}` is listed twice")]
+    DuplicatePeer(String),
+    /// The extra CA file cannot be used.
+    #[error("setting --peer-ca-file ({path}): {message}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// The HTTP client cannot be built.
+    #[error("peer HTTP client: {0}")]
+    Client(String),
+}
+
+/// One service of a catalog, local or a peer's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// Flat service name.
+    pub name: String,
+    /// Namespaces of its pods, sorted; empty for a service made of a plugin only.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Its checks, `health` first when it has pods.
+    pub checks: Vec<String>,
+}
+
+/// A peer's catalog as last fetched, and whether the last fetch worked.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The peer's name (`host[:port]`).
+    pub name: String,
+    /// `None` before the first fetch finished; then whether the last one worked.
+    pub up: Option<bool>,
+    /// The last catalog fetched (kept while the peer is down, so its badges say unreachable).
+    pub services: Arc<Vec<CatalogEntry>>,
+}
+
+/// One peer's state, for `/peers` and `/metrics`; errors never carry the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerStatus {
+    /// The peer's name.
+    pub name: String,
+    /// Where it is reached.
+    pub url: String,
+    /// `null` before the first fetch; then whether the last catalog fetch worked.
+    pub up: Option<bool>,
+    /// When a catalog fetch last worked.
+    pub last_success: Option<jiff::Timestamp>,
+    /// The last failure (of a catalog or a result fetch).
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<jiff::Timestamp>,
+    /// Latency of the last catalog fetch that worked, in seconds.
+    pub latency_seconds: Option<f64>,
+    /// Services in its catalog.
+    pub services: usize,
+}
+
+struct Slot {
+    client: PeerClient,
+    status: Mutex<PeerStatus>,
+    catalog: Mutex<Arc<Vec<CatalogEntry>>>,
+    /// `true` once the first catalog fetch finished, either way.
+    settled: watch::Sender<bool>,
+}
+
+/// The peers and what is known of them.
+pub struct Peers {
+    slots: Vec<Arc<Slot>>,
+    refresh: Duration,
+    results: ResultCache<RemoteResult>,
+    result_ttl: Duration,
+}
+
+impl Peers {
+    /// No peers (private mode, or `OTHER_SHIELDS=None`).
+    pub fn none() -> Arc<Peers> {
+        let settings = PeerSettings::default();
+        Arc::new(Peers {
+            slots: Vec::new(),
+            refresh: settings.refresh,
+            results: ResultCache::new(1),
+            result_ttl: settings.result_ttl,
+        })
+    }
+
+    /// Peers from `OTHER_SHIELDS` entries; requests are signed with `secret`.
+    pub fn new(
+        entries: &[String],
+        settings: &PeerSettings,
+        secret: &Secret,
+    ) -> Result<Arc<Peers>, PeersError> {
+        let http = client::http_client(settings)?;
+        let signer = Arc::new(Signer::new(secret));
+        let mut slots: Vec<Arc<Slot>> = Vec::new();
+        for entry in entries {
+            let (name, base) =
+                parse_peer(entry).ok_or_else(|| PeersError::BadPeer(entry.clone()))?;
+            if slots.iter().any(|slot| slot.client.name == name) {
+                return Err(PeersError::DuplicatePeer(name));
+            }
+            let status = PeerStatus {
+                name: name.clone(),
+                url: base.clone(),
+                up: None,
+                last_success: None,
+                last_error: None,
+                last_error_at: None,
+                latency_seconds: None,
+                services: 0,
+            };
+            slots.push(Arc::new(Slot {
+                client: PeerClient::new(name, base, http.clone(), Arc::clone(&signer)),
+                status: Mutex::new(status),
+                catalog: Mutex::default(),
+                settled: watch::Sender::new(false),
+            }));
+        }
+        Ok(Arc::new(Peers {
+            slots,
+            refresh: settings.refresh,
+            results: ResultCache::new(MAX_RESULT_FETCHES),
+            result_ttl: settings.result_ttl,
+        }))
+    }
+
+    /// Refreshes every catalog now and then every `refresh`, until the handle is aborted.
+    pub fn start(self: &Arc<Self>) -> Option<JoinHandle<()>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let peers = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(peers.refresh);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                peers.refresh_all().await;
+            }
+        }))
+    }
+
+    /// Fetches every peer's catalog at once; each replaces the cached one as it arrives.
+    pub async fn refresh_all(&self) {
+        futures::future::join_all(self.slots.iter().map(|slot| Self::refresh_one(slot))).await;
+    }
+
+    async fn refresh_one(slot: &Slot) {
+        let started = Instant::now();
+        let fetched = slot.client.catalog().await;
+        let mut status = slot.status.lock().expect("peer status lock");
+        match fetched {
+            Ok(catalog) => {
+                status.up = Some(true);
+                status.last_success = Some(jiff::Timestamp::now());
+                status.latency_seconds = Some(started.elapsed().as_secs_f64());
+                status.services = catalog.len();
+                *slot.catalog.lock().expect("peer catalog lock") = Arc::new(catalog);
+            }
+            Err(err) => {
+                if status.up != Some(false) {
+                    tracing::warn!(peer = %slot.client.name, error = %err, "peer catalog unavailable");
+                }
+                status.up = Some(false);
+                note_error(&mut status, err);
+            }
+        }
+        drop(status);
+        slot.settled.send_replace(true);
+    }
+
+    /// Whether any peer is configured.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The peers' names, in configured order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(|slot| slot.client.name.as_str())
+    }
+
+    /// Every peer's cached catalog, in configured order.
+    pub fn clusters(&self) -> Vec<Cluster> {
+        self.slots
+            .iter()
+            .map(|slot| Self::cluster_of(slot))
+            .collect()
+    }
+
+    /// A peer's catalog once its first fetch has finished (at once after that).
+    pub async fn settled_cluster(&self, name: &str) -> Option<Cluster> {
+        let slot = self.slot(name)?;
+        let mut settled = slot.settled.subscribe();
+        // The sender lives as long as `self`, so this only ends when settled.
+        let _ = settled.wait_for(|done| *done).await;
+        Some(Self::cluster_of(slot))
+    }
+
+    fn cluster_of(slot: &Slot) -> Cluster {
+        Cluster {
+            name: slot.client.name.clone(),
+            up: slot.status.lock().expect("peer status lock").up,
+            services: Arc::clone(&slot.catalog.lock().expect("peer catalog lock")),
+        }
+    }
+
+    fn slot(&self, name: &str) -> Option<&Arc<Slot>> {
+        self.slots.iter().find(|slot| slot.client.name == name)
+    }
+
+    /// Whether a peer of this name is configured.
+    pub fn knows(&self, name: &str) -> bool {
+        self.slot(name).is_some()
+    }
+
+    /// The peer's answer to `path_and_query` (a `?raw` badge URL), or [`UNREACHABLE`] when it
+    /// does not give one within the timeout or within [`MAX_RESULT_BYTES`]. Reused for
+    /// `result_ttl`; concurrent requests for it share one fetch.
+    pub async fn result(&self, peer: &str, path_and_query: &str) -> RemoteResult {
+        let Some(slot) = self.slot(peer) else {
+            return RemoteResult::Failed(UNREACHABLE.to_owned());
+        };
+        let key = CacheKey {
+            scope: peer.to_owned(),
+            check: path_and_query.to_owned(),
+        };
+        let fetch = || {
+            let (slot, path) = (Arc::clone(slot), path_and_query.to_owned());
+            async move {
+                match slot.client.result(&path).await {
+                    Ok(result) => result,
+                    Err(err) => {
+                        tracing::info!(peer = %slot.client.name, error = %err, "peer result unavailable");
+                        note_error(&mut slot.status.lock().expect("peer status lock"), err);
+                        RemoteResult::Failed(UNREACHABLE.to_owned())
+                    }
+                }
+            }
+            .boxed()
+        };
+        let (result, _) = self.results.get(key, 0, self.result_ttl, fetch).await;
+        result.unwrap_or_else(|| RemoteResult::Failed("busy".to_owned()))
+    }
+
+    /// Every peer's state, in configured order.
+    pub fn status(&self) -> Vec<PeerStatus> {
+        self.slots
+            .iter()
+            .map(|slot| slot.status.lock().expect("peer status lock").clone())
+            .collect()
+    }
+}
+
+fn note_error(status: &mut PeerStatus, err: client::FetchError) {
+    status.last_error = Some(err.to_string());
+    status.last_error_at = Some(jiff::Timestamp::now());
+}
+
+/// `host[:port]` → https; `http(s)://host[:port][/]` as written. Gives the peer's name (its
+/// authority) and its base URL (no trailing slash).
+fn parse_peer(entry: &str) -> Option<(String, String)> {
+    let (scheme, rest) = match entry.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
+        Some(_) => return None,
+        None => ("https", entry),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let valid = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    let uri: http::uri::Authority = authority.parse().ok()?;
+    (valid && !uri.host().is_empty()).then(|| {
+        let name = authority.to_ascii_lowercase();
+        (name.clone(), format!("{scheme}://{name}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::host("shields.eu.example.com", Some(("shields.eu.example.com", "https://shields.eu.example.com")))]
+    #[case::host_port("shields.eu:8443", Some(("shields.eu:8443", "https://shields.eu:8443")))]
+    #[case::http_url("http://127.0.0.1:8080/", Some(("127.0.0.1:8080", "http://127.0.0.1:8080")))]
+    #[case::https_url("https://a.example", Some(("a.example", "https://a.example")))]
+    #[case::path("https://a.example/shields", None)]
+    #[case::other_scheme("ftp://a.example", None)]
+    #[case::userinfo("https://user:pw@a.example", None)]
+    #[case::empty("https://", None)]
+    fn peers_are_host_port_or_a_url(#[case] entry: &str, #[case] expected: Option<(&str, &str)>) {
+        assert_eq!(
+            parse_peer(entry),
+            expected.map(|(name, base)| (name.to_owned(), base.to_owned()))
+        );
+    }
+}

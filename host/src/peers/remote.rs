@@ -1,0 +1,121 @@
+//! A peer's `?raw` answer, read as untrusted input: the shapes a kube-shields sends and nothing
+//! else, texts cut by the plugin outcome rule, colors normalized where badges are made.
+
+use kube_shields_badge::Color;
+use serde::Deserialize;
+
+use crate::plugin::{Outcome, cut_status};
+use crate::pods::health::Health;
+
+/// What a peer answered for one of its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteResult {
+    /// Its health check (or a health aggregate).
+    Health {
+        /// Counts and color.
+        health: Health,
+        /// Whether the peer's pod watch is failing.
+        stale: bool,
+    },
+    /// A plugin check's value or shield (or joined statuses).
+    Outcome(Outcome),
+    /// A failure it reported (`error`, `timeout`, `busy`, ...), or [`super::UNREACHABLE`].
+    Failed(String),
+}
+
+/// The raw shapes, tried in this order; anything else is refused.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Wire {
+    Error {
+        error: String,
+    },
+    Health {
+        ready: u32,
+        total: u32,
+        restarts: u32,
+        color: String,
+        #[serde(default)]
+        stale: bool,
+    },
+    Raw {
+        raw: String,
+    },
+    Shield {
+        label: Option<String>,
+        status: String,
+        color: Option<String>,
+    },
+}
+
+/// Reads a `?raw` body.
+pub(crate) fn parse(body: &[u8]) -> Result<RemoteResult, String> {
+    let wire: Wire =
+        serde_json::from_slice(body).map_err(|_| "not a kube-shields result".to_owned())?;
+    Ok(match wire {
+        Wire::Error { error } => RemoteResult::Failed(cut_status(error)),
+        Wire::Health {
+            ready,
+            total,
+            restarts,
+            color,
+            stale,
+        } => RemoteResult::Health {
+            health: Health {
+                ready,
+                total,
+                restarts,
+                color: Color::or_fallback(&color),
+            },
+            stale,
+        },
+        Wire::Raw { raw } => RemoteResult::Outcome(Outcome::Raw(raw).capped()),
+        Wire::Shield {
+            label,
+            status,
+            color,
+        } => RemoteResult::Outcome(
+            Outcome::Shield {
+                label,
+                status,
+                color,
+            }
+            .capped(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::health(r#"{"ready":1,"total":2,"restarts":3,"color":"red"}"#, Ok(RemoteResult::Health {
+        health: Health { ready: 1, total: 2, restarts: 3, color: Color::RED }, stale: false }))]
+    #[case::unknown_color_is_lightgrey(r#"{"ready":1,"total":1,"restarts":0,"color":"url(x)","stale":true}"#, Ok(RemoteResult::Health {
+        health: Health { ready: 1, total: 1, restarts: 0, color: Color::LIGHTGREY }, stale: true }))]
+    #[case::raw(r#"{"raw":"v1"}"#, Ok(RemoteResult::Outcome(Outcome::Raw("v1".into()))))]
+    #[case::shield(r#"{"label":null,"status":"<b>up</b>","color":"green"}"#, Ok(RemoteResult::Outcome(Outcome::Shield {
+        label: None, status: "<b>up</b>".into(), color: Some("green".into()) })))]
+    #[case::error(r#"{"error":"timeout"}"#, Ok(RemoteResult::Failed("timeout".into())))]
+    #[case::negative_count(r#"{"ready":-1,"total":1,"restarts":0,"color":"red"}"#, Err("not a kube-shields result".into()))]
+    #[case::garbage("<html>", Err("not a kube-shields result".into()))]
+    #[case::number_status(r#"{"status":5}"#, Err("not a kube-shields result".into()))]
+    fn peer_results_are_read_strictly(
+        #[case] body: &str,
+        #[case] expected: Result<RemoteResult, String>,
+    ) {
+        assert_eq!(parse(body.as_bytes()), expected);
+    }
+
+    #[test]
+    fn long_texts_are_cut_like_plugin_outputs() {
+        let body = serde_json::json!({ "raw": "x".repeat(10_000) }).to_string();
+        let Ok(RemoteResult::Outcome(Outcome::Raw(value))) = parse(body.as_bytes()) else {
+            panic!("not a raw value");
+        };
+        assert_eq!(value.chars().count(), crate::plugin::MAX_STATUS_CHARS);
+    }
+}
