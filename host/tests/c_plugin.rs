@@ -8,6 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::web_example::{self, version_server};
 use common::{Pods, TestServerBuilder, repo};
 use fake_apiserver::{FakeApiServer, PodBuilder, loopback_ip};
 use serde_json::json;
@@ -23,61 +24,17 @@ fn c_plugin() -> PathBuf {
     path
 }
 
-/// A pod's HTTP server answering `GET /version` with `version`, on `ip`.
-async fn version_server(ip: std::net::Ipv4Addr, version: &'static str) -> u16 {
-    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().route(
-        "/version",
-        axum::routing::get(move || async move { version }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_answers_badges_through_the_server() {
-    let ip = loopback_ip(47);
-    let port = version_server(ip, "1.2.3\n").await;
-    let fake = FakeApiServer::start().await;
-    for n in 1..=2 {
-        let pod = PodBuilder::new("default", &format!("web-7d4b9c-{n}"))
-            .deployment("web", "7d4b9c")
-            .ip(ip);
-        fake.upsert(pod.build());
-    }
-    let settings = format!("[config]\nrelease = \"2026.11\"\nport = {port}\npath = \"/version\"\n");
-    let server = TestServerBuilder::new()
-        .pods(Pods::Fake(fake))
-        .plugin("web", c_plugin(), Some(&settings))
-        .start()
-        .await;
-    assert_eq!(
-        server.json("/services/web/").await.1,
-        json!(["health", "running", "release", "version"])
-    );
-    assert_eq!(
-        server.json("/_/web/running/?format=json").await.1,
-        json!({"schemaVersion": 1, "label": "running", "message": "2/2 running", "color": "green"})
-    );
-    assert_eq!(
-        server.location("/_/web/release/").await,
-        "https://img.shields.io/badge/release-2026.11-orange.svg"
-    );
-    assert_eq!(
-        server.json("/_/web/version/?raw").await.1,
-        json!({"label": null, "status": "1.2.3", "color": "green"})
-    );
+    web_example::assert_badges(c_plugin(), loopback_ip(47)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_tells_a_pending_pod_and_differing_versions() {
     let (old, new) = (loopback_ip(48), loopback_ip(49));
-    let port = version_server(old, "1.2.3\n").await;
+    let port = version_server(old, 0, "1.2.3\n").await;
     // The same port on another loopback IP: a pod of the next release.
-    let listener = tokio::net::TcpListener::bind((new, port)).await.unwrap();
-    let app = axum::Router::new().route("/version", axum::routing::get(|| async { "1.3.0" }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    version_server(new, port, "1.3.0").await;
     let fake = FakeApiServer::start().await;
     for (name, ip) in [("web-7d4b9c-1", old), ("web-8e5c0d-1", new)] {
         fake.upsert(

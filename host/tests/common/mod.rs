@@ -2,6 +2,8 @@
 //! real server on loopback built through [`App::new`] as `kube-shields serve` builds it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod web_example;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
