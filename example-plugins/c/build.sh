@@ -23,7 +23,7 @@ llvm_resource="$("$cc" -print-resource-dir 2>/dev/null || echo /usr/lib/llvm-19/
 builtins="$llvm_resource/lib/wasi/libclang_rt.builtins-wasm32.a"
 
 missing=()
-command -v "$cc" >/dev/null || missing+=(clang-19)
+command -v clang-19 >/dev/null || missing+=(clang-19)
 command -v wasm-ld-19 >/dev/null || command -v wasm-ld >/dev/null || missing+=(lld-19)
 dpkg -s wasi-libc >/dev/null 2>&1 && [[ -f $wasi_lib/libc.a ]] || missing+=(wasi-libc)
 [[ -f $builtins ]] || missing+=(libclang-rt-19-dev-wasm32)
