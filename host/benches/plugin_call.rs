@@ -8,6 +8,9 @@
 //! `python*.wasm` / `js*.wasm` there is measured, so another build of a runtime (e.g.
 //! `KUBE_SHIELDS_JS_BACKEND=starlingmonkey scripts/build-runtimes.sh target/runtimes-sm`,
 //! copied in as `js-starlingmonkey.wasm`) can be compared. Sizes are printed, raw and gzipped.
+//!
+//! C: the `example-plugins/c` core module (built by its `build.sh`), one call of `running`
+//! and of `release` (adapter included), and its compile (encoding into a component included).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +81,34 @@ fn calls(c: &mut Criterion) {
     group.bench_function("image_tags_3_pods", |b| {
         b.to_async(&runtime)
             .iter(|| async { image_tags.run("image", &pods).await.expect("image runs") })
+    });
+    group.finish();
+}
+
+fn c_example(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let engine = PluginEngine::new().expect("plugin engine");
+    let bytes = read("../example-plugins/c/target/web.wasm");
+    let settings =
+        PluginSettings::parse(b"[config]\nrelease = \"2026.11\"\n", true).expect("settings");
+    let web = runtime
+        .block_on(engine.load("web", &bytes, settings))
+        .expect("the C example loads");
+    let pods: Vec<Arc<PodInfo>> = (1..=3).map(web_pod).collect();
+    let mut group = c.benchmark_group("c_call");
+    group.bench_function("running_3_pods", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { web.run("running", &pods).await.expect("running runs") })
+    });
+    group.bench_function("release", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { web.run("release", &[]).await.expect("release runs") })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("c_compile");
+    group.sample_size(10);
+    group.bench_function("web", |b| {
+        b.iter(|| engine.compile(&bytes).expect("the C example compiles"))
     });
     group.finish();
 }
@@ -175,5 +206,12 @@ fn runtime_compiles(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, compiles, script_calls, runtime_compiles);
+criterion_group!(
+    benches,
+    calls,
+    compiles,
+    c_example,
+    script_calls,
+    runtime_compiles
+);
 criterion_main!(benches);

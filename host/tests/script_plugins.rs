@@ -7,8 +7,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Pods, TestServerBuilder, eventually, repo, runtime_dir};
-use fake_apiserver::{ConfigMapVolume, FakeApiServer, PodBuilder, loopback_ip};
+use common::{TestServerBuilder, eventually, repo, runtime_dir, web_example};
+use fake_apiserver::{ConfigMapVolume, loopback_ip};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -16,54 +16,14 @@ use serde_json::{Value, json};
 /// debug build on a busy machine) unless the shared compile cache has it.
 const FIRST_LOAD: Duration = Duration::from_secs(180);
 
-/// A pod's HTTP server answering `GET /version` with `1.2.3`, on `ip`.
-async fn version_server(ip: std::net::Ipv4Addr) -> u16 {
-    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().route("/version", axum::routing::get(|| async { "1.2.3\n" }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
-}
-
 #[rstest]
 #[case::python("python/web.py")]
 #[case::javascript("js/web.js")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_script_answers_badges_through_the_server(#[case] example: &str) {
     runtime_dir();
-    let ip = loopback_ip(41);
-    let port = version_server(ip).await;
-    let fake = FakeApiServer::start().await;
-    for n in 1..=2 {
-        let pod = PodBuilder::new("default", &format!("web-7d4b9c-{n}"))
-            .deployment("web", "7d4b9c")
-            .ip(ip);
-        fake.upsert(pod.build());
-    }
-    let settings = format!("[config]\nrelease = \"2026.11\"\nport = {port}\npath = \"/version\"\n");
     let script = repo().join("example-plugins").join(example);
-    let server = TestServerBuilder::new()
-        .pods(Pods::Fake(fake))
-        .compile_cache()
-        .plugin("web", script, Some(&settings))
-        .start()
-        .await;
-    assert_eq!(
-        server.json("/services/web/").await.1,
-        json!(["health", "running", "release", "version"])
-    );
-    assert_eq!(
-        server.json("/_/web/running/?format=json").await.1,
-        json!({"schemaVersion": 1, "label": "running", "message": "2/2 running", "color": "green"})
-    );
-    assert_eq!(
-        server.location("/_/web/release/").await,
-        "https://img.shields.io/badge/release-2026.11-orange.svg"
-    );
-    assert_eq!(
-        server.json("/_/web/version/?raw").await.1,
-        json!({"label": null, "status": "1.2.3", "color": "green"})
-    );
+    web_example::assert_badges(script, loopback_ip(41)).await;
 }
 
 /// What the `web` script's `release` check answers now, if it has one.

@@ -4,6 +4,7 @@
 
 pub mod chromium;
 pub mod net;
+pub mod web_example;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

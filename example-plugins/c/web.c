@@ -1,0 +1,235 @@
+// Checks for the `web` service, in C: build with ./build.sh, drop target/web.wasm (and
+// target/web.toml) into the plugin directory.
+//
+// Three checks, as in ../python/web.py:
+//   running  running pods out of all: green when all run, red otherwise
+//   release  the raw value of `release` in the settings' [config]
+//   version  GET http://<pod IP>:<port><path> on every pod: green when all answer the same
+//
+// Ownership, as wit-bindgen's C bindings define it:
+//   - the arguments of an export (`name`, `ctx`) belong to the export: free them;
+//   - what an export returns is freed by the bindings after the host has copied it, with
+//     free(): every returned string must be malloc'ed (check_plugin_string_dup), never a
+//     literal set with check_plugin_string_set;
+//   - what an import returns (http.get's response or error) is the caller's to free.
+// Strings are (pointer, length), not NUL-terminated: print them with "%.*s".
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_plugin.h"
+
+typedef check_plugin_string_t string_t;
+typedef kube_shields_plugin_types_context_t context_t;
+typedef kube_shields_plugin_types_outcome_t outcome_t;
+
+// --- small helpers -------------------------------------------------------------------
+
+static bool string_is(const string_t *s, const char *text) {
+    size_t len = strlen(text);
+    return s->len == len && memcmp(s->ptr, text, len) == 0;
+}
+
+// The value of `key` in the settings' [config], or NULL.
+static const string_t *config_get(const context_t *ctx, const char *key) {
+    for (size_t i = 0; i < ctx->config.len; i++) {
+        if (string_is(&ctx->config.ptr[i].f0, key)) {
+            return &ctx->config.ptr[i].f1;
+        }
+    }
+    return NULL;
+}
+
+// A heap copy of (ptr, len) with a NUL at the end, for snprintf's "%s".
+static char *cstr(const string_t *s) {
+    char *out = malloc(s->len + 1);
+    memcpy(out, s->ptr, s->len);
+    out[s->len] = '\0';
+    return out;
+}
+
+static void log_text(kube_shields_plugin_logging_level_t level, const char *text) {
+    string_t message;
+    check_plugin_string_set(&message, text);  // borrowed: the import copies it
+    kube_shields_plugin_logging_log(level, &message);
+}
+
+static void option_set(check_plugin_option_string_t *opt, const char *text) {
+    opt->is_some = text != NULL;
+    if (text != NULL) {
+        check_plugin_string_dup(&opt->val, text);
+    }
+}
+
+static void shield(outcome_t *ret, const char *status, const char *color) {
+    ret->tag = KUBE_SHIELDS_PLUGIN_TYPES_OUTCOME_SHIELD;
+    option_set(&ret->val.shield.label, NULL);
+    check_plugin_string_dup(&ret->val.shield.status, status);
+    option_set(&ret->val.shield.color, color);
+}
+
+static void raw(outcome_t *ret, const char *text, size_t len) {
+    ret->tag = KUBE_SHIELDS_PLUGIN_TYPES_OUTCOME_RAW;
+    check_plugin_string_dup_n(&ret->val.raw, text, len);
+}
+
+// --- the checks ----------------------------------------------------------------------
+
+static bool check_running(const context_t *ctx, outcome_t *ret) {
+    size_t total = ctx->pods.len, up = 0;
+    for (size_t i = 0; i < total; i++) {
+        up += string_is(&ctx->pods.ptr[i].phase, "Running");
+    }
+    // stdout goes to the kube-shields log (through WASI preview 1's fd_write).
+    printf("running: %zu of %zu pods\n", up, total);
+    if (total == 0) {
+        shield(ret, "no pods", "lightgrey");
+        return true;
+    }
+    char status[64];
+    snprintf(status, sizeof status, "%zu/%zu running", up, total);
+    shield(ret, status, up == total ? "green" : "red");
+    return true;
+}
+
+static bool check_release(const context_t *ctx, outcome_t *ret) {
+    const string_t *release = config_get(ctx, "release");
+    if (release == NULL) {
+        raw(ret, "unknown", strlen("unknown"));
+    } else {
+        raw(ret, (const char *)release->ptr, release->len);
+    }
+    return true;
+}
+
+// The trimmed body of a 200 answer from `pod`, malloc'ed, or NULL (logged why).
+static char *pod_version(const kube_shields_plugin_types_pod_t *pod, const char *port,
+                         const char *path) {
+    char *ip = cstr(&pod->pod_ip.val);
+    bool v6 = strchr(ip, ':') != NULL;
+    char url[512];
+    snprintf(url, sizeof url, "http://%s%s%s:%s%s", v6 ? "[" : "", ip, v6 ? "]" : "", port,
+             path);
+    free(ip);
+
+    string_t url_arg;
+    check_plugin_string_set(&url_arg, url);
+    check_plugin_list_tuple2_string_string_t no_headers = {NULL, 0};
+    kube_shields_plugin_http_response_t response;
+    kube_shields_plugin_http_http_error_t error;
+    char message[600];
+    if (!kube_shields_plugin_http_get(&url_arg, &no_headers, &response, &error)) {
+        const string_t *why = NULL;
+        if (error.tag == KUBE_SHIELDS_PLUGIN_HTTP_HTTP_ERROR_DENIED) why = &error.val.denied;
+        if (error.tag == KUBE_SHIELDS_PLUGIN_HTTP_HTTP_ERROR_FAILED) why = &error.val.failed;
+        snprintf(message, sizeof message, "pod %.*s: %s %.*s", (int)pod->name.len,
+                 (const char *)pod->name.ptr, url, why ? (int)why->len : 7,
+                 why ? (const char *)why->ptr : "no answer");
+        log_text(KUBE_SHIELDS_PLUGIN_LOGGING_LEVEL_WARN, message);
+        kube_shields_plugin_http_http_error_free(&error);
+        return NULL;
+    }
+    char *answer = NULL;
+    if (response.status == 200) {
+        size_t len = response.body.len;
+        while (len > 0 && strchr(" \t\r\n", response.body.ptr[len - 1]) != NULL) len--;
+        answer = malloc(len + 1);
+        memcpy(answer, response.body.ptr, len);
+        answer[len] = '\0';
+    } else {
+        snprintf(message, sizeof message, "pod %.*s: %s: HTTP %u", (int)pod->name.len,
+                 (const char *)pod->name.ptr, url, response.status);
+        log_text(KUBE_SHIELDS_PLUGIN_LOGGING_LEVEL_WARN, message);
+    }
+    kube_shields_plugin_http_response_free(&response);
+    return answer;
+}
+
+static int compare_text(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool check_version(const context_t *ctx, outcome_t *ret) {
+    const string_t *port_value = config_get(ctx, "port");
+    const string_t *path_value = config_get(ctx, "path");
+    char *port = port_value ? cstr(port_value) : strdup("8080");
+    char *path = path_value ? cstr(path_value) : strdup("/version");
+
+    size_t pods = ctx->pods.len, answered = 0;
+    char **answers = calloc(pods + 1, sizeof *answers);
+    for (size_t i = 0; i < pods; i++) {
+        const kube_shields_plugin_types_pod_t *pod = &ctx->pods.ptr[i];
+        if (!pod->pod_ip.is_some) continue;
+        char *answer = pod_version(pod, port, path);
+        if (answer != NULL) answers[answered++] = answer;
+    }
+    free(port);
+    free(path);
+
+    if (answered == 0) {
+        shield(ret, "no answer", "red");
+    } else {
+        // The distinct answers, sorted and joined with ", ".
+        qsort(answers, answered, sizeof *answers, compare_text);
+        size_t distinct = 0, room = 1;
+        for (size_t i = 0; i < answered; i++) room += strlen(answers[i]) + 2;
+        char *joined = calloc(room, 1);
+        for (size_t i = 0; i < answered; i++) {
+            if (i > 0 && strcmp(answers[i], answers[i - 1]) == 0) continue;
+            if (distinct++ > 0) strcat(joined, ", ");
+            strcat(joined, answers[i]);
+        }
+        bool same = distinct == 1 && answered == pods;
+        shield(ret, joined, same ? "green" : "yellow");
+        free(joined);
+    }
+    for (size_t i = 0; i < answered; i++) free(answers[i]);
+    free(answers);
+    return true;
+}
+
+// --- the exports ---------------------------------------------------------------------
+
+typedef bool (*check_fn)(const context_t *ctx, outcome_t *ret);
+
+static const struct {
+    const char *name;
+    const char *description;
+    check_fn run;
+} CHECKS[] = {
+    {"running", "Running pods out of all: green when all run, red otherwise.", check_running},
+    {"release", "The release named in the settings' [config] (`release = \"...\"`).",
+     check_release},
+    {"version", "What each pod answers on http://<pod IP>:<port><path> (config `port`, `path`).",
+     check_version},
+};
+#define CHECK_COUNT (sizeof CHECKS / sizeof CHECKS[0])
+
+void exports_kube_shields_plugin_checks_list_checks(
+    exports_kube_shields_plugin_checks_list_check_info_t *ret) {
+    ret->len = CHECK_COUNT;
+    ret->ptr = calloc(CHECK_COUNT, sizeof *ret->ptr);
+    for (size_t i = 0; i < CHECK_COUNT; i++) {
+        check_plugin_string_dup(&ret->ptr[i].name, CHECKS[i].name);
+        option_set(&ret->ptr[i].description, CHECKS[i].description);
+    }
+}
+
+bool exports_kube_shields_plugin_checks_run_check(string_t *name, context_t *ctx,
+                                                  outcome_t *ret, string_t *err) {
+    bool ok = false;
+    size_t i = 0;
+    while (i < CHECK_COUNT && !string_is(name, CHECKS[i].name)) i++;
+    if (i < CHECK_COUNT) {
+        ok = CHECKS[i].run(ctx, ret);
+    } else {
+        char message[128];
+        snprintf(message, sizeof message, "no check named `%.*s`", (int)name->len,
+                 (const char *)name->ptr);
+        check_plugin_string_dup(err, message);
+    }
+    check_plugin_string_free(name);
+    kube_shields_plugin_types_context_free(ctx);
+    return ok;
+}
