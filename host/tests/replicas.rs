@@ -8,8 +8,17 @@ use kube_shields::auth::{Signer, now_unix};
 use reqwest::StatusCode;
 
 /// Status, `Location` and body of one answer.
+/// The answer to `path`, asked as through the Service in front of both replicas: with the same
+/// `Host` (the index page builds its badge URLs from it).
 async fn answer(server: &TestServer, path: &str) -> (StatusCode, Option<String>, String) {
-    let response = server.get(path).await;
+    let url = format!("{}{path}", server.base);
+    let response = server
+        .client
+        .get(url)
+        .header("Host", "shields.example.org")
+        .send()
+        .await
+        .unwrap();
     let location = response
         .headers()
         .get("location")
