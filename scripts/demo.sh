@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Runs kube-shields with no cluster: the demo pods file and the example plugins, public mode.
+# Runs kube-shields with no cluster: the demo pods file, the example plugins and the example
+# scripts (Python and JavaScript), public mode.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build-plugins.sh"
+"$root/scripts/build-runtimes.sh"
 release="$root/example-plugins/target/wasm32-wasip2/release"
 # One plugin per service, named after it.
 cp "$release/image_tags.wasm" "$root/demo/plugins/web.wasm"
-cp "$release/http_probe.wasm" "$root/demo/plugins/api.wasm"
 cp "$release/release_info.wasm" "$root/demo/plugins/version.wasm"
+# Scripts run on the language runtimes beside the binary's folder (target/runtimes).
+rm -f "$root/demo/plugins/api.wasm"
+cp "$root/example-plugins/python/web.py" "$root/demo/plugins/api.py"
+cp "$root/example-plugins/js/web.js" "$root/demo/plugins/log-agent.js"
 cd "$root"
 cargo build --release --locked --bin kube-shields
 base=http://127.0.0.1:8080
@@ -18,6 +23,8 @@ kube-shields demo: open
   $base/_/web/health/?format=svg  a badge rendered here
   $base/_/web/image/              a redirect to img.shields.io
   $base/a/api/health/?raw         health of api in all namespaces, as JSON
+  $base/_/api/version/?raw        api.py (Python) asks its pods over HTTP: here kube-shields' /healthz
+  $base/_/log-agent/running/?format=svg   log-agent.js (JavaScript): running pods
   $base/_/version/release/?format=json
 Ctrl-C stops it.
 URLS
