@@ -9,11 +9,10 @@ use std::time::Duration;
 
 mod common;
 
+use common::net::answering_server;
 use fake_apiserver::{PodBuilder, loopback_ip};
 use kube_shields::plugin::{LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings};
 use kube_shields::pods::model::PodInfo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 static ENGINE: LazyLock<PluginEngine> =
     LazyLock::new(|| PluginEngine::new().expect("plugin engine"));
@@ -78,50 +77,6 @@ fn pod(name: &str) -> PodBuilder {
 /// The pod as the engine receives it.
 fn info(pod: PodBuilder) -> Arc<PodInfo> {
     Arc::new(PodInfo::from(&pod.build()))
-}
-
-/// What the local test server does with each connection.
-#[derive(Clone)]
-enum Reply {
-    /// `200 OK` with this body.
-    Body(Vec<u8>),
-    /// Reads the request and never answers.
-    Silence,
-}
-
-/// An HTTP/1.1 server on 127.0.0.1 answering every request the same way; returns its port.
-async fn serve(reply: Reply) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind test server");
-    let port = listener.local_addr().expect("local address").port();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let reply = reply.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                match reply {
-                    Reply::Body(body) => {
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = socket.write_all(head.as_bytes()).await;
-                        let _ = socket.write_all(&body).await;
-                    }
-                    Reply::Silence => tokio::time::sleep(Duration::from_secs(30)).await,
-                }
-            });
-        }
-    });
-    port
 }
 
 // --- a good plugin ---------------------------------------------------------------------
@@ -553,7 +508,7 @@ fn http_settings(port: u16, allowed_hosts: &[&str]) -> PluginSettings {
 
 #[tokio::test]
 async fn http_to_a_host_that_is_not_a_pod_nor_allowed_is_denied_inside_the_plugin() {
-    let port = serve(Reply::Body(b"ok".to_vec())).await;
+    let port = answering_server(Some(b"ok".to_vec())).await;
     let plugin = load_with("http_get.wat", http_settings(port, &[]))
         .await
         .unwrap();
@@ -567,7 +522,7 @@ async fn http_to_a_host_that_is_not_a_pod_nor_allowed_is_denied_inside_the_plugi
 
 #[tokio::test]
 async fn http_to_a_pod_of_the_service_is_allowed() {
-    let port = serve(Reply::Body(b"ok".to_vec())).await;
+    let port = answering_server(Some(b"ok".to_vec())).await;
     let plugin = load_with("http_get.wat", http_settings(port, &[]))
         .await
         .unwrap();
@@ -577,7 +532,7 @@ async fn http_to_a_pod_of_the_service_is_allowed() {
 
 #[tokio::test]
 async fn http_to_an_allowed_host_is_allowed() {
-    let port = serve(Reply::Body(b"ok".to_vec())).await;
+    let port = answering_server(Some(b"ok".to_vec())).await;
     let plugin = load_with("http_get.wat", http_settings(port, &["127.0.0.1"]))
         .await
         .unwrap();
@@ -619,7 +574,7 @@ fn probe_settings(port: u16, extra: &str) -> PluginSettings {
 
 #[tokio::test]
 async fn http_probe_reads_what_the_pods_answer() {
-    let port = serve(Reply::Body(b"v1.4.2\n".to_vec())).await;
+    let port = answering_server(Some(b"v1.4.2\n".to_vec())).await;
     let plugin = load_example("http_probe", probe_settings(port, "")).await;
     let pods = [info(pod("web-1"))];
     assert_eq!(
@@ -631,12 +586,12 @@ async fn http_probe_reads_what_the_pods_answer() {
 #[tokio::test]
 async fn response_bodies_up_to_the_cap_are_read_and_longer_ones_fail() {
     let pods = [info(pod("web-1"))];
-    let at_cap = serve(Reply::Body(vec![b'a'; 1024])).await;
+    let at_cap = answering_server(Some(vec![b'a'; 1024])).await;
     let plugin = load_example("http_probe", probe_settings(at_cap, "max_response_kib = 1")).await;
     let first_line_cut = shield(&format!("{}…", "a".repeat(255)), "green");
     assert_eq!(plugin.run("http", &pods).await, Ok(first_line_cut));
 
-    let over_cap = serve(Reply::Body(vec![b'a'; 1025])).await;
+    let over_cap = answering_server(Some(vec![b'a'; 1025])).await;
     let plugin = load_example(
         "http_probe",
         probe_settings(over_cap, "max_response_kib = 1"),
@@ -647,7 +602,7 @@ async fn response_bodies_up_to_the_cap_are_read_and_longer_ones_fail() {
 
 #[tokio::test]
 async fn waiting_for_an_http_answer_counts_against_the_deadline() {
-    let port = serve(Reply::Silence).await;
+    let port = answering_server(None).await;
     let plugin = load_example("http_probe", probe_settings(port, "deadline_ms = 300")).await;
     let pods = [info(pod("web-1"))];
     assert_eq!(plugin.run("http", &pods).await, Err(PluginError::Timeout));

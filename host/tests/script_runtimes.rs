@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+mod common;
+
+use common::net::answering_server;
 use fake_apiserver::PodBuilder;
 use kube_shields::plugin::{
     LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings, PreparedRuntime, Script,
 };
 use kube_shields::pods::model::PodInfo;
 use rstest::rstest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 static ENGINE: LazyLock<PluginEngine> =
     LazyLock::new(|| PluginEngine::new().expect("plugin engine"));
@@ -123,39 +124,6 @@ fn names(plugin: &LoadedPlugin) -> Vec<(&str, Option<&str>)> {
         .collect()
 }
 
-/// An HTTP/1.1 server on 127.0.0.1 answering every request with `200` and `body`; with
-/// `None` it reads the request and never answers.
-async fn serve(body: impl Into<Option<&'static [u8]>>) -> u16 {
-    let body = body.into();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let Some(body) = body else {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    return;
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
-            });
-        }
-    });
-    port
-}
-
 // --- the examples -----------------------------------------------------------------------
 
 #[rstest]
@@ -213,7 +181,7 @@ async fn the_example_answers_the_release_from_its_config(#[case] lang: Lang) {
 #[case::js(Lang::Js)]
 #[tokio::test]
 async fn the_example_asks_its_pods_over_http(#[case] lang: Lang) {
-    let port = serve(&b"v1.4.2\n"[..]).await;
+    let port = answering_server(Some(b"v1.4.2\n".to_vec())).await;
     let plugin = example(lang, "").await;
     let settings_port = PluginSettings::parse(
         format!("[config]\nport = {port}\npath = \"/version\"\n").as_bytes(),
@@ -486,21 +454,21 @@ async fn http_get_reports_body_cap_and_deadline_to_the_check(
         PluginSettings::parse(toml.as_bytes(), true).unwrap()
     };
 
-    let at_cap = serve(&[b'a'; 1024][..]).await;
+    let at_cap = answering_server(Some(vec![b'a'; 1024])).await;
     let plugin = load(lang, &text, settings(at_cap)).await.expect("loads");
     assert_eq!(
         plugin.run("get", &pods).await,
         Ok(Outcome::Raw("1024".into()))
     );
 
-    let over_cap = serve(&[b'a'; 1025][..]).await;
+    let over_cap = answering_server(Some(vec![b'a'; 1025])).await;
     let plugin = load(lang, &text, settings(over_cap)).await.expect("loads");
     let answer = format!(
         "body-too-large: HTTP GET http://127.0.0.1:{over_cap}/: body longer than 1024 bytes"
     );
     assert_eq!(plugin.run("get", &pods).await, Ok(Outcome::Raw(answer)));
 
-    let silent = serve(None).await;
+    let silent = answering_server(None).await;
     let plugin = load(lang, &text, settings(silent)).await.expect("loads");
     let answer =
         format!("timeout: HTTP GET http://127.0.0.1:{silent}/: no answer before the deadline");

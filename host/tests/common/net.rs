@@ -1,5 +1,5 @@
 //! Network fixtures on loopback beside the real servers: an HTTPS front with a throwaway CA,
-//! and a server that never answers.
+//! a server that never answers, and one that answers every request with the same body.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,4 +67,43 @@ pub async fn hung_server() -> SocketAddr {
         }
     });
     address
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 answering every request with `200` and `body`; with `None`
+/// it reads the request and never answers. Returns its port.
+#[allow(
+    dead_code,
+    reason = "the federation example includes this file and does not use it"
+)]
+pub async fn answering_server(body: Option<Vec<u8>>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let Some(body) = body else {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    return;
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    port
 }
