@@ -165,6 +165,26 @@ impl<'a> Links<'a> {
 }
 
 /// An `<a target="_blank">` around `content`.
+/// A social badge's text (`text`, which may already carry an `id`) and, under it, the white
+/// shadow one pixel lower that badge-maker draws for it.
+fn social_text(text: Element, x: f64, text_length: f64, content: &str) -> (Element, Element) {
+    let shadow = element("text")
+        .attr("aria-hidden", "true")
+        .attr("x", x)
+        .attr("y", 150.0)
+        .attr("fill", "#fff")
+        .attr("transform", "scale(.1)")
+        .attr("textLength", text_length)
+        .text(content);
+    let text = text
+        .attr("x", x)
+        .attr("y", 140.0)
+        .attr("transform", "scale(.1)")
+        .attr("textLength", text_length)
+        .text(content);
+    (shadow, text)
+}
+
 fn link(href: &str) -> Element {
     element("a").attr("target", "_blank").attr("href", href)
 }
@@ -622,20 +642,7 @@ fn social(texts: &Texts<'_>, links: &Links<'_>) -> Element {
             .attr("width", label_rect_width)
             .attr("height", INTERNAL_HEIGHT)
             .attr("rx", 2.0);
-        let shadow = element("text")
-            .attr("aria-hidden", "true")
-            .attr("x", x)
-            .attr("y", 150.0)
-            .attr("fill", "#fff")
-            .attr("transform", "scale(.1)")
-            .attr("textLength", text_length)
-            .text(&label);
-        let text = element("text")
-            .attr("x", x)
-            .attr("y", 140.0)
-            .attr("transform", "scale(.1)")
-            .attr("textLength", text_length)
-            .text(&label);
+        let (shadow, text) = social_text(element("text"), x, text_length, &label);
         match links.label_link() {
             Some(href) => vec![link(href).child(shadow).child(text).child(rect).into()],
             None => vec![rect.into(), shadow.into(), text.into()],
@@ -645,21 +652,8 @@ fn social(texts: &Texts<'_>, links: &Links<'_>) -> Element {
     let message_text: Vec<Node> = if has_message {
         let x = 10.0 * (label_rect_width + GUTTER + message_rect_width / 2.0);
         let text_length = 10.0 * message_text_width;
-        let shadow = element("text")
-            .attr("aria-hidden", "true")
-            .attr("x", x)
-            .attr("y", 150.0)
-            .attr("fill", "#fff")
-            .attr("transform", "scale(.1)")
-            .attr("textLength", text_length)
-            .text(message);
-        let text = element("text")
-            .attr("id", "rlink")
-            .attr("x", x)
-            .attr("y", 140.0)
-            .attr("transform", "scale(.1)")
-            .attr("textLength", text_length)
-            .text(message);
+        let (shadow, text) =
+            social_text(element("text").attr("id", "rlink"), x, text_length, message);
         match links.right {
             Some(href) => {
                 let rect = transparent_rect()
