@@ -4,14 +4,16 @@
 // Three checks, as in ../python/web.py:
 //   running  running pods out of all: green when all run, red otherwise
 //   release  the raw value of `release` in the settings' [config]
-//   version  GET http://<pod IP>:<port><path> on every pod: green when all answer the same
+//   version  GET http://<pod IP>:<port><path> on every pod, all at once (http.get-all):
+//            green when all answer the same
 //
 // Ownership, as wit-bindgen's C bindings define it:
 //   - the arguments of an export (`name`, `ctx`) belong to the export: free them;
 //   - what an export returns is freed by the bindings after the host has copied it, with
 //     free(): every returned string must be malloc'ed (check_plugin_string_dup), never a
 //     literal set with check_plugin_string_set;
-//   - what an import returns (http.get's response or error) is the caller's to free.
+//   - what an import returns (http.get-all's results) is the caller's to free, and so is
+//     what the caller passes in (the request list).
 // Strings are (pointer, length), not NUL-terminated: print them with "%.*s".
 
 #include <stdio.h>
@@ -103,46 +105,36 @@ static bool check_release(const context_t *ctx, outcome_t *ret) {
     return true;
 }
 
-// The trimmed body of a 200 answer from `pod`, malloc'ed, or NULL (logged why).
-static char *pod_version(const kube_shields_plugin_types_pod_t *pod, const char *port,
-                         const char *path) {
-    char *ip = cstr(&pod->pod_ip.val);
-    bool v6 = strchr(ip, ':') != NULL;
-    char url[512];
-    snprintf(url, sizeof url, "http://%s%s%s:%s%s", v6 ? "[" : "", ip, v6 ? "]" : "", port,
-             path);
-    free(ip);
+typedef kube_shields_plugin_http_result_response_http_error_t http_result_t;
 
-    string_t url_arg;
-    check_plugin_string_set(&url_arg, url);
-    check_plugin_list_tuple2_string_string_t no_headers = {NULL, 0};
-    kube_shields_plugin_http_response_t response;
-    kube_shields_plugin_http_http_error_t error;
+// The trimmed body of a 200 answer from `pod`, malloc'ed, or NULL (logged why).
+static char *pod_version(const kube_shields_plugin_types_pod_t *pod, const string_t *url,
+                         const http_result_t *result) {
     char message[600];
-    if (!kube_shields_plugin_http_get(&url_arg, &no_headers, &response, &error)) {
+    if (result->is_err) {
+        const kube_shields_plugin_http_http_error_t *error = &result->val.err;
         const string_t *why = NULL;
-        if (error.tag == KUBE_SHIELDS_PLUGIN_HTTP_HTTP_ERROR_DENIED) why = &error.val.denied;
-        if (error.tag == KUBE_SHIELDS_PLUGIN_HTTP_HTTP_ERROR_FAILED) why = &error.val.failed;
-        snprintf(message, sizeof message, "pod %.*s: %s %.*s", (int)pod->name.len,
-                 (const char *)pod->name.ptr, url, why ? (int)why->len : 7,
-                 why ? (const char *)why->ptr : "no answer");
+        if (error->tag == KUBE_SHIELDS_PLUGIN_HTTP_HTTP_ERROR_DENIED) why = &error->val.denied;
+        if (error->tag == KUBE_SHIELDS_PLUGIN_HTTP_HTTP_ERROR_FAILED) why = &error->val.failed;
+        snprintf(message, sizeof message, "pod %.*s: %.*s: %.*s", (int)pod->name.len,
+                 (const char *)pod->name.ptr, (int)url->len, (const char *)url->ptr,
+                 why ? (int)why->len : 9, why ? (const char *)why->ptr : "no answer");
         log_text(KUBE_SHIELDS_PLUGIN_LOGGING_LEVEL_WARN, message);
-        kube_shields_plugin_http_http_error_free(&error);
         return NULL;
     }
-    char *answer = NULL;
-    if (response.status == 200) {
-        size_t len = response.body.len;
-        while (len > 0 && strchr(" \t\r\n", response.body.ptr[len - 1]) != NULL) len--;
-        answer = malloc(len + 1);
-        memcpy(answer, response.body.ptr, len);
-        answer[len] = '\0';
-    } else {
-        snprintf(message, sizeof message, "pod %.*s: %s: HTTP %u", (int)pod->name.len,
-                 (const char *)pod->name.ptr, url, response.status);
+    const kube_shields_plugin_http_response_t *response = &result->val.ok;
+    if (response->status != 200) {
+        snprintf(message, sizeof message, "pod %.*s: %.*s: HTTP %u", (int)pod->name.len,
+                 (const char *)pod->name.ptr, (int)url->len, (const char *)url->ptr,
+                 response->status);
         log_text(KUBE_SHIELDS_PLUGIN_LOGGING_LEVEL_WARN, message);
+        return NULL;
     }
-    kube_shields_plugin_http_response_free(&response);
+    size_t len = response->body.len;
+    while (len > 0 && strchr(" \t\r\n", response->body.ptr[len - 1]) != NULL) len--;
+    char *answer = malloc(len + 1);
+    memcpy(answer, response->body.ptr, len);
+    answer[len] = '\0';
     return answer;
 }
 
@@ -156,16 +148,38 @@ static bool check_version(const context_t *ctx, outcome_t *ret) {
     char *port = port_value ? cstr(port_value) : strdup("8080");
     char *path = path_value ? cstr(path_value) : strdup("/version");
 
+    // One request per pod with an IP, all sent at once: the wait is the slowest pod's.
     size_t pods = ctx->pods.len, answered = 0;
-    char **answers = calloc(pods + 1, sizeof *answers);
+    kube_shields_plugin_http_list_request_t requests = {
+        calloc(pods + 1, sizeof(kube_shields_plugin_http_request_t)), 0};
+    const kube_shields_plugin_types_pod_t **asked = calloc(pods + 1, sizeof *asked);
     for (size_t i = 0; i < pods; i++) {
         const kube_shields_plugin_types_pod_t *pod = &ctx->pods.ptr[i];
         if (!pod->pod_ip.is_some) continue;
-        char *answer = pod_version(pod, port, path);
-        if (answer != NULL) answers[answered++] = answer;
+        char *ip = cstr(&pod->pod_ip.val);
+        bool v6 = strchr(ip, ':') != NULL;
+        char url[512];
+        snprintf(url, sizeof url, "http://%s%s%s:%s%s", v6 ? "[" : "", ip, v6 ? "]" : "",
+                 port, path);
+        free(ip);
+        // malloc'ed: list_request_free below frees the URLs with the list.
+        check_plugin_string_dup(&requests.ptr[requests.len].url, url);
+        asked[requests.len++] = pod;
     }
     free(port);
     free(path);
+    kube_shields_plugin_http_list_result_response_http_error_t results;
+    kube_shields_plugin_http_get_all(&requests, &results);
+    char **answers = calloc(results.len + 1, sizeof *answers);
+    for (size_t i = 0; i < results.len; i++) {
+        char *answer = pod_version(asked[i], &requests.ptr[i].url, &results.ptr[i]);
+        if (answer != NULL) answers[answered++] = answer;
+    }
+    kube_shields_plugin_http_list_result_response_http_error_free(&results);
+    // The generated free leaves an empty list's array alone.
+    if (requests.len == 0) free(requests.ptr);
+    else kube_shields_plugin_http_list_request_free(&requests);
+    free(asked);
 
     if (answered == 0) {
         shield(ret, "no answer", "red");

@@ -51,6 +51,10 @@ struct NewArgs {
     /// The service the plugin is for (default: the directory's name).
     #[arg(long)]
     service: Option<String>,
+    /// The kube-shields source checkout Rust and C projects build against (its plugin-sdk/
+    /// and tools/wit-c/); default: the one this binary was built from.
+    #[arg(long, env = "KUBE_SHIELDS_SRC")]
+    sdk: Option<PathBuf>,
     /// The directory to create (must be new or empty).
     dir: PathBuf,
 }
@@ -59,6 +63,8 @@ struct NewArgs {
 enum NewLang {
     Python,
     Js,
+    Rust,
+    C,
 }
 
 #[derive(Args)]
@@ -367,16 +373,22 @@ fn new_project(args: &NewArgs) -> anyhow::Result<()> {
     let lang = match args.lang {
         NewLang::Python => Lang::Python,
         NewLang::Js => Lang::Js,
+        NewLang::Rust => Lang::Rust,
+        NewLang::C => Lang::C,
     };
-    let files = write_project(lang, &args.dir, args.service.as_deref())?;
-    for file in &files {
+    let project = write_project(
+        lang,
+        &args.dir,
+        args.service.as_deref(),
+        args.sdk.as_deref(),
+    )?;
+    for file in &project.files {
         println!("wrote {}", file.display());
     }
-    // The check itself is the first file written.
-    let check = files[0].file_name().unwrap_or_default().to_string_lossy();
     println!(
-        "try it: cd {} && kube-shields check {check} --pods pods.json",
-        args.dir.display()
+        "try it: cd {} && {}",
+        args.dir.display(),
+        project.try_command
     );
     Ok(())
 }

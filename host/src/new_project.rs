@@ -1,5 +1,6 @@
 //! `kube-shields new`: a ready plugin project for a language, which passes `kube-shields check`
-//! unchanged: the check, its settings file, a pods fixture and a README with the command to try.
+//! unchanged: the check, its settings file, a pods fixture, a `build.sh` where a build is needed
+//! and a README with the one command to try it.
 
 use std::path::{Path, PathBuf};
 
@@ -12,28 +13,83 @@ pub enum Lang {
     Python,
     /// A `<service>.js` script.
     Js,
+    /// A Rust crate on the plugin SDK, built into `<service>.wasm`.
+    Rust,
+    /// A C file, built into `<service>.wasm` with clang and wasi-libc.
+    C,
 }
 
+/// A file of a project: its path and its text, both with `{placeholders}`.
+type Template = (&'static str, &'static str);
+
 impl Lang {
-    fn source(self) -> (&'static str, &'static str) {
+    /// The language's own files; the first is the check's source.
+    fn templates(self) -> &'static [Template] {
         match self {
-            Lang::Python => ("py", include_str!("../templates/python/check.py")),
-            Lang::Js => ("js", include_str!("../templates/js/check.js")),
+            Lang::Python => &[("{service}.py", include_str!("../templates/python/check.py"))],
+            Lang::Js => &[("{service}.js", include_str!("../templates/js/check.js"))],
+            Lang::Rust => &[
+                ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+                ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
+                ("build.sh", include_str!("../templates/rust/build.sh")),
+            ],
+            Lang::C => &[
+                ("{service}.c", include_str!("../templates/c/check.c")),
+                ("build.sh", include_str!("../templates/c/build.sh")),
+            ],
         }
     }
 
-    fn name_and_guide(self) -> (&'static str, &'static str) {
+    fn name(self) -> &'static str {
         match self {
-            Lang::Python => (
-                "Python",
-                "docs/plugins/python.md in the kube-shields repository",
+            Lang::Python => "Python",
+            Lang::Js => "JavaScript",
+            Lang::Rust => "Rust",
+            Lang::C => "C",
+        }
+    }
+
+    fn guide(self) -> &'static str {
+        match self {
+            Lang::Python => "python",
+            Lang::Js => "js",
+            Lang::Rust => "rust",
+            Lang::C => "c",
+        }
+    }
+
+    /// The file that goes into the plugin directory, and what builds it (for the README).
+    fn plugin_and_build_note(self) -> (&'static str, &'static str) {
+        match self {
+            Lang::Python => ("{service}.py", ""),
+            Lang::Js => ("{service}.js", ""),
+            Lang::Rust => (
+                "{service}.wasm",
+                " `build.sh` builds `{service}.wasm` (Rust's `wasm32-wasip2` target, added if \
+                 missing; the plugin SDK from the kube-shields checkout at `{sdk}`).",
             ),
-            Lang::Js => (
-                "JavaScript",
-                "docs/plugins/js.md in the kube-shields repository",
+            Lang::C => (
+                "{service}.wasm",
+                " `build.sh` builds `{service}.wasm` (clang-19 and wasi-libc, installed if missing; \
+                 the C bindings from the kube-shields checkout at `{sdk}`).",
             ),
         }
     }
+
+    /// Whether the project builds against a kube-shields source checkout (SDK, bindings tool).
+    pub fn needs_checkout(self) -> bool {
+        matches!(self, Lang::Rust | Lang::C)
+    }
+}
+
+/// The kube-shields checkout this binary was built from, when it is still there: the Rust and
+/// C templates build against its `plugin-sdk/` and `tools/wit-c/`.
+pub fn default_checkout() -> Option<PathBuf> {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    checkout
+        .join("plugin-sdk/Cargo.toml")
+        .is_file()
+        .then(|| checkout.to_owned())
 }
 
 /// Why a project was not written.
@@ -48,6 +104,12 @@ pub enum NewProjectError {
     /// The directory exists and is not empty: nothing is overwritten.
     #[error("{0} exists and is not empty; choose a new directory")]
     NotEmpty(PathBuf),
+    /// A Rust or C project needs a kube-shields checkout and none was given or found.
+    #[error(
+        "{0} projects build against a kube-shields source checkout (plugin-sdk/, tools/wit-c/): \
+         pass --sdk DIR (or set KUBE_SHIELDS_SRC)"
+    )]
+    NoCheckout(&'static str),
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -58,13 +120,23 @@ pub enum NewProjectError {
     },
 }
 
-/// Writes a project for `service` (default: the directory's name) in `dir`; returns the files
-/// written.
+/// A project written by [`write_project`].
+#[derive(Debug)]
+pub struct NewProject {
+    /// The files written, the check's source first.
+    pub files: Vec<PathBuf>,
+    /// The one command that builds (if needed) and tries it, run in the project's directory.
+    pub try_command: String,
+}
+
+/// Writes a project for `service` (default: the directory's name) in `dir`. `checkout` is the
+/// kube-shields source the Rust and C projects build against (default [`default_checkout`]).
 pub fn write_project(
     lang: Lang,
     dir: &Path,
     service: Option<&str>,
-) -> Result<Vec<PathBuf>, NewProjectError> {
+    checkout: Option<&Path>,
+) -> Result<NewProject, NewProjectError> {
     let service = match service {
         Some(service) => service.to_owned(),
         None => dir
@@ -78,42 +150,73 @@ pub fn write_project(
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(NewProjectError::NotEmpty(dir.to_owned()));
     }
-    let (extension, source) = lang.source();
-    let (language, guide) = lang.name_and_guide();
-    let file = format!("{service}.{extension}");
-    let fill = |template: &str| {
-        template
-            .replace("{service}", &service)
-            .replace("{file}", &file)
-            .replace("{language}", language)
-            .replace("{guide}", guide)
+    let checkout = match checkout.map(Path::to_owned).or_else(default_checkout) {
+        Some(checkout) => std::path::absolute(&checkout).unwrap_or(checkout),
+        None if lang.needs_checkout() => return Err(NewProjectError::NoCheckout(lang.name())),
+        None => PathBuf::new(),
     };
-    let files = [
-        (file.clone(), fill(source)),
-        (
-            format!("{service}.toml"),
-            fill(include_str!("../templates/settings.toml")),
-        ),
-        (
-            "pods.json".to_owned(),
-            fill(include_str!("../templates/pods.json")),
-        ),
-        (
-            "README.md".to_owned(),
-            fill(include_str!("../templates/README.md")),
-        ),
+    let (plugin, build_note) = lang.plugin_and_build_note();
+    let try_command = if lang.needs_checkout() {
+        format!("./build.sh && kube-shields check {plugin} --pods pods.json")
+    } else {
+        format!("kube-shields check {plugin} --pods pods.json")
+    };
+    // A crate name may not contain `.`; Cargo names the artefact with `_` for `-`.
+    let crate_name = service.replace('.', "-");
+    let placeholders = [
+        ("{build_note}", build_note.to_owned()),
+        ("{try}", try_command),
+        ("{plugin}", plugin.to_owned()),
+        ("{service}", service.clone()),
+        ("{crate}", crate_name.clone()),
+        ("{lib}", crate_name.replace('-', "_")),
+        ("{sdk}", checkout.display().to_string()),
+        ("{language}", lang.name().to_owned()),
+        ("{guide}", lang.guide().to_owned()),
+        ("{source}", lang.templates()[0].0.to_owned()),
+    ];
+    // In order: earlier values may hold later placeholders.
+    let fill = |template: &str| {
+        placeholders
+            .iter()
+            .fold(template.to_owned(), |text, (key, value)| {
+                text.replace(key, value)
+            })
+    };
+    let common: [Template; 3] = [
+        ("{service}.toml", include_str!("../templates/settings.toml")),
+        ("pods.json", include_str!("../templates/pods.json")),
+        ("README.md", include_str!("../templates/README.md")),
     ];
     let write_error = |path: &Path| {
         let path = path.to_owned();
         move |source| NewProjectError::Write { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
-    files
-        .into_iter()
-        .map(|(name, text)| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(write_error(&path))?;
-            Ok(path)
-        })
-        .collect()
+    let mut files = Vec::new();
+    for (name, text) in lang.templates().iter().chain(&common) {
+        let path = dir.join(fill(name));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(write_error(parent))?;
+        }
+        std::fs::write(&path, fill(text)).map_err(write_error(&path))?;
+        if name.ends_with(".sh") {
+            make_executable(&path).map_err(write_error(&path))?;
+        }
+        files.push(path);
+    }
+    Ok(NewProject {
+        files,
+        try_command: fill("{try}"),
+    })
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }

@@ -1,12 +1,13 @@
 //! `kube-shields check` as a plugin author runs it: one JSON line per check on stdout (logs on
-//! stderr), the same normalisation as the server, exit 0 / 1 / 2, settings found by service.
+//! stderr), the same normalisation as the server, exit 0 / 1 / 2, settings found by service;
+//! and `kube-shields new` projects in every language, built and checked unchanged.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixture;
+use common::{fixture, repo, runtime_dir};
 use fake_apiserver::{PodBuilder, loopback_ip};
 use kube_shields::check_command::{CheckCommand, CheckExit};
 use rstest::rstest;
@@ -273,4 +274,98 @@ fn a_file_that_is_not_a_plugin_exits_2_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("random.bin"), "{stderr}");
     assert!(stderr.contains("no `\\0asm` header"), "{stderr}");
+}
+
+/// `kube-shields new --lang <lang>`, then the README's one command (`./build.sh && kube-shields
+/// check ...` or just `kube-shields check ...`), in the new project, unchanged. CI has every
+/// toolchain: `scripts/test.sh` builds the runtimes and installs clang-19 before the tests.
+#[rstest]
+#[case::python("python", "checks.py")]
+#[case::javascript("js", "checks.js")]
+#[case::rust("rust", "checks.wasm")]
+#[case::c("c", "checks.wasm")]
+fn kube_shields_new_writes_a_project_that_builds_and_passes_check_unchanged(
+    #[case] lang: &str,
+    #[case] plugin: &str,
+) {
+    runtime_dir();
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("checks");
+    let binary = || {
+        let mut command = Command::new(BINARY);
+        command
+            .env("HOME", home.path())
+            .env("CACHE_DIR", repo().join("target/test-compile-cache"))
+            .env_remove("RUST_LOG")
+            .env_remove("KUBE_SHIELDS_SRC");
+        command
+    };
+    let new = binary()
+        .args(["new", "--lang", lang])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    let stdout = String::from_utf8(new.stdout).unwrap();
+    let try_line = stdout.lines().last().unwrap();
+    let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+    let command = try_line
+        .split_once(" && ")
+        .map(|(_cd, command)| command)
+        .unwrap();
+    assert!(readme.contains(command), "{readme}\nlacks {command}");
+    if let Some(build) =
+        command.strip_suffix(&format!(" && kube-shields check {plugin} --pods pods.json"))
+    {
+        assert_eq!(build, "./build.sh");
+        let mut build = Command::new("./build.sh");
+        build.current_dir(&project);
+        if lang == "rust" {
+            // Shares compiled dependencies with the example plugins.
+            build.env("CARGO_TARGET_DIR", repo().join("example-plugins/target"));
+        }
+        let built = build.output().unwrap();
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    } else {
+        assert_eq!(
+            command,
+            format!("kube-shields check {plugin} --pods pods.json")
+        );
+    }
+    let checked = binary()
+        .current_dir(&project)
+        .args(["check", plugin, "--pods", "pods.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(checked.stdout).unwrap(),
+        concat!(
+            r#"{"check":"running","label":"running","status":"2/2 running","color":"green"}"#,
+            "\n",
+            r#"{"check":"release","label":"release","status":"0.1.0","color":"orange"}"#,
+            "\n"
+        )
+    );
+    // Nothing is overwritten.
+    let again = binary()
+        .args(["new", "--lang", lang])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"));
 }

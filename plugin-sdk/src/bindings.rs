@@ -4,6 +4,9 @@
 wit_bindgen::generate!({
     path: "../wit",
     world: "check-plugin",
+    // The world declares every WASI import a plugin may use; bindings for them are
+    // generated too (only what a plugin calls ends up in its component).
+    generate_all,
     // `checks!` expands in the plugin crate, so the export macro must be reachable from there.
     pub_export_macro: true,
     export_macro_name: "export_check_plugin",

@@ -1,7 +1,10 @@
-//! A small blocking HTTP client over `wasi:http/outgoing-handler`.
+//! Outgoing HTTP in one call, over the host's `kube-shields:plugin/http` import.
 //!
 //! The host allows requests only to the service's own pod IPs unless the plugin's
-//! settings allow more hosts; time spent waiting counts against the check's deadline.
+//! settings allow more hosts (`allowed_hosts`), reads bodies up to the settings'
+//! `max_response_kib` (default 1 MiB), and counts the wait against the check's deadline:
+//! a request still waiting shortly before it fails with [`HttpError::Timeout`], leaving
+//! the check time to answer.
 //!
 //! ```no_run
 //! use kube_shields_plugin::http;
@@ -13,22 +16,16 @@
 //! }
 //! ```
 
-use std::io::Read;
-
-use wasip2::http::outgoing_handler;
-use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, Method, OutgoingRequest, Scheme,
-};
-
-/// The most body bytes [`get`] reads; a longer body is an error, not a truncated read.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+use crate::bindings::kube_shields::plugin::http as wit;
 
 /// A response read to its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// HTTP status code.
     pub status: u16,
-    /// The whole body, at most [`MAX_BODY_BYTES`].
+    /// Response headers in the order received; names are lower case.
+    pub headers: Vec<(String, String)>,
+    /// The whole body, at most the settings' `max_response_kib`.
     pub body: Vec<u8>,
 }
 
@@ -42,289 +39,136 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
 }
 
-/// Why a request got no complete response.
+/// Why a request got no complete response. Any status is a response, not an error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
-    /// The URL is not `http://` or `https://` followed by a host.
-    #[error("invalid URL `{url}`: {reason}")]
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The host refused the request: the target is not one of the service's pods
-    /// nor a host the plugin's settings allow.
-    #[error("HTTP-request-denied")]
-    Denied,
-    /// The request failed on the way: connection refused, timeout, protocol error, ...
-    #[error("request failed: {0}")]
-    Failed(String),
-    /// The body could not be read to its end.
-    #[error("reading the body failed: {0}")]
-    Body(String),
-    /// The body is longer than [`MAX_BODY_BYTES`].
+    /// The target is neither a pod of the service nor in the settings' `allowed_hosts`;
+    /// the text names the host.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// No complete answer before the check's deadline drew near.
+    #[error("timed out")]
+    Timeout,
+    /// The body is longer than the settings' cap.
     #[error("body larger than {limit} bytes")]
     BodyTooLarge {
-        /// The limit that was exceeded.
-        limit: usize,
+        /// The cap in bytes.
+        limit: u64,
     },
+    /// Anything else: a malformed URL or header, connection refused, TLS, protocol.
+    #[error("request failed: {0}")]
+    Failed(String),
 }
 
-impl From<ErrorCode> for HttpError {
-    fn from(code: ErrorCode) -> Self {
-        match code {
-            ErrorCode::HttpRequestDenied => Self::Denied,
-            // The generated Debug reads `ErrorCode::ConnectionRefused`; the prefix says nothing.
-            other => Self::Failed(
-                format!("{other:?}")
-                    .trim_start_matches("ErrorCode::")
-                    .to_owned(),
-            ),
+impl From<wit::HttpError> for HttpError {
+    fn from(error: wit::HttpError) -> Self {
+        match error {
+            wit::HttpError::Denied(host) => Self::Denied(host),
+            wit::HttpError::Timeout => Self::Timeout,
+            wit::HttpError::BodyTooLarge(limit) => Self::BodyTooLarge { limit },
+            wit::HttpError::Failed(reason) => Self::Failed(reason),
         }
     }
 }
 
-/// Sends `GET url` and waits for the whole response.
-///
-/// Any status is a response; only transport failures, a denied target and an
-/// oversized body are errors.
+impl From<wit::Response> for Response {
+    fn from(response: wit::Response) -> Self {
+        Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        }
+    }
+}
+
+/// Sends `GET url` (`http://host[:port]/path?query` or `https://...`) and waits for the
+/// whole response.
 pub fn get(url: &str) -> Result<Response, HttpError> {
-    receive(send(url)?)
+    get_with_headers(url, &[])
 }
 
-/// Sends `GET` to every URL at once, then waits for each response: the wait is
-/// that of the slowest target, not the sum. Results are in the order of `urls`.
+/// [`get`] with extra request headers, e.g. `[("accept", "application/json")]`.
+pub fn get_with_headers(url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
+    convert(wit::get(url, &owned(headers)))
+}
+
+/// Sends `GET` to every URL at once and waits for all: the wait is that of the slowest
+/// target, not the sum. Results are in the order of `urls` (at most 256 per call).
 pub fn get_all<S: AsRef<str>>(urls: &[S]) -> Vec<Result<Response, HttpError>> {
-    let pending: Vec<_> = urls.iter().map(|url| send(url.as_ref())).collect();
-    pending
-        .into_iter()
-        .map(|sent| sent.and_then(receive))
-        .collect()
-}
-
-/// Starts `GET url`; the response arrives through the returned future.
-fn send(url: &str) -> Result<FutureIncomingResponse, HttpError> {
-    let target = Target::parse(url)?;
-    let request = OutgoingRequest::new(Fields::new());
-    let invalid = |reason| HttpError::InvalidUrl {
-        url: url.to_owned(),
-        reason,
-    };
-    request
-        .set_method(&Method::Get)
-        .map_err(|()| invalid("method refused"))?;
-    request
-        .set_scheme(Some(&target.scheme.into()))
-        .map_err(|()| invalid("scheme refused"))?;
-    request
-        .set_authority(Some(target.authority))
-        .map_err(|()| invalid("host refused"))?;
-    request
-        .set_path_with_query(Some(&target.path_with_query))
-        .map_err(|()| invalid("path refused"))?;
-    Ok(outgoing_handler::handle(request, None)?)
-}
-
-/// Waits for a sent request's response and reads its body.
-fn receive(pending: FutureIncomingResponse) -> Result<Response, HttpError> {
-    pending.subscribe().block();
-    let response = pending
-        .get()
-        .expect("a response is ready once its pollable fired")
-        .expect("the response is taken only once")?;
-    let status = response.status();
-    let body = response
-        .consume()
-        .map_err(|()| HttpError::Body("body already taken".into()))?;
-    let stream = body
-        .stream()
-        .map_err(|()| HttpError::Body("stream already taken".into()))?;
-    // The stream is a child of the body: it must be dropped first, as `read_capped` does.
-    let bytes = read_capped(stream, MAX_BODY_BYTES)?;
-    Ok(Response {
-        status,
-        body: bytes,
-    })
-}
-
-/// Reads `reader` to its end, failing once it yields more than `limit` bytes.
-fn read_capped(reader: impl Read, limit: usize) -> Result<Vec<u8>, HttpError> {
-    let mut body = Vec::new();
-    // One byte past the limit tells "exactly at the limit" from "too large".
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|error| HttpError::Body(error.to_string()))?;
-    if body.len() > limit {
-        return Err(HttpError::BodyTooLarge { limit });
-    }
-    Ok(body)
-}
-
-/// The scheme of a URL this client can fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TargetScheme {
-    Http,
-    Https,
-}
-
-impl From<TargetScheme> for Scheme {
-    fn from(scheme: TargetScheme) -> Self {
-        match scheme {
-            TargetScheme::Http => Scheme::Http,
-            TargetScheme::Https => Scheme::Https,
-        }
-    }
-}
-
-/// A URL split into the parts wasi:http sets one by one.
-#[derive(Debug, PartialEq, Eq)]
-struct Target<'a> {
-    scheme: TargetScheme,
-    authority: &'a str,
-    path_with_query: String,
-}
-
-impl<'a> Target<'a> {
-    fn parse(url: &'a str) -> Result<Self, HttpError> {
-        let invalid = |reason| HttpError::InvalidUrl {
-            url: url.to_owned(),
-            reason,
-        };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("no scheme"))?;
-        let scheme = if scheme.eq_ignore_ascii_case("http") {
-            TargetScheme::Http
-        } else if scheme.eq_ignore_ascii_case("https") {
-            TargetScheme::Https
-        } else {
-            return Err(invalid("scheme is not http or https"));
-        };
-        // The fragment stays with the client; it is never sent.
-        let rest = rest.split('#').next().unwrap_or_default();
-        let (authority, path) = rest
-            .find(['/', '?'])
-            .map_or((rest, ""), |at| rest.split_at(at));
-        if authority.is_empty() {
-            return Err(invalid("no host"));
-        }
-        if authority.contains('@') {
-            return Err(invalid("credentials in the URL are not supported"));
-        }
-        let path_with_query = if path.starts_with('/') {
-            path.to_owned()
-        } else {
-            format!("/{path}")
-        };
-        Ok(Self {
-            scheme,
-            authority,
-            path_with_query,
+    let requests: Vec<wit::Request> = urls
+        .iter()
+        .map(|url| wit::Request {
+            url: url.as_ref().to_owned(),
+            headers: Vec::new(),
         })
-    }
+        .collect();
+    wit::get_all(&requests).into_iter().map(convert).collect()
+}
+
+fn convert(answer: Result<wit::Response, wit::HttpError>) -> Result<Response, HttpError> {
+    answer.map(Response::from).map_err(HttpError::from)
+}
+
+fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
-    use rstest::rstest;
-
     use super::*;
 
-    #[rstest]
-    #[case::host_port_and_path(
-        "http://127.0.0.7:8080/version",
-        TargetScheme::Http,
-        "127.0.0.7:8080",
-        "/version"
-    )]
-    #[case::no_path_means_root("http://127.0.0.7:8080", TargetScheme::Http, "127.0.0.7:8080", "/")]
-    #[case::query_without_path("http://web?x=1", TargetScheme::Http, "web", "/?x=1")]
-    #[case::query_kept(
-        "https://example.com/a/b?c=d&e",
-        TargetScheme::Https,
-        "example.com",
-        "/a/b?c=d&e"
-    )]
-    #[case::fragment_dropped("http://web/status#top", TargetScheme::Http, "web", "/status")]
-    #[case::ipv6_literal("http://[fd00::7]:8080/", TargetScheme::Http, "[fd00::7]:8080", "/")]
-    #[case::scheme_case_ignored("HTTP://web/", TargetScheme::Http, "web", "/")]
-    fn parses(
-        #[case] url: &str,
-        #[case] scheme: TargetScheme,
-        #[case] authority: &str,
-        #[case] path_with_query: &str,
-    ) {
-        assert_eq!(
-            Target::parse(url),
-            Ok(Target {
-                scheme,
-                authority,
-                path_with_query: path_with_query.to_owned()
-            })
-        );
-    }
-
-    #[rstest]
-    #[case::no_scheme("127.0.0.7:8080/", "invalid URL `127.0.0.7:8080/`: no scheme")]
-    #[case::other_scheme(
-        "ftp://host/",
-        "invalid URL `ftp://host/`: scheme is not http or https"
-    )]
-    #[case::no_host("http:///path", "invalid URL `http:///path`: no host")]
-    #[case::credentials(
-        "http://u:p@host/",
-        "invalid URL `http://u:p@host/`: credentials in the URL are not supported"
-    )]
-    fn refuses(#[case] url: &str, #[case] message: &str) {
-        assert_eq!(Target::parse(url).unwrap_err().to_string(), message);
+    #[test]
+    fn errors_read_as_the_host_reports_them() {
+        let cases = [
+            (
+                wit::HttpError::Denied(
+                    "`10.0.0.9` is neither a pod of the service nor in allowed_hosts".into(),
+                ),
+                "denied: `10.0.0.9` is neither a pod of the service nor in allowed_hosts",
+            ),
+            (wit::HttpError::Timeout, "timed out"),
+            (
+                wit::HttpError::BodyTooLarge(1024),
+                "body larger than 1024 bytes",
+            ),
+            (
+                wit::HttpError::Failed("connection refused".into()),
+                "request failed: connection refused",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(HttpError::from(error).to_string(), text);
+        }
     }
 
     #[test]
-    fn body_at_the_limit_is_read_whole() {
-        assert_eq!(read_capped(Cursor::new(b"12345"), 5), Ok(b"12345".to_vec()));
-    }
-
-    #[test]
-    fn body_over_the_limit_is_an_error() {
-        assert_eq!(
-            read_capped(Cursor::new(b"123456"), 5)
-                .unwrap_err()
-                .to_string(),
-            "body larger than 5 bytes"
-        );
-    }
-
-    #[test]
-    fn denied_request_reads_as_wasi_http_names_it() {
-        assert_eq!(
-            HttpError::from(ErrorCode::HttpRequestDenied).to_string(),
-            "HTTP-request-denied"
-        );
-    }
-
-    #[test]
-    fn other_failures_name_the_error_code() {
-        assert_eq!(
-            HttpError::from(ErrorCode::ConnectionRefused).to_string(),
-            "request failed: ConnectionRefused"
-        );
-    }
-
-    #[test]
-    fn response_text_and_success() {
+    fn response_text_success_and_headers() {
         let response = Response {
             status: 204,
+            headers: vec![("content-type".into(), "text/plain".into())],
             body: b"ok\n".to_vec(),
         };
         assert!(response.is_success());
         assert_eq!(response.text(), "ok\n");
+        assert_eq!(response.header("Content-Type"), Some("text/plain"));
+        assert_eq!(response.header("etag"), None);
         assert!(
             !Response {
                 status: 302,
+                headers: vec![],
                 body: vec![]
             }
             .is_success()

@@ -5,9 +5,9 @@
 // author's API as globals (`check`, `shield`, `http`, `log`, `console`), and dispatches
 // `checks` to the functions it registered. See example-plugins/js/README.md.
 
-import * as scriptNs from 'kube-shields:plugin/script@0.1.1';
-import * as loggingNs from 'kube-shields:plugin/logging@0.1.1';
-import * as httpNs from 'kube-shields:plugin/http@0.1.1';
+import * as scriptNs from 'kube-shields:plugin/script@0.1.2';
+import * as loggingNs from 'kube-shields:plugin/logging@0.1.2';
+import * as httpNs from 'kube-shields:plugin/http@0.1.2';
 
 // Backends differ: QuickJS exposes an interface as the default export, StarlingMonkey as
 // named exports.

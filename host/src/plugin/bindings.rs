@@ -4,7 +4,21 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "check-plugin",
-    imports: { "kube-shields:plugin/http.get": async },
+    imports: {
+        "kube-shields:plugin/http.get": async,
+        "kube-shields:plugin/http.get-all": async,
+    },
+    // The world's WASI imports are wasmtime's own implementations, linked by
+    // `sandbox::linker` beside this world's interfaces.
+    with: {
+        "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:random": wasmtime_wasi::p2::bindings::random,
+        "wasi:sockets": wasmtime_wasi::p2::bindings::sockets,
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+    },
     exports: { default: async },
 });
 

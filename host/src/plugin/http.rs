@@ -21,6 +21,11 @@ use crate::pods::model::PodInfo;
 const MAX_ANSWER_MARGIN: Duration = Duration::from_millis(100);
 /// Most request headers one `http.get` may send.
 const MAX_REQUEST_HEADERS: usize = 64;
+/// Most requests one `http.get-all` takes: a service's pods, with room to spare.
+const MAX_GET_ALL_REQUESTS: usize = 256;
+/// Most requests of one `http.get-all` in flight at once: each may hold a body up to the
+/// cap in host memory until the guest takes it.
+const MAX_GET_ALL_IN_FLIGHT: usize = 16;
 /// Hosts one call may reach.
 #[derive(Debug, Default)]
 pub(crate) struct AllowList {
@@ -154,6 +159,26 @@ impl HttpPolicy {
             headers,
             body: body.to_vec(),
         })
+    }
+
+    /// `http.get-all`: every request as `get`, concurrently, answers in request order.
+    pub(crate) async fn get_all(
+        &self,
+        requests: Vec<wit::Request>,
+    ) -> Vec<Result<wit::Response, wit::HttpError>> {
+        use futures::stream::{self, StreamExt};
+        let count = requests.len();
+        let mut answers: Vec<_> = stream::iter(requests.into_iter().take(MAX_GET_ALL_REQUESTS))
+            .map(|request| async move { self.get(&request.url, request.headers).await })
+            .buffered(MAX_GET_ALL_IN_FLIGHT)
+            .collect()
+            .await;
+        answers.extend((MAX_GET_ALL_REQUESTS..count).map(|_| {
+            Err(wit::HttpError::Failed(format!(
+                "{count} requests in one get-all; at most {MAX_GET_ALL_REQUESTS}"
+            )))
+        }));
+        answers
     }
 }
 

@@ -9,10 +9,10 @@ use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::bindings::CheckPluginPre;
 use super::bindings::exports::kube_shields::plugin::checks::Guest;
 use super::bindings::kube_shields::plugin::{http as wit_http, logging, types};
 use super::bindings::runtime::kube_shields::plugin::script;
-use super::bindings::{CheckPlugin, CheckPluginPre};
 use super::error::PluginError;
 use super::http::{AllowList, HttpPolicy};
 use super::outcome::{MAX_ERROR_CHARS, cut};
@@ -75,6 +75,13 @@ impl wit_http::Host for CallState {
     ) -> Result<wit_http::Response, wit_http::HttpError> {
         self.http_policy.get(&url, headers).await
     }
+
+    async fn get_all(
+        &mut self,
+        requests: Vec<wit_http::Request>,
+    ) -> Vec<Result<wit_http::Response, wit_http::HttpError>> {
+        self.http_policy.get_all(requests).await
+    }
 }
 
 impl script::Host for CallState {
@@ -106,7 +113,8 @@ pub(crate) fn linker(
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    CheckPlugin::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    logging::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    wit_http::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
     if with_script {
         script::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
     }

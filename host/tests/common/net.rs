@@ -1,5 +1,6 @@
 //! Network fixtures on loopback beside the real servers: an HTTPS front with a throwaway CA,
-//! a server that never answers, and one that answers every request with the same body.
+//! a server that never answers, and one that answers every request with the same body (at once,
+//! or once several requests wait together).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,13 +77,22 @@ pub async fn hung_server() -> SocketAddr {
     reason = "the federation example includes this file and does not use it"
 )]
 pub async fn answering_server(body: Option<Vec<u8>>) -> u16 {
+    answering_server_together(1, body).await
+}
+
+/// [`answering_server`] that answers only once `together` requests are waiting at the same
+/// time: a client that sends one after the other never gets its first answer.
+#[allow(dead_code, reason = "not every test binary uses it")]
+pub async fn answering_server_together(together: usize, body: Option<Vec<u8>>) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let barrier = Arc::new(tokio::sync::Barrier::new(together));
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let body = body.clone();
+            let barrier = barrier.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buf = [0u8; 1024];
@@ -92,6 +102,7 @@ pub async fn answering_server(body: Option<Vec<u8>>) -> u16 {
                         Ok(n) => request.extend_from_slice(&buf[..n]),
                     }
                 }
+                barrier.wait().await;
                 let Some(body) = body else {
                     tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                     return;
