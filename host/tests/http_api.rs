@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Pods, TestServerBuilder, WITHIN, eventually, example_plugin, fixture};
-use fake_apiserver::{FakeApiServer, PodBuilder};
+use common::{Pods, TestServerBuilder, WITHIN, eventually, example_plugin, fixture, web_example};
+use fake_apiserver::{FakeApiServer, PodBuilder, loopback_ip};
 use kube_shields::auth::{Signer, now_unix};
 use reqwest::StatusCode;
 use rstest::rstest;
@@ -681,4 +681,11 @@ async fn cache_seconds_sets_max_age_and_the_endpoint_minimum() {
             .unwrap()
             .ends_with("?cacheSeconds=600")
     );
+}
+
+/// The Rust `web` example (`example-plugins/web`): the same three checks as the Python,
+/// JavaScript and C ones (context, config, HTTP to every pod at once), through the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_web_example_answers_badges_through_the_server() {
+    web_example::assert_badges(example_plugin("web"), loopback_ip(46)).await;
 }

@@ -1,5 +1,5 @@
 //! The `web` example every plugin language has (`example-plugins/python/web.py`,
-//! `js/web.js`, `c/web.c`): `running`, `release` and `version`, checked through the server.
+//! `js/web.js`, `c/web.c`, the Rust crate `web/`): `running`, `release` and `version`, checked through the server.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
