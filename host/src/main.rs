@@ -75,7 +75,8 @@ struct ServeArgs {
     /// Directory of plugins (`<service>.wasm`, `.wasm.gz`, settings `<service>.toml|json`).
     #[arg(long, env = "PLUGIN_DIR")]
     plugins: Option<PathBuf>,
-    /// Directory for precompiled plugins (e.g. an emptyDir), so restarts skip compiling.
+    /// Directory for precompiled plugins (e.g. an emptyDir), so restarts skip compiling. The
+    /// server owns it: compiled versions no plugin uses any more are removed.
     #[arg(long, env = "CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Directory of the language runtimes for scripts (default: `runtimes/` beside the binary
@@ -207,7 +208,8 @@ struct CheckArgs {
     /// Settings file (default: `<service>.toml` or `<service>.json` beside the plugin).
     #[arg(long)]
     settings: Option<PathBuf>,
-    /// Where compiled plugins are kept between runs (default: the user's cache directory).
+    /// Where compiled plugins are kept between runs (default: the user's cache directory);
+    /// shared by every plugin checked, nothing is removed.
     #[arg(long, env = "CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Directory of the language runtimes for scripts (default: `runtimes/` beside the binary

@@ -369,3 +369,39 @@ fn kube_shields_new_writes_a_project_that_builds_and_passes_check_unchanged(
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"));
 }
+
+/// `check` shares the user's compile cache: checking one plugin keeps what another left there
+/// (a language runtime's compilation takes many seconds).
+#[test]
+fn check_keeps_other_plugins_compiled_in_the_shared_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let compiled = || {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".cwasm")
+            })
+            .count()
+    };
+    for (plugin, expected) in [("release_info", 1), ("image_tags", 2), ("release_info", 2)] {
+        let output = Command::new(BINARY)
+            .arg("check")
+            .arg(common::example_plugin(plugin))
+            .args(["--service", "web", "--cache-dir"])
+            .arg(cache.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.code() != Some(2),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(compiled(), expected, "after checking {plugin}");
+    }
+}

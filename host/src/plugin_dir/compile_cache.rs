@@ -23,11 +23,16 @@ pub(crate) struct CompileCache {
     dir: PathBuf,
     /// Hex digest of the engine's precompile compatibility hash.
     engine_key: String,
+    /// Whether [`CompileCache::prune`] removes what is not in use: a server watching a plugin
+    /// directory owns its cache (old versions of its plugins would pile up); `check` shares the
+    /// user's cache with every other plugin an author tries, so it never removes anything.
+    owned: bool,
 }
 
 impl CompileCache {
     /// Creates `dir` if needed (owner-only on Unix: artifacts are code this process maps as
     /// executable). It may not be the plugin directory or inside it, whose files are not ours.
+    /// With a `plugin_dir` the cache is the server's own and pruned; without, it is shared.
     pub(crate) fn open(
         dir: &Path,
         plugin_dir: Option<&Path>,
@@ -55,7 +60,11 @@ impl CompileCache {
         let mut hasher = Sha256Hasher::default();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = hex::encode(&hasher.0.finalize()[..8]);
-        Ok(CompileCache { dir, engine_key })
+        Ok(CompileCache {
+            dir,
+            engine_key,
+            owned: plugin_dir.is_some(),
+        })
     }
 
     fn artifact_path(&self, sha256: &str) -> PathBuf {
@@ -100,7 +109,11 @@ impl CompileCache {
 
     /// Removes every artifact (and leftover temporary file) this cache wrote that is not for one
     /// of `in_use` under the current engine key; other files in the directory are left alone.
+    /// Does nothing to a shared cache.
     pub(crate) fn prune(&self, in_use: &HashSet<String>) {
+        if !self.owned {
+            return;
+        }
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
