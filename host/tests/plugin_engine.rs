@@ -645,6 +645,27 @@ async fn get_all_asks_every_pod_at_once() {
     assert_eq!(plugin.run("http", &pods).await, Ok(shield("v2", "green")));
 }
 
+/// `wasi:http` used directly (`example-plugins/wasi-http`, world `check-plugin-wasi-http`)
+/// keeps working beside the one-call import, under the same body cap.
+#[tokio::test]
+async fn wasi_http_reads_answers_up_to_the_body_cap() {
+    let pods = [info(pod("web-1"))];
+    let answering = answering_server(Some(b"v1.4.2\nmore\n".to_vec())).await;
+    let plugin = load_example("wasi_http", probe_settings(answering, "")).await;
+    assert_eq!(plugin.run("first-line", &pods).await, Ok(raw("v1.4.2")));
+
+    let over_cap = answering_server(Some(vec![b'a'; 1025])).await;
+    let plugin = load_example(
+        "wasi_http",
+        probe_settings(over_cap, "max_response_kib = 1"),
+    )
+    .await;
+    let Err(PluginError::Plugin(error)) = plugin.run("first-line", &pods).await else {
+        panic!("a body over the cap must fail the check")
+    };
+    assert!(error.starts_with("reading the body: "), "{error}");
+}
+
 /// A pod that never answers: `http.get-all` gives up shortly before the call's deadline (the
 /// server never answers, so only the deadline ends the wait) and the check still answers.
 #[tokio::test]

@@ -9,7 +9,8 @@ wasmtime::component::bindgen!({
         "kube-shields:plugin/http.get-all": async,
     },
     // The world's WASI imports are wasmtime's own implementations, linked by
-    // `sandbox::linker` beside this world's interfaces.
+    // `sandbox::linker` beside this world's interfaces (with `wasi:http/outgoing-handler`,
+    // the world `check-plugin-wasi-http`).
     with: {
         "wasi:cli": wasmtime_wasi::p2::bindings::cli,
         "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
@@ -17,7 +18,6 @@ wasmtime::component::bindgen!({
         "wasi:io": wasmtime_wasi::p2::bindings::io,
         "wasi:random": wasmtime_wasi::p2::bindings::random,
         "wasi:sockets": wasmtime_wasi::p2::bindings::sockets,
-        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
     },
     exports: { default: async },
 });
