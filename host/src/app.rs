@@ -16,7 +16,7 @@ use crate::plugin::{PluginEngine, PluginError};
 use crate::plugin_dir::{PluginDir, PluginDirError, PluginSource};
 use crate::pods::index::SharedIndex;
 use crate::pods::{PodSourceConfig, PodsError};
-use crate::server::{self, Mode, ServerConfig, ServerState};
+use crate::server::{self, HealthRedirects, Mode, ServerConfig, ServerState};
 
 /// Everything the service is configured with.
 #[derive(Debug, Clone)]
@@ -137,6 +137,7 @@ impl App {
             checker,
             verifier,
             config: config.server,
+            health_redirects: HealthRedirects::default(),
         });
         Ok(App {
             state,

@@ -398,6 +398,11 @@ impl Checker {
             .collect()
     }
 
+    /// The pod index the health check reads.
+    pub fn pods(&self) -> &SharedIndex {
+        &self.pods
+    }
+
     /// The peers: their catalogs and state.
     pub fn peers(&self) -> &Arc<Peers> {
         &self.peers
