@@ -119,7 +119,8 @@ impl App {
         let pod_source = crate::pods::start(config.pods, Arc::clone(&pods)).await?;
         let plugins = match config.plugins {
             Some(source) => {
-                let engine = Arc::new(PluginEngine::new().map_err(AppError::Engine)?);
+                let engine = PluginEngine::with_cpus(config.checks.plugin_cpus);
+                let engine = Arc::new(engine.map_err(AppError::Engine)?);
                 PluginDir::open(source, engine, config.cache_dir, config.runtime_dir).await?
             }
             None => PluginDir::empty(),
