@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Load figures: /_/<service>/health/ requests per second against a 1,000-service pods file,
-# next to a bare axum handler returning a fixed 302 (goal: ratio >= 0.7), and a plugin check's
-# result-cache hit and miss rates. Everything runs on loopback and stops by itself.
+# Load figures: /_/<service>/health/ requests per second and p50/p99 latency against a
+# 1,000-service pods file, next to a bare axum handler returning a fixed 302 (goal: ratio >= 0.9),
+# a plugin check's result-cache hit and miss rates, and health badges while hostile plugins
+# (63 MiB of memory per call; spinning until the deadline) are hammered. Everything runs on
+# loopback and stops by itself.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 duration="${LOAD_SECONDS:-10}"
@@ -11,7 +13,8 @@ if ! command -v wrk >/dev/null; then
 fi
 "$root/scripts/build-plugins.sh"
 cd "$root"
-cargo build --release --locked --bin kube-shields --example bare_redirect -q
+# The shipped build (profile `dist`, as deploy/Dockerfile builds it), the yardstick alike.
+cargo build --profile dist --locked --bin kube-shields --example bare_redirect -q
 work="$(mktemp -d)"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -22,33 +25,53 @@ cp example-plugins/target/wasm32-wasip2/release/release_info.wasm "$work/plugins
 printf 'cache_seconds = 1\n[config]\nrelease = "v1"\n' > "$work/plugins/version.toml"
 
 wait_for() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-rps() { wrk -t2 -c"$connections" -d"${duration}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+# `bench [wrk args] url` prints "req/s p50 p99".
+bench() {
+  wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" \
+    | awk '/Requests\/sec/ {rps = $2} $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2} END {print rps, p50, p99}'
+}
+rps() { bench "$@" | cut -d' ' -f1; }
+median() { python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
+# wrk prints latencies as 812.00us, 1.20ms or 1.01s; medians are taken in ms.
+in_ms() { python3 -c "import sys; v = sys.argv[1]; print(next(float(v[:-len(u)]) * f for u, f in (('us', 1e-3), ('ms', 1), ('s', 1e3)) if v.endswith(u)))" "$1"; }
 
-target/release/examples/bare_redirect 127.0.0.1:18091 & pids+=($!)
-OTHER_SHIELDS=None RUST_LOG=warn target/release/kube-shields serve --listen 127.0.0.1:18090 \
-  --pods-file "$work/pods.json" --plugins "$work/plugins" & pids+=($!)
+target/dist/examples/bare_redirect 127.0.0.1:18091 & pids+=($!)
+OTHER_SHIELDS=None RUST_LOG=warn target/dist/kube-shields serve --listen 127.0.0.1:18090 \
+  --pods-file "$work/pods.json" --plugins "$work/plugins" 2>"$work/server.log" & pids+=($!)
 wait_for http://127.0.0.1:18091/_/a/b/
 wait_for http://127.0.0.1:18090/_/svc-00000/health/
 
-cat > "$work/rotate.lua" <<'LUA'
--- every request asks for another of the 1,000 services
+# `rotate <path format> <count>` writes a wrk script asking for the formatted path of 0, 1, ...
+# count-1 in turn, and prints its file name.
+rotate() {
+  local file="$work/rotate-$RANDOM.lua"
+  cat > "$file" <<LUA
 local n = 0
 request = function()
   n = n + 1
-  return wrk.format("GET", string.format("/_/svc-%05d/health/", n % 1000))
+  return wrk.format("GET", string.format("$1", n % $2))
 end
 LUA
+  echo "$file"
+}
+# every request asks for another of the 1,000 services
+health_lua=$(rotate "/_/svc-%05d/health/" 1000)
 # The same request mix (and the same Lua cost in wrk) for both servers, in alternating rounds:
 # wrk and the servers share two cores, so one round alone is noisy.
-ratios=()
+ratios=() bare_p50=() bare_p99=() ours_p50=() ours_p99=()
 for round in $(seq "${LOAD_ROUNDS:-3}"); do
-  bare=$(rps -s "$work/rotate.lua" http://127.0.0.1:18091)
-  ours=$(rps -s "$work/rotate.lua" http://127.0.0.1:18090)
+  read -r bare b50 b99 < <(bench -s "$health_lua" http://127.0.0.1:18091)
+  read -r ours o50 o99 < <(bench -s "$health_lua" http://127.0.0.1:18090)
   ratio=$(python3 -c "print(f'{float($ours)/float($bare):.3f}')")
   ratios+=("$ratio")
-  echo "round $round: bare axum 302 ${bare} req/s, kube-shields health 302 ${ours} req/s, ratio ${ratio}"
+  bare_p50+=("$(in_ms "$b50")") bare_p99+=("$(in_ms "$b99")")
+  ours_p50+=("$(in_ms "$o50")") ours_p99+=("$(in_ms "$o99")")
+  echo "round $round: bare axum 302 ${bare} req/s (p50 $b50, p99 $b99), kube-shields health 302 ${ours} req/s (p50 $o50, p99 $o99), ratio ${ratio}"
 done
-python3 -c "import statistics, sys; print(f'median ratio: {statistics.median(map(float, sys.argv[1:])):.2f} (goal >= 0.7)')" "${ratios[@]}"
+printf 'median ratio: %.2f (goal >= 0.9)\n' "$(median "${ratios[@]}")"
+printf 'median latency at %s connections: bare p50 %.3f ms, p99 %.3f ms; kube-shields p50 %.3f ms, p99 %.3f ms\n' \
+  "$connections" "$(median "${bare_p50[@]}")" "$(median "${bare_p99[@]}")" \
+  "$(median "${ours_p50[@]}")" "$(median "${ours_p99[@]}")"
 
 plugin=$(rps http://127.0.0.1:18090/_/version/release/)
 echo "plugin check (cache 1 s): ${plugin} req/s"
@@ -57,6 +80,39 @@ import re, sys
 counts = {m[0]: float(m[1]) for m in re.findall(r"kube_shields_plugin_result_cache_total\{result=\"(\w+)\"\} (\S+)", sys.stdin.read())}
 total = sum(counts.values()) or 1
 print("plugin cache:             " + ", ".join(f"{k} {v / total:.4%}" for k, v in sorted(counts.items())) + f" of {int(total)} answers")'
+
+# Hostile plugins: 32 copies of a test fixture (as many as the default --max-plugin-runs, so
+# that many run at once), uncached, dropped into the running server's plugin directory. A
+# second wrk hammers them with 64 connections while the first measures health badges, right
+# after measuring them unloaded. Both wrk share the two cores with the server, so hammering
+# even the cheapest route costs health badges about half: that figure is printed too, for scale.
+copies=32
+# `report <what> <wrk script>` prints health req/s while the script's requests are hammered.
+report() {
+  local unloaded hammered
+  unloaded=$(rps -s "$health_lua" http://127.0.0.1:18090)
+  wrk -t2 -c64 -d"$((duration + 2))s" -s "$2" http://127.0.0.1:18090 >/dev/null & local hammer=$!
+  sleep 1
+  hammered=$(rps -s "$health_lua" http://127.0.0.1:18090)
+  wait "$hammer"
+  python3 -c "print(f'health badges while $1 is hammered: {$hammered:.0f} req/s ({$hammered / $unloaded:.0%} of unloaded, {$unloaded:.0f} req/s)')"
+}
+report "/healthz" "$(rotate "/healthz?%d" 1)"
+# `drop_in <service prefix> <fixture>`: the copies, uncached, appear in the plugin directory.
+drop_in() {
+  for i in $(seq -f %02g 0 $((copies - 1))); do
+    cp "host/tests/fixtures/$2" "$work/plugins/$1-$i.wasm"
+    printf 'cache_seconds = 0\n' > "$work/plugins/$1-$i.toml"
+  done
+  wait_for "http://127.0.0.1:18090/services/$1-$((copies - 1))/"
+}
+drop_out() { rm -f "$work/plugins/$1"-*; sleep 2; }
+drop_in hog memory_hog.wat
+report "a 63 MiB plugin" "$(rotate "/_/hog-%02d/under-cap/" "$copies")"
+drop_out hog
+drop_in spin endless_loop.wat
+report "a spinning plugin (2 s deadline)" "$(rotate "/_/spin-%02d/spin/" "$copies")"
+drop_out spin
 
 # Federation: local badge p99 with a hung peer vs without, and a 3-cluster index of 300 services.
 echo "federation:"

@@ -57,6 +57,7 @@ async fn instance(pods: &Path, mode: Mode, secret: &Secret) -> (App, String) {
         runtime_dir: None,
         checks: CheckerConfig {
             max_plugin_runs: 8,
+            plugin_cpus: kube_shields::plugin::default_plugin_cpus(),
             stale_after: Duration::from_secs(60),
         },
         server: ServerConfig {

@@ -16,7 +16,7 @@ use crate::plugin::{PluginEngine, PluginError};
 use crate::plugin_dir::{PluginDir, PluginDirError, PluginSource};
 use crate::pods::index::SharedIndex;
 use crate::pods::{PodSourceConfig, PodsError};
-use crate::server::{self, Mode, ServerConfig, ServerState};
+use crate::server::{self, HealthRedirects, Mode, ServerConfig, ServerState};
 
 /// Everything the service is configured with.
 #[derive(Debug, Clone)]
@@ -119,7 +119,8 @@ impl App {
         let pod_source = crate::pods::start(config.pods, Arc::clone(&pods)).await?;
         let plugins = match config.plugins {
             Some(source) => {
-                let engine = Arc::new(PluginEngine::new().map_err(AppError::Engine)?);
+                let engine = PluginEngine::with_cpus(config.checks.plugin_cpus);
+                let engine = Arc::new(engine.map_err(AppError::Engine)?);
                 PluginDir::open(source, engine, config.cache_dir, config.runtime_dir).await?
             }
             None => PluginDir::empty(),
@@ -137,6 +138,7 @@ impl App {
             checker,
             verifier,
             config: config.server,
+            health_redirects: HealthRedirects::default(),
         });
         Ok(App {
             state,

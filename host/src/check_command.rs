@@ -93,6 +93,7 @@ impl CheckCommand {
             runtime_dir: self.runtime_dir.clone(),
             checks: CheckerConfig {
                 max_plugin_runs: 1,
+                plugin_cpus: 1,
                 stale_after: Duration::MAX,
             },
             server: ServerConfig {

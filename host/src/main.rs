@@ -121,6 +121,9 @@ struct ServeArgs {
     /// Plugin runs allowed at once; past it, cached results or `busy`.
     #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = 32)]
     max_plugin_runs: usize,
+    /// Plugin calls executing at once (default: half the cores); the others wait their turn.
+    #[arg(long, env = "PLUGIN_CPUS", default_value_t = kube_shields::plugin::default_plugin_cpus())]
+    plugin_cpus: usize,
     /// Seconds the pod watch may fail before health badges say they are stale.
     #[arg(long, env = "STALE_AFTER", default_value_t = 60)]
     stale_after: u64,
@@ -286,6 +289,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         runtime_dir: args.runtime_dir.clone().or_else(default_runtime_dir),
         checks: CheckerConfig {
             max_plugin_runs: args.max_plugin_runs,
+            plugin_cpus: args.plugin_cpus,
             stale_after: Duration::from_secs(args.stale_after),
         },
         server: ServerConfig {

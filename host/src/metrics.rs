@@ -9,6 +9,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use crate::peers::PeerStatus;
 use crate::plugin_dir::PluginDir;
@@ -16,13 +19,13 @@ use crate::pods::index::SharedIndex;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,9 +50,17 @@ struct CacheLabels {
     result: &'static str,
 }
 
+/// A route template as the `route` label of the request metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLabel(&'static str);
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
+    /// Route templates as `'static` labels: there are few (the router's), so each is kept for
+    /// good the first time it is seen, and counting a request allocates nothing.
+    routes: ArcSwap<Vec<&'static str>>,
+    adding_route: Mutex<()>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     plugin_runs: Family<RunLabels, Counter>,
@@ -147,6 +158,8 @@ impl Default for Metrics {
         );
         Metrics {
             registry,
+            routes: ArcSwap::default(),
+            adding_route: Mutex::default(),
             peer_up,
             peer_last_success,
             peer_latency,
@@ -166,18 +179,31 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+    pub fn observe_request(&self, route: RouteLabel, status: u16, seconds: f64) {
+        let route = route.0;
         self.requests
-            .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                status,
-            })
+            .get_or_create(&RequestLabels { route, status })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(seconds);
+    }
+
+    /// The label of a route template (or `unmatched`) for [`observe_request`](Self::observe_request).
+    pub fn route_label(&self, route: &str) -> RouteLabel {
+        let find = |routes: &[&'static str]| routes.iter().copied().find(|known| *known == route);
+        if let Some(known) = find(&self.routes.load()) {
+            return RouteLabel(known);
+        }
+        let _adding = self.adding_route.lock().expect("route label lock");
+        let routes = self.routes.load_full();
+        if let Some(known) = find(&routes) {
+            return RouteLabel(known);
+        }
+        let label: &'static str = Box::leak(route.into());
+        let routes = routes.iter().copied().chain([label]).collect();
+        self.routes.store(Arc::new(routes));
+        RouteLabel(label)
     }
 
     /// Counts one plugin answer: how the cache served it (`hit`, `joined`, `miss`, `busy`) and,

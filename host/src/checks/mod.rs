@@ -118,6 +118,9 @@ type RunErrors = BTreeMap<String, BTreeMap<String, RunError>>;
 pub struct CheckerConfig {
     /// Plugin runs at once; past it, cached results or `busy`.
     pub max_plugin_runs: usize,
+    /// Plugin calls executing at once (the others wait their turn): the cores plugins may
+    /// take from serving badges.
+    pub plugin_cpus: usize,
     /// How long the pod watch may fail before health answers say they are stale.
     pub stale_after: Duration,
 }
@@ -396,6 +399,11 @@ impl Checker {
                 }
             })
             .collect()
+    }
+
+    /// The pod index the health check reads.
+    pub fn pods(&self) -> &SharedIndex {
+        &self.pods
     }
 
     /// The peers: their catalogs and state.

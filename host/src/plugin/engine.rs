@@ -8,6 +8,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::CheckPluginPre;
+use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 use super::loaded::LoadedPlugin;
 use super::sandbox::{self, CallState};
@@ -32,11 +33,18 @@ pub struct PluginEngine {
     engine: Engine,
     linker: Linker<CallState>,
     runtime_linker: Linker<CallState>,
+    cpu_slots: CpuSlots,
 }
 
 impl PluginEngine {
-    /// Sets up the engine, the linker and the epoch ticker.
+    /// [`PluginEngine::with_cpus`] with [`default_plugin_cpus`](super::default_plugin_cpus).
     pub fn new() -> Result<Self, PluginError> {
+        Self::with_cpus(super::default_plugin_cpus())
+    }
+
+    /// Sets up the engine, the linker and the epoch ticker; at most `cpus` plugin calls
+    /// execute at once (see `cpu_slots.rs` for why).
+    pub fn with_cpus(cpus: usize) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Every call instantiates afresh: memories start as copy-on-write mappings of the
@@ -56,6 +64,7 @@ impl PluginEngine {
             engine,
             linker,
             runtime_linker,
+            cpu_slots: CpuSlots::new(cpus),
         })
     }
 
@@ -74,7 +83,7 @@ impl PluginEngine {
         settings: PluginSettings,
     ) -> Result<LoadedPlugin, PluginError> {
         let pre = pre(&self.linker, component)?;
-        LoadedPlugin::list_checks(service, pre, None, settings).await
+        LoadedPlugin::list_checks(service, pre, None, settings, self.cpu_slots.clone()).await
     }
 
     /// Checks a language runtime's world (`script-runtime`) and prepares it once; every
@@ -102,7 +111,9 @@ impl PluginEngine {
         settings: PluginSettings,
     ) -> Result<LoadedPlugin, PluginError> {
         let script = Arc::new(script.checked()?);
-        LoadedPlugin::list_checks(service, runtime.pre.clone(), Some(script), settings).await
+        let pre = runtime.pre.clone();
+        LoadedPlugin::list_checks(service, pre, Some(script), settings, self.cpu_slots.clone())
+            .await
     }
 
     /// Compiles (on the blocking pool) and prepares a plugin.

@@ -7,6 +7,7 @@ use kube_shields_check_name::{RESERVED as RESERVED_CHECK, RULE as CHECK_NAME_RUL
 
 use super::bindings::CheckPluginPre;
 use super::bindings::kube_shields::plugin::types;
+use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 use super::outcome::{CheckInfo, MAX_ERROR_CHARS, MAX_STATUS_CHARS, Outcome, cut};
 use super::output::CallTags;
@@ -26,6 +27,7 @@ pub struct LoadedPlugin {
     pre: CheckPluginPre<CallState>,
     /// The author's script when `pre` is a language runtime.
     script: Option<Arc<Script>>,
+    cpu_slots: CpuSlots,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -47,6 +49,7 @@ impl LoadedPlugin {
         pre: CheckPluginPre<CallState>,
         script: Option<Arc<Script>>,
         settings: PluginSettings,
+        cpu_slots: CpuSlots,
     ) -> Result<Self, PluginError> {
         let service: Arc<str> = service.into();
         let (listed, _) = Call {
@@ -54,6 +57,7 @@ impl LoadedPlugin {
             settings: &settings,
             pods: &[],
             script: script.as_ref(),
+            cpu_slots: &cpu_slots,
         }
         .run(&pre, async |guest, store| {
             guest.call_list_checks(store).await
@@ -67,6 +71,7 @@ impl LoadedPlugin {
             settings,
             pre,
             script,
+            cpu_slots,
         })
     }
 
@@ -111,6 +116,7 @@ impl LoadedPlugin {
             settings: &self.settings,
             pods,
             script: self.script.as_ref(),
+            cpu_slots: &self.cpu_slots,
         }
         .run(&self.pre, async |guest, store| {
             guest.call_run_check(store, check, &ctx).await

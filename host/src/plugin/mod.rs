@@ -7,6 +7,7 @@
 //! ([`PluginEngine::load_script`]) without compiling anything.
 
 mod bindings;
+mod cpu_slots;
 mod engine;
 mod error;
 mod http;
@@ -17,6 +18,7 @@ mod sandbox;
 mod script;
 mod settings;
 
+pub use cpu_slots::default_plugin_cpus;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;

@@ -13,6 +13,7 @@ use super::bindings::CheckPluginPre;
 use super::bindings::exports::kube_shields::plugin::checks::Guest;
 use super::bindings::kube_shields::plugin::{http as wit_http, logging, types};
 use super::bindings::runtime::kube_shields::plugin::script;
+use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 use super::http::{AllowList, HttpPolicy};
 use super::outcome::{MAX_ERROR_CHARS, cut};
@@ -172,6 +173,8 @@ pub(crate) struct Call<'a> {
     pub(crate) pods: &'a [Arc<PodInfo>],
     /// The author's script, when `pre` is a language runtime.
     pub(crate) script: Option<&'a Arc<Script>>,
+    /// The call executes (store set up, run and torn down) within these.
+    pub(crate) cpu_slots: &'a CpuSlots,
 }
 
 impl Call<'_> {
@@ -183,19 +186,24 @@ impl Call<'_> {
         pre: &CheckPluginPre<CallState>,
         call: impl AsyncFnOnce(&Guest, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<(R, bool), PluginError> {
-        let output = CallOutput::new(self.tags.clone());
-        let mut store = self.store(pre.engine(), &output);
-        let result = tokio::time::timeout(self.settings.deadline, async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            call(plugin.kube_shields_plugin_checks(), &mut store).await
-        })
-        .await;
-        output.finish();
-        match result {
-            Err(_elapsed) => Err(PluginError::Timeout),
-            Ok(Ok(value)) => Ok((value, store.data().memory.hit)),
-            Ok(Err(err)) => Err(classify(&err, store.data())),
-        }
+        let cpu_slots = self.cpu_slots;
+        cpu_slots
+            .run(async move {
+                let output = CallOutput::new(self.tags.clone());
+                let mut store = self.store(pre.engine(), &output);
+                let result = tokio::time::timeout(self.settings.deadline, async {
+                    let plugin = pre.instantiate_async(&mut store).await?;
+                    call(plugin.kube_shields_plugin_checks(), &mut store).await
+                })
+                .await;
+                output.finish();
+                match result {
+                    Err(_elapsed) => Err(PluginError::Timeout),
+                    Ok(Ok(value)) => Ok((value, store.data().memory.hit)),
+                    Ok(Err(err)) => Err(classify(&err, store.data())),
+                }
+            })
+            .await
     }
 
     fn store(&self, engine: &wasmtime::Engine, output: &Arc<CallOutput>) -> Store<CallState> {

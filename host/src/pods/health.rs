@@ -67,9 +67,33 @@ fn count(n: usize) -> u32 {
 fn restarts_often(pod: &PodInfo, restarts: u32, now: Timestamp) -> bool {
     let days = pod
         .created
-        .map_or(0, |created| now.duration_since(created).as_secs() / 86_400)
+        .map_or(0, |created| {
+            now.duration_since(created).as_secs() / DAY_SECONDS
+        })
         .max(1);
     f64::from(restarts) / days as f64 > 0.5
+}
+
+const DAY_SECONDS: i64 = 86_400;
+
+/// The first moment after `now` at which [`health`] of the same pods may answer otherwise: by
+/// the clock alone, only [`restarts_often`] changes, and only once per pod, when its age
+/// reaches two days per restart. `None`: never.
+pub fn next_change(pods: &[Arc<PodInfo>], now: Timestamp) -> Option<Timestamp> {
+    pods.iter()
+        .filter(|pod| pod.phase != "Succeeded")
+        .filter_map(|pod| {
+            let restarts = pod
+                .containers
+                .iter()
+                .map(|c| c.restart_count)
+                .fold(0, u32::saturating_add);
+            let age = jiff::SignedDuration::from_secs(2 * i64::from(restarts) * DAY_SECONDS);
+            // Out of jiff's range is never.
+            let calm_from = pod.created?.checked_add(age).ok()?;
+            (restarts > 0 && calm_from > now).then_some(calm_from)
+        })
+        .min()
 }
 
 impl Health {
@@ -163,6 +187,32 @@ mod tests {
             (health.status_text().as_str(), health.color),
             (status, color)
         );
+    }
+
+    #[rstest]
+    #[case::never_restarted(vec![web(1)], None)]
+    #[case::calm_after_two_days_per_restart(vec![web(1).restarts(3)], Some(6))]
+    #[case::the_first_pod_to_calm_down(vec![web(1).restarts(3), web(2).restarts(1)], Some(2))]
+    #[case::succeeded_pods_do_not_count(vec![web(1).restarts(2).phase("Succeeded")], None)]
+    fn health_changes_by_the_clock_only_when_a_pod_calms_down(
+        #[case] builders: Vec<PodBuilder>,
+        #[case] change_day: Option<i64>,
+    ) {
+        let pods = pods(&builders);
+        let now = days_after_creation(1) + jiff::SignedDuration::from_hours(5);
+        let change = next_change(&pods, now);
+        assert_eq!(change, change_day.map(days_after_creation));
+        // The answer holds until the change (one pod: and differs from it on).
+        if let Some(change) = change {
+            let just_before = change - jiff::SignedDuration::from_secs(1);
+            assert_eq!(health(&pods, now), health(&pods, just_before));
+            if pods.len() == 1 {
+                assert_ne!(health(&pods, now), health(&pods, change));
+            }
+        } else {
+            let much_later = now + jiff::SignedDuration::from_hours(24 * 3650);
+            assert_eq!(health(&pods, now), health(&pods, much_later));
+        }
     }
 
     #[test]

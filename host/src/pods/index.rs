@@ -77,6 +77,17 @@ impl ServiceIndex {
             .map(|(flat, pods)| (flat.as_str(), pods.as_slice()))
     }
 
+    /// Every name a request may address a service by, flat and `name.namespace`, with the
+    /// pods [`lookup`](Self::lookup) gives for it.
+    pub fn addresses(&self) -> impl Iterator<Item = (&str, &[Arc<PodInfo>])> {
+        let qualified = self
+            .by_qualified_name
+            .iter()
+            .filter(|(name, _)| !self.by_name.contains_key(name.as_str()))
+            .map(|(name, (_, pods))| (name.as_str(), pods.as_slice()));
+        self.services().chain(qualified)
+    }
+
     /// Flat service names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
@@ -192,6 +203,20 @@ mod tests {
             ["nightly-29000000-x7k2p"]
         );
         assert_eq!(pod_names(&index, "nightly").len(), 2);
+    }
+
+    #[test]
+    fn every_address_gives_the_pods_its_lookup_gives() {
+        let index = ServiceIndex::build([
+            run("default", "nightly", 29_001_000, "Running"),
+            run("staging", "nightly", 29_000_000, "Running"),
+        ]);
+        let mut names: Vec<&str> = index.addresses().map(|(name, _)| name).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["nightly", "nightly.default", "nightly.staging"]);
+        for (name, pods) in index.addresses() {
+            assert_eq!(Some(pods), index.lookup(name), "{name}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -30,6 +31,9 @@ impl ScopeHealth {
 #[derive(Debug, Default)]
 pub struct WatchHealth {
     scopes: Mutex<BTreeMap<String, ScopeHealth>>,
+    /// Whether any scope is failing: every health badge asks, mostly when none is, without
+    /// the lock.
+    any_failing: AtomicBool,
 }
 
 impl WatchHealth {
@@ -48,6 +52,10 @@ impl WatchHealth {
         }
         health.last_error = None;
         health.last_success = Some(Timestamp::now());
+        self.any_failing.store(
+            scopes.values().any(|scope| !scope.is_healthy()),
+            Ordering::Release,
+        );
     }
 
     /// A list or watch of `scope` failed; kube's watcher retries after `retry_in`.
@@ -69,10 +77,14 @@ impl WatchHealth {
             health.failing_since = Some(Instant::now());
         }
         health.last_error = Some(reason.to_owned());
+        self.any_failing.store(true, Ordering::Release);
     }
 
     /// How long the longest-failing scope has been failing; `None` when every watch works.
     pub fn failing_for(&self) -> Option<Duration> {
+        if !self.any_failing.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock()
             .values()
             .filter_map(|health| health.failing_since)

@@ -27,12 +27,13 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
+    let matched = request.extensions().get::<MatchedPath>();
+    let route =
+        (state.checker.metrics()).route_label(matched.map_or("unmatched", MatchedPath::as_str));
     let response = match refusal(&state, &request) {
         Some(refused) => refused,
         None => next.run(request).await,
     };
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     state.checker.metrics().observe_request(
         route,
         response.status().as_u16(),

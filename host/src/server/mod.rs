@@ -2,6 +2,7 @@
 //! responses, with access control and request metrics around them.
 
 mod access;
+mod health_redirects;
 mod index;
 mod render;
 mod routes;
@@ -13,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Verifier;
 use crate::checks::Checker;
+pub(crate) use health_redirects::HealthRedirects;
 
 /// Who may read: the old project's `OTHER_SHIELDS` switch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub(crate) struct ServerState {
     /// Checks `Intra-Shield` headers; `None` when no secret is configured.
     pub(crate) verifier: Option<Verifier>,
     pub(crate) config: ServerConfig,
+    /// The no-query health badges, prepared.
+    pub(crate) health_redirects: HealthRedirects,
 }
 
 /// The application's routes with access control and metrics.

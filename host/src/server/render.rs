@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kube_shields_badge::BadgeParams;
+use kube_shields_badge::{Badge, BadgeParams};
 use sha2::{Digest, Sha256};
 
 use crate::checks::Answer;
@@ -93,16 +93,7 @@ pub fn respond(
     let badge = answer.badge(check);
     let params = &request.params;
     let (status, content_type, body) = match request.format {
-        Format::Redirect => {
-            let mut response = StatusCode::FOUND.into_response();
-            let headers = response.headers_mut();
-            if let Ok(location) = HeaderValue::from_str(&params.redirect_url(shields_base, &badge))
-            {
-                headers.insert(header::LOCATION, location);
-            }
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
-            return response;
-        }
+        Format::Redirect => return redirect(redirect_location(params, &badge, shields_base)),
         Format::Svg => (StatusCode::OK, "image/svg+xml", params.svg(&badge, None)),
         Format::Endpoint => (
             StatusCode::OK,
@@ -147,6 +138,27 @@ pub fn respond(
         HeaderValue::from_str(&etag).expect("hex is a header value"),
     );
     response_headers.insert(header::CACHE_CONTROL, cache_control);
+    response
+}
+
+/// Where a redirect to shields for `badge` with `params` points; `None` when the URL cannot be a
+/// header value.
+pub fn redirect_location(
+    params: &BadgeParams,
+    badge: &Badge,
+    shields_base: &str,
+) -> Option<HeaderValue> {
+    HeaderValue::from_str(&params.redirect_url(shields_base, badge)).ok()
+}
+
+/// A `302` to `location` that no cache keeps.
+pub fn redirect(location: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    if let Some(location) = location {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     response
 }
 

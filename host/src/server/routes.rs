@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::health_redirects::HealthRedirects;
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
 use crate::checks::{CheckError, Reach, split_cluster};
@@ -111,14 +112,20 @@ fn badge_request(query: Option<&str>) -> Result<BadgeRequest, ApiError> {
     BadgeRequest::parse(query).map_err(|message| ApiError(StatusCode::BAD_REQUEST, message))
 }
 
-async fn badge_route(
-    state: Shared,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let Path((service, check)) = path?;
-    badge(state, Target::Service(service), check, query, headers).await
+async fn badge_route(state: Shared, request: Request) -> Result<Response, ApiError> {
+    if let Some(prepared) = HealthRedirects::answer(&state.0, request.uri()) {
+        return Ok(prepared);
+    }
+    let (mut parts, _) = request.into_parts();
+    let Path((service, check)) = Path::from_request_parts(&mut parts, &()).await?;
+    badge(
+        state,
+        Target::Service(service),
+        check,
+        parts.uri.query(),
+        &parts.headers,
+    )
+    .await
 }
 
 /// A request from a peer ([`HOP_HEADER`]) is answered from this cluster only.
@@ -137,7 +144,14 @@ async fn aggregate_route(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((prefix, check)) = path?;
-    badge(state, Target::Prefix(prefix), check, query, headers).await
+    badge(
+        state,
+        Target::Prefix(prefix),
+        check,
+        query.as_deref(),
+        &headers,
+    )
+    .await
 }
 
 /// What a badge is about: one service (`/_/`) or every service with a prefix (`/a/`).
@@ -151,11 +165,11 @@ async fn badge(
     State(state): Shared,
     target: Target,
     check: String,
-    query: Option<String>,
-    headers: HeaderMap,
+    query: Option<&str>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let request = badge_request(query.as_deref())?;
-    let reach = reach(&headers);
+    let request = badge_request(query)?;
+    let reach = reach(headers);
     let answer = match target {
         Target::Service(name) => {
             state
@@ -182,7 +196,7 @@ async fn badge(
         &check,
         &answer,
         &state.config.shields_base,
-        &headers,
+        headers,
     ))
 }
 

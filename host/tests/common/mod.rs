@@ -268,6 +268,7 @@ impl TestServerBuilder {
             runtime_dir: Some(repo().join("target/runtimes")),
             checks: CheckerConfig {
                 max_plugin_runs: self.max_plugin_runs,
+                plugin_cpus: kube_shields::plugin::default_plugin_cpus(),
                 stale_after: self.stale_after,
             },
             server: ServerConfig {

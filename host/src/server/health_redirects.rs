@@ -1,0 +1,179 @@
+//! The most common request, `/_/<service>/health/` without a query, answered from a table:
+//! every service's redirect is prepared once per published index (and again when a pod's age
+//! alone changes a color), so such a request costs one hash lookup and a cloned `Location`.
+//! Anything the table does not hold goes the general way, which gives the same answer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwapOption;
+use axum::http::{HeaderValue, Uri};
+use axum::response::Response;
+use jiff::Timestamp;
+use kube_shields_badge::BadgeParams;
+
+use super::{ServerState, render};
+use crate::checks::{Answer, HEALTH};
+use crate::pods::health::{health, next_change};
+use crate::pods::index::ServiceIndex;
+use crate::pods::naming::is_service_name;
+
+/// The prepared redirects, if any, and whether new ones are being prepared.
+#[derive(Default)]
+pub(crate) struct HealthRedirects {
+    table: ArcSwapOption<Table>,
+    preparing: AtomicBool,
+}
+
+/// The redirects prepared from one index.
+struct Table {
+    /// Weak: the table never keeps an old index's pods alive, and while it exists no newer
+    /// index can take the same address.
+    index: Weak<ServiceIndex>,
+    /// The clock when they were prepared (health depends on pod ages).
+    prepared_at: Timestamp,
+    by_name: HashMap<Box<str>, Redirect>,
+}
+
+struct Redirect {
+    location: HeaderValue,
+    /// When the clock alone may change the answer; `None`: never.
+    until: Option<Timestamp>,
+}
+
+impl HealthRedirects {
+    /// The answer to a no-query health badge request of a local service from the table, when
+    /// the table was prepared from the current index and still holds; `None` sends the request
+    /// the general way (and a table that no longer holds is prepared again, off the request).
+    pub(crate) fn answer(state: &Arc<ServerState>, uri: &Uri) -> Option<Response> {
+        if uri.query().is_some() {
+            return None;
+        }
+        let rest = uri.path().strip_prefix("/_/")?;
+        let service = (rest.strip_suffix("/health/")).or_else(|| rest.strip_suffix("/health"))?;
+        let pods = state.checker.pods();
+        // Stale health says so: the table holds answers of a working watch only.
+        if pods.watch_health().failing_for().is_some() {
+            return None;
+        }
+        let index = pods.current();
+        let redirects = &state.health_redirects;
+        let table = redirects.table.load();
+        let Some(table) = table
+            .as_ref()
+            .filter(|table| table.index.as_ptr() == Arc::as_ptr(&index))
+        else {
+            redirects.prepare(state, &index);
+            return None;
+        };
+        let redirect = table.by_name.get(service)?;
+        let now = Timestamp::now();
+        if now < table.prepared_at || redirect.until.is_some_and(|until| now >= until) {
+            redirects.prepare(state, &index);
+            return None;
+        }
+        Some(render::redirect(Some(redirect.location.clone())))
+    }
+
+    /// Prepares a table from `index` on the blocking pool, unless one is being prepared.
+    fn prepare(&self, state: &Arc<ServerState>, index: &Arc<ServiceIndex>) {
+        if self.preparing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (state, index) = (Arc::clone(state), Arc::clone(index));
+        tokio::task::spawn_blocking(move || {
+            let table = Table::prepare(&index, &state.config.shields_base);
+            let redirects = &state.health_redirects;
+            redirects.table.store(Some(Arc::new(table)));
+            redirects.preparing.store(false, Ordering::Release);
+        });
+    }
+}
+
+impl Table {
+    /// Each address's health redirect as the general way renders it, now.
+    fn prepare(index: &Arc<ServiceIndex>, shields_base: &str) -> Table {
+        let now = Timestamp::now();
+        let badge = BadgeParams::default();
+        let by_name = index
+            .addresses()
+            // The general way refuses a name that is not a service name (400).
+            .filter(|(name, pods)| is_service_name(name) && !pods.is_empty())
+            .filter_map(|(name, pods)| {
+                let answer = Answer::Health {
+                    health: health(pods, now),
+                    stale: false,
+                };
+                let location =
+                    render::redirect_location(&badge, &answer.badge(HEALTH), shields_base)?;
+                let until = next_change(pods, now);
+                Some((name.into(), Redirect { location, until }))
+            })
+            .collect();
+        Table {
+            index: Arc::downgrade(index),
+            prepared_at: now,
+            by_name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, header};
+    use fake_apiserver::PodBuilder;
+
+    use super::*;
+    use crate::pods::model::PodInfo;
+    use crate::server::render::BadgeRequest;
+
+    #[test]
+    fn each_prepared_redirect_is_what_the_general_way_renders() {
+        let pod = |namespace: &str, name: &str, restarts: u32| {
+            let pod = PodBuilder::new(namespace, &format!("{name}-7d4b9c-x7k2p"))
+                .deployment(name, "7d4b9c")
+                .restarts(restarts);
+            Arc::new(PodInfo::from(&pod.build()))
+        };
+        let index = Arc::new(ServiceIndex::build([
+            pod("default", "web", 0),
+            pod("staging", "web", 3),
+            pod("default", "db-main", 1),
+        ]));
+        let table = Table::prepare(&index, "https://img.shields.io");
+        let mut names: Vec<&str> = table.by_name.keys().map(AsRef::as_ref).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "db-main",
+                "db-main.default",
+                "web",
+                "web.default",
+                "web.staging"
+            ]
+        );
+        for (name, redirect) in &table.by_name {
+            let pods = index.lookup(name).unwrap();
+            let answer = Answer::Health {
+                health: health(pods, table.prepared_at),
+                stale: false,
+            };
+            let request = BadgeRequest::parse(None).unwrap();
+            let general = render::respond(
+                &request,
+                HEALTH,
+                &answer,
+                "https://img.shields.io",
+                &HeaderMap::new(),
+            );
+            assert_eq!(
+                general.headers().get(header::LOCATION),
+                Some(&redirect.location),
+                "{name}"
+            );
+            assert_eq!(redirect.until, next_change(pods, table.prepared_at));
+        }
+    }
+}
