@@ -7,7 +7,8 @@ use kube_shields_badge::{Badge, Color};
 use serde_json::{Value, json};
 
 use crate::plugin::{Outcome, PluginError};
-use crate::pods::health::Health;
+use crate::pods::health::{Health, health};
+use crate::pods::model::PodInfo;
 
 /// A plugin run's result, shared between the cache and every request that waited for it.
 pub type PluginResult = Arc<Result<Outcome, PluginError>>;
@@ -36,6 +37,15 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The `health` answer of a service's pods at `now`; `stale` when the pod watch has been
+    /// failing too long to trust them.
+    pub fn health(pods: &[Arc<PodInfo>], now: jiff::Timestamp, stale: bool) -> Answer {
+        Answer::Health {
+            health: health(pods, now),
+            stale,
+        }
+    }
+
     /// The badge for this answer to `check`. Plugin failures show only `error` or `timeout`:
     /// their detail is for the log and `/plugins`, never a public badge.
     pub fn badge(&self, check: &str) -> Badge {

@@ -21,7 +21,6 @@ use crate::metrics::Metrics;
 use crate::peers::{CatalogEntry, Cluster, Peers, RemoteResult, UNREACHABLE};
 use crate::plugin::LoadedPlugin;
 use crate::plugin_dir::PluginDir;
-use crate::pods::health::health;
 use crate::pods::index::SharedIndex;
 use crate::pods::model::PodInfo;
 
@@ -214,10 +213,7 @@ impl Checker {
                 .watch_health()
                 .failing_for()
                 .is_some_and(|failing| failing >= self.stale_after);
-            return Ok(Answer::Health {
-                health: health(&service.pods, jiff::Timestamp::now()),
-                stale,
-            });
+            return Ok(Answer::health(&service.pods, jiff::Timestamp::now(), stale));
         }
         match &service.plugin {
             Some((plugin, generation)) if service.has_check(check) => {

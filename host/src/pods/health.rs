@@ -39,11 +39,7 @@ pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
     for pod in pods.iter().filter(|p| p.phase != "Succeeded") {
         let total = count(pod.containers.len());
         let ready = count(pod.containers.iter().filter(|c| c.ready).count());
-        let restarts = pod
-            .containers
-            .iter()
-            .map(|c| c.restart_count)
-            .fold(0, u32::saturating_add);
+        let restarts = restarts(pod);
         sum.ready += ready;
         sum.total += total;
         sum.restarts = sum.restarts.saturating_add(restarts);
@@ -63,7 +59,20 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// More than one restart every other day over the pod's life (at least one day).
+/// The pod's container restarts, summed.
+fn restarts(pod: &PodInfo) -> u32 {
+    pod.containers
+        .iter()
+        .map(|c| c.restart_count)
+        .fold(0, u32::saturating_add)
+}
+
+/// A pod restarts often while it has lived fewer whole days (at least one) than this many per
+/// restart: more than one restart every other day.
+const DAYS_PER_RESTART: i64 = 2;
+const DAY_SECONDS: i64 = 86_400;
+
+/// Whether the pod restarts often at `now` (see [`DAYS_PER_RESTART`]).
 fn restarts_often(pod: &PodInfo, restarts: u32, now: Timestamp) -> bool {
     let days = pod
         .created
@@ -71,24 +80,20 @@ fn restarts_often(pod: &PodInfo, restarts: u32, now: Timestamp) -> bool {
             now.duration_since(created).as_secs() / DAY_SECONDS
         })
         .max(1);
-    f64::from(restarts) / days as f64 > 0.5
+    days < DAYS_PER_RESTART * i64::from(restarts)
 }
-
-const DAY_SECONDS: i64 = 86_400;
 
 /// The first moment after `now` at which [`health`] of the same pods may answer otherwise: by
 /// the clock alone, only [`restarts_often`] changes, and only once per pod, when its age
-/// reaches two days per restart. `None`: never.
+/// reaches [`DAYS_PER_RESTART`] days per restart. `None`: never.
 pub fn next_change(pods: &[Arc<PodInfo>], now: Timestamp) -> Option<Timestamp> {
     pods.iter()
         .filter(|pod| pod.phase != "Succeeded")
         .filter_map(|pod| {
-            let restarts = pod
-                .containers
-                .iter()
-                .map(|c| c.restart_count)
-                .fold(0, u32::saturating_add);
-            let age = jiff::SignedDuration::from_secs(2 * i64::from(restarts) * DAY_SECONDS);
+            let restarts = restarts(pod);
+            let age = jiff::SignedDuration::from_secs(
+                DAYS_PER_RESTART * i64::from(restarts) * DAY_SECONDS,
+            );
             // Out of jiff's range is never.
             let calm_from = pod.created?.checked_add(age).ok()?;
             (restarts > 0 && calm_from > now).then_some(calm_from)

@@ -15,7 +15,7 @@ use kube_shields_badge::BadgeParams;
 
 use super::{ServerState, render};
 use crate::checks::{Answer, HEALTH};
-use crate::pods::health::{health, next_change};
+use crate::pods::health::next_change;
 use crate::pods::index::ServiceIndex;
 use crate::pods::naming::is_service_name;
 
@@ -101,10 +101,7 @@ impl Table {
             // The general way refuses a name that is not a service name (400).
             .filter(|(name, pods)| is_service_name(name) && !pods.is_empty())
             .filter_map(|(name, pods)| {
-                let answer = Answer::Health {
-                    health: health(pods, now),
-                    stale: false,
-                };
+                let answer = Answer::health(pods, now, false);
                 let location =
                     render::redirect_location(&badge, &answer.badge(HEALTH), shields_base)?;
                 let until = next_change(pods, now);
@@ -156,10 +153,7 @@ mod tests {
         );
         for (name, redirect) in &table.by_name {
             let pods = index.lookup(name).unwrap();
-            let answer = Answer::Health {
-                health: health(pods, table.prepared_at),
-                stale: false,
-            };
+            let answer = Answer::health(pods, table.prepared_at, false);
             let request = BadgeRequest::parse(None).unwrap();
             let general = render::respond(
                 &request,
