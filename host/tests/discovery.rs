@@ -175,8 +175,40 @@ async fn add_modify_and_delete_reach_the_index_within_a_second(#[case] initial: 
     .await;
 }
 
+/// More pods than the watcher's page of 500: whichever way the server hands them out, every
+/// pod reaches the index, and a server that sends them whole is asked once.
+#[rstest]
+#[case::paged(InitialList::Paged, 3 + 1)]
+#[case::whole(InitialList::Whole, 1 + 1)]
+#[case::watch_list(InitialList::WatchList, 1 + 1)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_pods_than_a_page_reach_the_index_however_the_server_lists(
+    #[case] initial: InitialList,
+    #[case] requests: usize,
+) {
+    let fake = initial.server().await;
+    for n in 1..=1_234 {
+        fake.upsert(web("default", n).build());
+    }
+    let (shared, _task) = synced(kube_source(proxy(&fake), &[])).await;
+    let pods = shared.current().lookup("web").unwrap_or_default().len();
+    assert_eq!(pods, 1_234);
+    assert_eq!(
+        initial.requests(&fake),
+        requests,
+        "initial-list requests, the start-up probe's included, as {initial:?}"
+    );
+
+    fake.upsert(web("default", 2_000).build());
+    until("a pod added after the list", WITHIN_A_SECOND, || {
+        shared.current().pod_count() == 1_235
+    })
+    .await;
+}
+
 #[rstest]
 #[case::paged(InitialList::Paged)]
+#[case::whole(InitialList::Whole)]
 #[case::watch_list(InitialList::WatchList)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_watch_relists_and_the_index_is_correct(#[case] initial: InitialList) {

@@ -23,6 +23,7 @@ use super::connection::{
 };
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
+use super::repage::RepageLayer;
 use super::wire::PartialPod;
 use crate::changes::{self, ChangeSignal, Changes};
 
@@ -126,7 +127,7 @@ pub async fn start(
         let (store, writer) = reflector::store::<PodInfo>();
         stores.push(store);
         let watch_config = watcher_config(&scope, initial_list, exclude, label_selector);
-        let client = answer_reporting_client(config.clone(), &scope, &shared)?;
+        let client = watch_client(config.clone(), &scope, &shared)?;
         let reflector = Reflector {
             scope,
             shared: Arc::clone(&shared),
@@ -141,10 +142,11 @@ pub async fn start(
     }))
 }
 
-/// A client for one scope's watch that tells the scope's watch health whenever the API
-/// server answers: kube's watcher emits nothing when a watch resumes after an outage with no
-/// pod changed, so its events alone cannot say that the watch works again.
-fn answer_reporting_client(
+/// A client for one scope's watch. It tells the scope's watch health whenever the API server
+/// answers (kube's watcher emits nothing when a watch resumes after an outage with no pod
+/// changed, so its events alone cannot say that the watch works again), and hands the watcher
+/// a list the server sent whole a page at a time ([`RepageLayer`]).
+fn watch_client(
     config: kube::Config,
     scope: &PodScope,
     shared: &Arc<SharedIndex>,
@@ -159,6 +161,7 @@ fn answer_reporting_client(
     let builder = ClientBuilder::try_from(config).map_err(ConnectionError::Client)?;
     Ok(builder
         .with_layer(&tower::util::MapResponseLayer::new(report))
+        .with_layer(&RepageLayer)
         .build())
 }
 

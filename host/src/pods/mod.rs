@@ -8,6 +8,7 @@ pub mod index;
 pub mod kube;
 pub mod model;
 pub mod naming;
+mod repage;
 pub mod source;
 pub mod watch_health;
 pub mod wire;

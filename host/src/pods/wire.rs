@@ -10,21 +10,24 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The parts of a pod kube-shields reads; used with kube's `Api` and watcher in place of
 /// [`Pod`], under the same API path.
-#[derive(Debug, Clone, Default, Deserialize)]
+///
+/// It writes back as compact JSON that reads as the same partial pod
+/// ([`repage`](super::repage) holds pods so).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PartialPod {
     /// Name, namespace, resource version, `generateName`, owners, labels, annotations and
     /// creation time; nothing else of the metadata is read.
     #[serde(default, deserialize_with = "partial_meta")]
     pub metadata: ObjectMeta,
     /// Containers and node.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<PartialSpec>,
     /// Phase, IPs and container statuses.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PartialStatus>,
 }
 
@@ -58,50 +61,54 @@ fn partial_meta<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ObjectMeta
 }
 
 /// `spec`: containers and node.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartialSpec {
     /// Containers in spec order.
     #[serde(default)]
     pub containers: Vec<PartialContainer>,
     /// The node the pod is scheduled on.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
 }
 
 /// A container of the spec: name and image.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PartialContainer {
     /// Container name.
     pub name: String,
     /// Image.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
 
 /// `status`: phase, IPs and container statuses.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartialStatus {
     /// Pod phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// Primary pod IP.
-    #[serde(rename = "podIP")]
+    #[serde(rename = "podIP", skip_serializing_if = "Option::is_none")]
     pub pod_ip: Option<String>,
     /// All pod IPs.
-    #[serde(rename = "podIPs")]
+    #[serde(rename = "podIPs", skip_serializing_if = "Option::is_none")]
     pub pod_ips: Option<Vec<PartialPodIp>>,
     /// Container statuses as the kubelet reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub container_statuses: Option<Vec<PartialContainerStatus>>,
 }
 
 /// One entry of `status.podIPs`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PartialPodIp {
     /// The address.
     pub ip: String,
 }
 
 /// One container status: readiness, restarts and state.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartialContainerStatus {
     /// Container name.
@@ -113,24 +120,46 @@ pub struct PartialContainerStatus {
     #[serde(default)]
     pub restart_count: i32,
     /// Current state.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<PartialContainerState>,
 }
 
 /// A container state: which one, and the reason of a waiting or terminated one.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PartialContainerState {
     /// Present when running (its contents are not read).
-    pub running: Option<IgnoredAny>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<Present>,
     /// Present when waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<StateReason>,
     /// Present when terminated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub terminated: Option<StateReason>,
 }
 
+/// A field whose presence is all that is read: any value reads as it, and it writes as `{}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Present;
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| Present)
+    }
+}
+
+impl Serialize for Present {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
 /// The reason of a waiting or terminated state.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct StateReason {
     /// Reason, e.g. `CrashLoopBackOff`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
