@@ -24,7 +24,8 @@ mkdir "$work/plugins"
 cp example-plugins/target/wasm32-wasip2/release/release_info.wasm "$work/plugins/version.wasm"
 printf 'cache_seconds = 1\n[config]\nrelease = "v1"\n' > "$work/plugins/version.toml"
 
-wait_for() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+# `wait_for <url> [tries]`: polls every 0.1 s (100 tries unless told).
+wait_for() { for _ in $(seq "${2:-100}"); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 # `bench [wrk args] url` prints "req/s p50 p99".
 bench() {
   wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" \
@@ -72,6 +73,26 @@ printf 'median ratio: %.2f (goal >= 0.9)\n' "$(median "${ratios[@]}")"
 printf 'median latency at %s connections: bare p50 %.3f ms, p99 %.3f ms; kube-shields p50 %.3f ms, p99 %.3f ms\n' \
   "$connections" "$(median "${bare_p50[@]}")" "$(median "${bare_p99[@]}")" \
   "$(median "${ours_p50[@]}")" "$(median "${ours_p99[@]}")"
+
+# Badge latency at 100,000 pods: the same health requests against 33,334 services (100,002
+# pods) as against the 1,000 services above, in alternating rounds.
+python3 scripts/gen-pods.py 33334 3 > "$work/pods-100k.json"
+mkdir "$work/no-plugins"
+OTHER_SHIELDS=None RUST_LOG=warn target/dist/kube-shields serve --listen 127.0.0.1:18092 \
+  --pods-file "$work/pods-100k.json" --plugins "$work/no-plugins" 2>"$work/server-100k.log" & large=$!
+pids+=("$large")
+wait_for http://127.0.0.1:18092/_/svc-33333/health/ 600
+large_lua=$(rotate "/_/svc-%05d/health/" 33334)
+small_rps=() large_rps=() small_p99=() large_p99=()
+for round in $(seq "${LOAD_ROUNDS:-3}"); do
+  read -r small s50 s99 < <(bench -s "$health_lua" http://127.0.0.1:18090)
+  read -r big l50 l99 < <(bench -s "$large_lua" http://127.0.0.1:18092)
+  small_rps+=("$small") large_rps+=("$big") small_p99+=("$(in_ms "$s99")") large_p99+=("$(in_ms "$l99")")
+  echo "round $round: health at 3,000 pods ${small} req/s (p50 $s50, p99 $s99), at 100,002 pods ${big} req/s (p50 $l50, p99 $l99)"
+done
+printf 'median health badges at 100,002 pods: %.0f req/s, p99 %.3f ms; at 3,000 pods: %.0f req/s, p99 %.3f ms\n' \
+  "$(median "${large_rps[@]}")" "$(median "${large_p99[@]}")" "$(median "${small_rps[@]}")" "$(median "${small_p99[@]}")"
+kill "$large"
 
 plugin=$(rps http://127.0.0.1:18090/_/version/release/)
 echo "plugin check (cache 1 s): ${plugin} req/s"

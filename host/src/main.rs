@@ -121,7 +121,8 @@ struct ServeArgs {
     /// Plugin runs allowed at once; past it, cached results or `busy`.
     #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = 32)]
     max_plugin_runs: usize,
-    /// Plugin calls executing at once (default: half the cores); the others wait their turn.
+    /// Threads plugin calls execute on, at a lower CPU priority than HTTP (default: half the
+    /// cores): at most that many calls execute at once; the others wait their turn.
     #[arg(long, env = "PLUGIN_CPUS", default_value_t = kube_shields::plugin::default_plugin_cpus())]
     plugin_cpus: usize,
     /// Seconds the pod watch may fail before health badges say they are stale.

@@ -8,12 +8,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::CheckPluginPre;
-use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 use super::loaded::LoadedPlugin;
 use super::sandbox::{self, CallState};
 use super::script::{PreparedRuntime, Script};
 use super::settings::PluginSettings;
+use super::threads::PluginThreads;
 
 /// The interface a check plugin must export. Export lookup is semver-compatible: a plugin
 /// built against any `0.1.x` of the package matches.
@@ -33,7 +33,7 @@ pub struct PluginEngine {
     engine: Engine,
     linker: Linker<CallState>,
     runtime_linker: Linker<CallState>,
-    cpu_slots: CpuSlots,
+    threads: PluginThreads,
 }
 
 impl PluginEngine {
@@ -42,8 +42,8 @@ impl PluginEngine {
         Self::with_cpus(super::default_plugin_cpus())
     }
 
-    /// Sets up the engine, the linker and the epoch ticker; at most `cpus` plugin calls
-    /// execute at once (see `cpu_slots.rs` for why).
+    /// Sets up the engine, the linker, the epoch ticker and `cpus` threads plugin calls
+    /// execute on (see `threads.rs` for why).
     pub fn with_cpus(cpus: usize) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
@@ -64,7 +64,7 @@ impl PluginEngine {
             engine,
             linker,
             runtime_linker,
-            cpu_slots: CpuSlots::new(cpus),
+            threads: PluginThreads::new(cpus)?,
         })
     }
 
@@ -83,7 +83,7 @@ impl PluginEngine {
         settings: PluginSettings,
     ) -> Result<LoadedPlugin, PluginError> {
         let pre = pre(&self.linker, component)?;
-        LoadedPlugin::list_checks(service, pre, None, settings, self.cpu_slots.clone()).await
+        LoadedPlugin::list_checks(service, pre, None, settings, self.threads.clone()).await
     }
 
     /// Checks a language runtime's world (`script-runtime`) and prepares it once; every
@@ -112,7 +112,7 @@ impl PluginEngine {
     ) -> Result<LoadedPlugin, PluginError> {
         let script = Arc::new(script.checked()?);
         let pre = runtime.pre.clone();
-        LoadedPlugin::list_checks(service, pre, Some(script), settings, self.cpu_slots.clone())
+        LoadedPlugin::list_checks(service, pre, Some(script), settings, self.threads.clone())
             .await
     }
 

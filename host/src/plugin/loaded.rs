@@ -7,13 +7,13 @@ use kube_shields_check_name::{RESERVED as RESERVED_CHECK, RULE as CHECK_NAME_RUL
 
 use super::bindings::CheckPluginPre;
 use super::bindings::kube_shields::plugin::types;
-use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 use super::outcome::{CheckInfo, MAX_ERROR_CHARS, MAX_STATUS_CHARS, Outcome, cut};
 use super::output::CallTags;
 use super::sandbox::{Call, CallState};
 use super::script::Script;
 use super::settings::PluginSettings;
+use super::threads::PluginThreads;
 use crate::pods::model::PodInfo;
 /// The check tag of the one call made at load time.
 const LIST_CHECKS_TAG: &str = "(list-checks)";
@@ -27,7 +27,7 @@ pub struct LoadedPlugin {
     pre: CheckPluginPre<CallState>,
     /// The author's script when `pre` is a language runtime.
     script: Option<Arc<Script>>,
-    cpu_slots: CpuSlots,
+    threads: PluginThreads,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -49,7 +49,7 @@ impl LoadedPlugin {
         pre: CheckPluginPre<CallState>,
         script: Option<Arc<Script>>,
         settings: PluginSettings,
-        cpu_slots: CpuSlots,
+        threads: PluginThreads,
     ) -> Result<Self, PluginError> {
         let service: Arc<str> = service.into();
         let (listed, _) = Call {
@@ -57,11 +57,9 @@ impl LoadedPlugin {
             settings: &settings,
             pods: &[],
             script: script.as_ref(),
-            cpu_slots: &cpu_slots,
+            threads: &threads,
         }
-        .run(&pre, async |guest, store| {
-            guest.call_list_checks(store).await
-        })
+        .run(&pre, |guest, store| Box::pin(guest.call_list_checks(store)))
         .await?;
         let (checks, warnings) = accept_checks(listed);
         Ok(LoadedPlugin {
@@ -71,7 +69,7 @@ impl LoadedPlugin {
             settings,
             pre,
             script,
-            cpu_slots,
+            threads,
         })
     }
 
@@ -111,15 +109,16 @@ impl LoadedPlugin {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         };
+        let check_name = check.to_owned();
         let (answer, memory_cap_hit) = Call {
             tags: tags(&self.service, check),
             settings: &self.settings,
             pods,
             script: self.script.as_ref(),
-            cpu_slots: &self.cpu_slots,
+            threads: &self.threads,
         }
-        .run(&self.pre, async |guest, store| {
-            guest.call_run_check(store, check, &ctx).await
+        .run(&self.pre, move |guest, store| {
+            Box::pin(async move { guest.call_run_check(store, &check_name, &ctx).await })
         })
         .await?;
         match answer {

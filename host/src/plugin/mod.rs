@@ -7,7 +7,6 @@
 //! ([`PluginEngine::load_script`]) without compiling anything.
 
 mod bindings;
-mod cpu_slots;
 mod engine;
 mod error;
 mod http;
@@ -17,11 +16,12 @@ mod output;
 mod sandbox;
 mod script;
 mod settings;
+mod threads;
 
-pub use cpu_slots::default_plugin_cpus;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;
 pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome, cut_status};
 pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};
 pub use settings::PluginSettings;
+pub use threads::default_plugin_cpus;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
@@ -13,13 +14,13 @@ use super::bindings::CheckPluginPre;
 use super::bindings::exports::kube_shields::plugin::checks::Guest;
 use super::bindings::kube_shields::plugin::{http as wit_http, logging, types};
 use super::bindings::runtime::kube_shields::plugin::script;
-use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 use super::http::{AllowList, HttpPolicy};
 use super::outcome::{MAX_ERROR_CHARS, cut};
 use super::output::{CallOutput, CallTags, Source};
 use super::script::Script;
 use super::settings::PluginSettings;
+use super::threads::PluginThreads;
 use crate::pods::model::PodInfo;
 
 /// Most elements a table may grow to; Rust and C plugins use a few hundred.
@@ -173,25 +174,30 @@ pub(crate) struct Call<'a> {
     pub(crate) pods: &'a [Arc<PodInfo>],
     /// The author's script, when `pre` is a language runtime.
     pub(crate) script: Option<&'a Arc<Script>>,
-    /// The call executes (store set up, run and torn down) within these.
-    pub(crate) cpu_slots: &'a CpuSlots,
+    /// The call executes (instantiated, run and torn down) on these.
+    pub(crate) threads: &'a PluginThreads,
 }
 
 impl Call<'_> {
     /// Instantiates `pre` in a fresh store and runs `call` on its exports within the
     /// deadline; the store's output is logged whatever happens. Besides the answer: whether
     /// the memory cap was hit (interpreters turn that into an exception the check returns).
-    pub(crate) async fn run<R>(
+    pub(crate) async fn run<R: Send + 'static>(
         self,
         pre: &CheckPluginPre<CallState>,
-        call: impl AsyncFnOnce(&Guest, &mut Store<CallState>) -> wasmtime::Result<R>,
+        call: impl for<'s> FnOnce(
+            &'s Guest,
+            &'s mut Store<CallState>,
+        ) -> BoxFuture<'s, wasmtime::Result<R>>
+        + Send
+        + 'static,
     ) -> Result<(R, bool), PluginError> {
-        let cpu_slots = self.cpu_slots;
-        cpu_slots
+        let output = CallOutput::new(self.tags.clone());
+        let mut store = self.store(pre.engine(), &output);
+        let (pre, deadline) = (pre.clone(), self.settings.deadline);
+        self.threads
             .run(async move {
-                let output = CallOutput::new(self.tags.clone());
-                let mut store = self.store(pre.engine(), &output);
-                let result = tokio::time::timeout(self.settings.deadline, async {
+                let result = tokio::time::timeout(deadline, async {
                     let plugin = pre.instantiate_async(&mut store).await?;
                     call(plugin.kube_shields_plugin_checks(), &mut store).await
                 })

@@ -1,0 +1,182 @@
+//! The threads plugin code runs on.
+//!
+//! A plugin call holds the thread that polls it for a whole poll: a spinning plugin until the
+//! next epoch tick (10 ms), a memory-heavy one while its store is set up and torn down (a
+//! 63 MiB memory costs `mprotect`, `memset` and `madvise` of that much per call), where a
+//! badge request needs ~20 µs. On the HTTP workers, 32 such calls (the default
+//! `--max-plugin-runs`) held every worker: in `scripts/load.sh` health badges fell to 6 % of
+//! their throughput under a hammered 63 MiB plugin and to 0 % under a spinning one. Bounding
+//! how many calls execute at once on those workers (half the cores) brought that to 46–51 % and
+//! 63–76 %, about what hammering the cheapest route costs: each plugin poll still took an HTTP
+//! worker, and the kernel shared the cores evenly between plugins and badges.
+//!
+//! So plugin calls run on their own tokio runtime: `--plugin-cpus` worker threads (half the
+//! cores by default), at a lower CPU priority (nice +10) than the threads serving HTTP. At most
+//! that many calls execute at any moment, taking turns at each epoch tick and while they wait
+//! for HTTP; no plugin ever holds an HTTP worker; and when the cores are contended the kernel
+//! gives the badge threads precedence (nice 10 weighs about a tenth of nice 0), while on an
+//! idle machine plugins still get whole cores.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::runtime::{Builder, Handle, Runtime};
+use tracing::Instrument;
+use tracing::instrument::WithSubscriber;
+
+use super::error::PluginError;
+
+/// How much lower plugin threads' CPU priority is than the process's (in nice steps).
+const NICER_BY: i32 = 10;
+
+/// Half the cores, at least one.
+pub fn default_plugin_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get() / 2)
+        .max(1)
+}
+
+/// The runtime plugin calls execute on; clones share it, and the last one stops it.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginThreads {
+    handle: Handle,
+    _runtime: Arc<StopOnDrop>,
+}
+
+#[derive(Debug)]
+struct StopOnDrop(Option<Runtime>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async context (where engines end) forbids.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PluginThreads {
+    /// `cpus` worker threads (at least one) at a lower CPU priority.
+    pub(crate) fn new(cpus: usize) -> Result<Self, PluginError> {
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(cpus.max(1))
+            .thread_name("plugin")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .map_err(|err| PluginError::Host(format!("cannot start plugin threads: {err}")))?;
+        Ok(PluginThreads {
+            handle: runtime.handle().clone(),
+            _runtime: Arc::new(StopOnDrop(Some(runtime))),
+        })
+    }
+
+    /// Starts `call` on the plugin threads; the future returned waits for its end. The call
+    /// goes on to its end if that future is dropped (the call's deadline bounds it).
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        call: impl Future<Output = Result<T, PluginError>> + Send + 'static,
+    ) -> impl Future<Output = Result<T, PluginError>> + Send + 'static {
+        // The caller's span and subscriber go along: the plugin's output is logged as
+        // part of the request that ran it.
+        let running = self
+            .handle
+            .spawn(call.in_current_span().with_current_subscriber());
+        async move {
+            match running.await {
+                Ok(result) => result,
+                Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                Err(_) => Err(PluginError::Host(
+                    "the plugin threads stopped during the call".to_owned(),
+                )),
+            }
+        }
+    }
+}
+
+/// Lowers the calling thread's CPU priority by [`NICER_BY`] (Linux keeps a nice value per
+/// thread). Lowering needs no privilege; failing to only costs the precedence.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: plain system calls about the calling thread, with no pointers.
+    let result = unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        *libc::__errno_location() = 0;
+        let current = libc::getpriority(libc::PRIO_PROCESS, thread);
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            thread,
+            (current + NICER_BY).min(19),
+        )
+    };
+    if result != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "plugin thread keeps its CPU priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_more_calls_execute_at_once_than_there_are_threads() {
+        let threads = PluginThreads::new(2).unwrap();
+        let (executing, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let calls = (0..16).map(|_| {
+            let (executing, most) = (Arc::clone(&executing), Arc::clone(&most));
+            threads.run(async move {
+                for _ in 0..20 {
+                    let now = executing.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Busy within one poll, as wasm between two epoch ticks.
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    executing.fetch_sub(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+                Ok(())
+            })
+        });
+        for call in futures::future::join_all(calls).await {
+            call.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    /// This thread's nice value, from `/proc/thread-self/stat` (field 19).
+    #[cfg(target_os = "linux")]
+    fn nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn plugin_calls_run_at_a_lower_cpu_priority_than_the_caller() {
+        let caller = nice();
+        let threads = PluginThreads::new(1).unwrap();
+        let in_call = threads.run(async { Ok(nice()) }).await.unwrap();
+        assert_eq!(in_call, (caller + NICER_BY).min(19));
+        assert_eq!(nice(), caller, "the caller's priority is unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_call_on_stopped_threads_is_a_host_error() {
+        let threads = PluginThreads::new(1).unwrap();
+        let (started, started_rx) = tokio::sync::oneshot::channel();
+        let call = threads.run(async move {
+            let _ = started.send(());
+            std::future::pending::<Result<(), PluginError>>().await
+        });
+        let call = tokio::spawn(call);
+        started_rx.await.unwrap();
+        drop(threads);
+        let err = call.await.unwrap().unwrap_err();
+        assert!(matches!(err, PluginError::Host(_)), "{err:?}");
+    }
+}
