@@ -13,8 +13,10 @@ if ! command -v wrk >/dev/null; then
 fi
 "$root/scripts/build-plugins.sh"
 cd "$root"
-# The shipped build (profile `dist`, as deploy/Dockerfile builds it), the yardstick alike.
-cargo build --profile dist --locked --bin kube-shields --example bare_redirect -q
+# The shipped build (profile `dist`, as deploy/Dockerfile builds it), the yardstick alike;
+# LOAD_PROFILE=release for a quicker build while trying things.
+profile="${LOAD_PROFILE:-dist}"
+cargo build --profile "$profile" --locked --bin kube-shields --example bare_redirect -q
 work="$(mktemp -d)"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -36,8 +38,8 @@ median() { python3 -c "import statistics, sys; print(statistics.median(map(float
 # wrk prints latencies as 812.00us, 1.20ms or 1.01s; medians are taken in ms.
 in_ms() { python3 -c "import sys; v = sys.argv[1]; print(next(float(v[:-len(u)]) * f for u, f in (('us', 1e-3), ('ms', 1), ('s', 1e3)) if v.endswith(u)))" "$1"; }
 
-target/dist/examples/bare_redirect 127.0.0.1:18091 & pids+=($!)
-OTHER_SHIELDS=None RUST_LOG=warn target/dist/kube-shields serve --listen 127.0.0.1:18090 \
+target/$profile/examples/bare_redirect 127.0.0.1:18091 & pids+=($!)
+OTHER_SHIELDS=None RUST_LOG=warn target/$profile/kube-shields serve --listen 127.0.0.1:18090 \
   --pods-file "$work/pods.json" --plugins "$work/plugins" 2>"$work/server.log" & pids+=($!)
 wait_for http://127.0.0.1:18091/_/a/b/
 wait_for http://127.0.0.1:18090/_/svc-00000/health/
@@ -78,7 +80,7 @@ printf 'median latency at %s connections: bare p50 %.3f ms, p99 %.3f ms; kube-sh
 # pods) as against the 1,000 services above, in alternating rounds.
 python3 scripts/gen-pods.py 33334 3 > "$work/pods-100k.json"
 mkdir "$work/no-plugins"
-OTHER_SHIELDS=None RUST_LOG=warn target/dist/kube-shields serve --listen 127.0.0.1:18092 \
+OTHER_SHIELDS=None RUST_LOG=warn target/$profile/kube-shields serve --listen 127.0.0.1:18092 \
   --pods-file "$work/pods-100k.json" --plugins "$work/no-plugins" 2>"$work/server-100k.log" & large=$!
 pids+=("$large")
 wait_for http://127.0.0.1:18092/_/svc-33333/health/ 600
@@ -112,11 +114,13 @@ copies=32
 report() {
   local unloaded hammered
   unloaded=$(rps -s "$health_lua" http://127.0.0.1:18090)
-  wrk -t2 -c64 -d"$((duration + 2))s" -s "$2" http://127.0.0.1:18090 >/dev/null & local hammer=$!
+  wrk -t2 -c64 -d"$((duration + 2))s" -s "$2" http://127.0.0.1:18090 >"$work/hammer.txt" & local hammer=$!
   sleep 1
   hammered=$(rps -s "$health_lua" http://127.0.0.1:18090)
   wait "$hammer"
-  python3 -c "print(f'health badges while $1 is hammered: {$hammered:.0f} req/s ({$hammered / $unloaded:.0%} of unloaded, {$unloaded:.0f} req/s)')"
+  local answered
+  answered=$(awk '/Requests\/sec/ {print $2}' "$work/hammer.txt")
+  python3 -c "print(f'health badges while $1 is hammered: {$hammered:.0f} req/s ({$hammered / $unloaded:.0%} of unloaded, {$unloaded:.0f} req/s); the hammered route answered {$answered:.0f} req/s')"
 }
 report "/healthz" "$(rotate "/healthz?%d" 1)"
 # `drop_in <service prefix> <fixture>`: the copies, uncached, appear in the plugin directory.

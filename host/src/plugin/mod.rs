@@ -7,6 +7,7 @@
 //! ([`PluginEngine::load_script`]) without compiling anything.
 
 mod bindings;
+mod cpu_slots;
 mod engine;
 mod error;
 mod http;
