@@ -7,78 +7,18 @@
 //   version  GET http://<pod IP>:<port><path> on every pod, all at once (http.get-all):
 //            green when all answer the same
 //
-// Ownership, as wit-bindgen's C bindings define it:
-//   - the arguments of an export (`name`, `ctx`) belong to the export: free them;
-//   - what an export returns is freed by the bindings after the host has copied it, with
-//     free(): every returned string must be malloc'ed (check_plugin_string_dup), never a
-//     literal set with check_plugin_string_set;
-//   - what an import returns (http.get-all's results) is the caller's to free, and so is
-//     what the caller passes in (the request list).
-// Strings are (pointer, length), not NUL-terminated: print them with "%.*s".
+// kube_shields.h (written with the bindings by build.sh) has the helpers used here
+// (string_is, config_get, cstr, log_text, shield, raw) and what may be freed by whom;
+// kube_shields.c turns the CHECKS table at the end into the plugin's exports.
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "check_plugin.h"
-
-typedef check_plugin_string_t string_t;
-typedef kube_shields_plugin_types_context_t context_t;
-typedef kube_shields_plugin_types_outcome_t outcome_t;
-
-// --- small helpers -------------------------------------------------------------------
-
-static bool string_is(const string_t *s, const char *text) {
-    size_t len = strlen(text);
-    return s->len == len && memcmp(s->ptr, text, len) == 0;
-}
-
-// The value of `key` in the settings' [config], or NULL.
-static const string_t *config_get(const context_t *ctx, const char *key) {
-    for (size_t i = 0; i < ctx->config.len; i++) {
-        if (string_is(&ctx->config.ptr[i].f0, key)) {
-            return &ctx->config.ptr[i].f1;
-        }
-    }
-    return NULL;
-}
-
-// A heap copy of (ptr, len) with a NUL at the end, for snprintf's "%s".
-static char *cstr(const string_t *s) {
-    char *out = malloc(s->len + 1);
-    memcpy(out, s->ptr, s->len);
-    out[s->len] = '\0';
-    return out;
-}
-
-static void log_text(kube_shields_plugin_logging_level_t level, const char *text) {
-    string_t message;
-    check_plugin_string_set(&message, text);  // borrowed: the import copies it
-    kube_shields_plugin_logging_log(level, &message);
-}
-
-static void option_set(check_plugin_option_string_t *opt, const char *text) {
-    opt->is_some = text != NULL;
-    if (text != NULL) {
-        check_plugin_string_dup(&opt->val, text);
-    }
-}
-
-static void shield(outcome_t *ret, const char *status, const char *color) {
-    ret->tag = KUBE_SHIELDS_PLUGIN_TYPES_OUTCOME_SHIELD;
-    option_set(&ret->val.shield.label, NULL);
-    check_plugin_string_dup(&ret->val.shield.status, status);
-    option_set(&ret->val.shield.color, color);
-}
-
-static void raw(outcome_t *ret, const char *text, size_t len) {
-    ret->tag = KUBE_SHIELDS_PLUGIN_TYPES_OUTCOME_RAW;
-    check_plugin_string_dup_n(&ret->val.raw, text, len);
-}
+#include "kube_shields.h"
 
 // --- the checks ----------------------------------------------------------------------
 
-static bool check_running(const context_t *ctx, outcome_t *ret) {
+static bool check_running(const context_t *ctx, outcome_t *ret, string_t *err) {
+    (void)err;  // these checks never fail
     size_t total = ctx->pods.len, up = 0;
     for (size_t i = 0; i < total; i++) {
         up += string_is(&ctx->pods.ptr[i].phase, "Running");
@@ -95,7 +35,8 @@ static bool check_running(const context_t *ctx, outcome_t *ret) {
     return true;
 }
 
-static bool check_release(const context_t *ctx, outcome_t *ret) {
+static bool check_release(const context_t *ctx, outcome_t *ret, string_t *err) {
+    (void)err;
     const string_t *release = config_get(ctx, "release");
     if (release == NULL) {
         raw(ret, "unknown", strlen("unknown"));
@@ -142,7 +83,8 @@ static int compare_text(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool check_version(const context_t *ctx, outcome_t *ret) {
+static bool check_version(const context_t *ctx, outcome_t *ret, string_t *err) {
+    (void)err;
     const string_t *port_value = config_get(ctx, "port");
     const string_t *path_value = config_get(ctx, "path");
     char *port = port_value ? cstr(port_value) : strdup("8080");
@@ -203,47 +145,13 @@ static bool check_version(const context_t *ctx, outcome_t *ret) {
     return true;
 }
 
-// --- the exports ---------------------------------------------------------------------
+// --- the checks this plugin offers, in order -------------------------------------------
 
-typedef bool (*check_fn)(const context_t *ctx, outcome_t *ret);
-
-static const struct {
-    const char *name;
-    const char *description;
-    check_fn run;
-} CHECKS[] = {
+const check_t CHECKS[] = {
     {"running", "Running pods out of all: green when all run, red otherwise.", check_running},
     {"release", "The release named in the settings' [config] (`release = \"...\"`).",
      check_release},
     {"version", "What each pod answers on http://<pod IP>:<port><path> (config `port`, `path`).",
      check_version},
 };
-#define CHECK_COUNT (sizeof CHECKS / sizeof CHECKS[0])
-
-void exports_kube_shields_plugin_checks_list_checks(
-    exports_kube_shields_plugin_checks_list_check_info_t *ret) {
-    ret->len = CHECK_COUNT;
-    ret->ptr = calloc(CHECK_COUNT, sizeof *ret->ptr);
-    for (size_t i = 0; i < CHECK_COUNT; i++) {
-        check_plugin_string_dup(&ret->ptr[i].name, CHECKS[i].name);
-        option_set(&ret->ptr[i].description, CHECKS[i].description);
-    }
-}
-
-bool exports_kube_shields_plugin_checks_run_check(string_t *name, context_t *ctx,
-                                                  outcome_t *ret, string_t *err) {
-    bool ok = false;
-    size_t i = 0;
-    while (i < CHECK_COUNT && !string_is(name, CHECKS[i].name)) i++;
-    if (i < CHECK_COUNT) {
-        ok = CHECKS[i].run(ctx, ret);
-    } else {
-        char message[128];
-        snprintf(message, sizeof message, "no check named `%.*s`", (int)name->len,
-                 (const char *)name->ptr);
-        check_plugin_string_dup(err, message);
-    }
-    check_plugin_string_free(name);
-    kube_shields_plugin_types_context_free(ctx);
-    return ok;
-}
+const size_t CHECK_COUNT = sizeof CHECKS / sizeof CHECKS[0];

@@ -22,63 +22,70 @@ pub enum Lang {
 /// A file of a project: its path and its text, both with `{placeholders}`.
 type Template = (&'static str, &'static str);
 
-impl Lang {
+/// What a language's project is made of.
+struct LangSpec {
+    /// Shown in the README.
+    name: &'static str,
+    /// The guide's file name under `docs/plugins/`.
+    guide: &'static str,
     /// The language's own files; the first is the check's source.
-    fn templates(self) -> &'static [Template] {
-        match self {
-            Lang::Python => &[("{service}.py", include_str!("../templates/python/check.py"))],
-            Lang::Js => &[("{service}.js", include_str!("../templates/js/check.js"))],
-            Lang::Rust => &[
-                ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
-                ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
-                ("build.sh", include_str!("../templates/rust/build.sh")),
-            ],
-            Lang::C => &[
-                ("{service}.c", include_str!("../templates/c/check.c")),
-                ("build.sh", include_str!("../templates/c/build.sh")),
-            ],
-        }
-    }
+    templates: &'static [Template],
+    /// The file that goes into the plugin directory.
+    plugin: &'static str,
+    /// What `build.sh` does, for the README; `None`: nothing to build.
+    build: Option<&'static str>,
+}
 
-    fn name(self) -> &'static str {
+impl Lang {
+    fn spec(self) -> LangSpec {
         match self {
-            Lang::Python => "Python",
-            Lang::Js => "JavaScript",
-            Lang::Rust => "Rust",
-            Lang::C => "C",
-        }
-    }
-
-    fn guide(self) -> &'static str {
-        match self {
-            Lang::Python => "python",
-            Lang::Js => "js",
-            Lang::Rust => "rust",
-            Lang::C => "c",
-        }
-    }
-
-    /// The file that goes into the plugin directory, and what builds it (for the README).
-    fn plugin_and_build_note(self) -> (&'static str, &'static str) {
-        match self {
-            Lang::Python => ("{service}.py", ""),
-            Lang::Js => ("{service}.js", ""),
-            Lang::Rust => (
-                "{service}.wasm",
-                " `build.sh` builds `{service}.wasm` (Rust's `wasm32-wasip2` target, added if \
-                 missing; the plugin SDK from the kube-shields checkout at `{sdk}`).",
-            ),
-            Lang::C => (
-                "{service}.wasm",
-                " `build.sh` builds `{service}.wasm` (clang-19 and wasi-libc, installed if missing; \
-                 the C bindings from the kube-shields checkout at `{sdk}`).",
-            ),
+            Lang::Python => LangSpec {
+                name: "Python",
+                guide: "python",
+                templates: &[("{service}.py", include_str!("../templates/python/check.py"))],
+                plugin: "{service}.py",
+                build: None,
+            },
+            Lang::Js => LangSpec {
+                name: "JavaScript",
+                guide: "js",
+                templates: &[("{service}.js", include_str!("../templates/js/check.js"))],
+                plugin: "{service}.js",
+                build: None,
+            },
+            Lang::Rust => LangSpec {
+                name: "Rust",
+                guide: "rust",
+                templates: &[
+                    ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+                    ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
+                    ("build.sh", include_str!("../templates/rust/build.sh")),
+                ],
+                plugin: "{service}.wasm",
+                build: Some(
+                    " `build.sh` builds `{service}.wasm` (Rust's `wasm32-wasip2` target, added if \
+                     missing; the plugin SDK from the kube-shields checkout at `{sdk}`).",
+                ),
+            },
+            Lang::C => LangSpec {
+                name: "C",
+                guide: "c",
+                templates: &[
+                    ("{service}.c", include_str!("../templates/c/check.c")),
+                    ("build.sh", include_str!("../templates/c/build.sh")),
+                ],
+                plugin: "{service}.wasm",
+                build: Some(
+                    " `build.sh` builds `{service}.wasm` (clang-19 and wasi-libc, installed if \
+                     missing; the C bindings from the kube-shields checkout at `{sdk}`).",
+                ),
+            },
         }
     }
 
     /// Whether the project builds against a kube-shields source checkout (SDK, bindings tool).
     pub fn needs_checkout(self) -> bool {
-        matches!(self, Lang::Rust | Lang::C)
+        self.spec().build.is_some()
     }
 }
 
@@ -150,30 +157,30 @@ pub fn write_project(
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(NewProjectError::NotEmpty(dir.to_owned()));
     }
+    let spec = lang.spec();
     let checkout = match checkout.map(Path::to_owned).or_else(default_checkout) {
         Some(checkout) => std::path::absolute(&checkout).unwrap_or(checkout),
-        None if lang.needs_checkout() => return Err(NewProjectError::NoCheckout(lang.name())),
+        None if spec.build.is_some() => return Err(NewProjectError::NoCheckout(spec.name)),
         None => PathBuf::new(),
     };
-    let (plugin, build_note) = lang.plugin_and_build_note();
-    let try_command = if lang.needs_checkout() {
-        format!("./build.sh && kube-shields check {plugin} --pods pods.json")
-    } else {
-        format!("kube-shields check {plugin} --pods pods.json")
+    let plugin = spec.plugin;
+    let try_command = match spec.build {
+        Some(_) => format!("./build.sh && kube-shields check {plugin} --pods pods.json"),
+        None => format!("kube-shields check {plugin} --pods pods.json"),
     };
     // A crate name may not contain `.`; Cargo names the artefact with `_` for `-`.
     let crate_name = service.replace('.', "-");
     let placeholders = [
-        ("{build_note}", build_note.to_owned()),
+        ("{build_note}", spec.build.unwrap_or_default().to_owned()),
         ("{try}", try_command),
         ("{plugin}", plugin.to_owned()),
         ("{service}", service.clone()),
         ("{crate}", crate_name.clone()),
         ("{lib}", crate_name.replace('-', "_")),
         ("{sdk}", checkout.display().to_string()),
-        ("{language}", lang.name().to_owned()),
-        ("{guide}", lang.guide().to_owned()),
-        ("{source}", lang.templates()[0].0.to_owned()),
+        ("{language}", spec.name.to_owned()),
+        ("{guide}", spec.guide.to_owned()),
+        ("{source}", spec.templates[0].0.to_owned()),
     ];
     // In order: earlier values may hold later placeholders.
     let fill = |template: &str| {
@@ -193,7 +200,7 @@ pub fn write_project(
         move |source| NewProjectError::Write { path, source }
     };
     let mut files = Vec::new();
-    for (name, text) in lang.templates().iter().chain(&common) {
+    for (name, text) in spec.templates.iter().chain(&common) {
         let path = dir.join(fill(name));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(write_error(parent))?;

@@ -112,8 +112,7 @@ impl PluginEngine {
     ) -> Result<LoadedPlugin, PluginError> {
         let script = Arc::new(script.checked()?);
         let pre = runtime.pre.clone();
-        LoadedPlugin::list_checks(service, pre, Some(script), settings, self.threads.clone())
-            .await
+        LoadedPlugin::list_checks(service, pre, Some(script), settings, self.threads.clone()).await
     }
 
     /// Compiles (on the blocking pool) and prepares a plugin.

@@ -115,11 +115,7 @@ fn lower_priority() {
         let thread = libc::gettid() as libc::id_t;
         *libc::__errno_location() = 0;
         let current = libc::getpriority(libc::PRIO_PROCESS, thread);
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            thread,
-            (current + NICER_BY).min(19),
-        )
+        libc::setpriority(libc::PRIO_PROCESS, thread, (current + NICER_BY).min(19))
     };
     if result != 0 {
         tracing::debug!(error = %std::io::Error::last_os_error(), "plugin thread keeps its CPU priority");
@@ -175,7 +171,10 @@ mod tests {
         let caller = nice();
         let threads = PluginThreads::new(1).unwrap();
         let alone = threads.run(async { Ok(nice()) }).await.unwrap();
-        assert_eq!(alone, caller, "a free slot: executed at once on the caller's thread");
+        assert_eq!(
+            alone, caller,
+            "a free slot: executed at once on the caller's thread"
+        );
 
         let (busy, is_busy) = std::sync::mpsc::channel();
         let holder = tokio::spawn(threads.run(async move {

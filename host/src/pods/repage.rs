@@ -141,8 +141,7 @@ where
             };
             parts.headers.remove(header::CONTENT_LENGTH);
             parts.headers.remove(header::TRANSFER_ENCODING);
-            let (status, body) = hand_out(&held, in_progress).await?;
-            parts.status = status;
+            let body = hand_out(&held, in_progress).await?;
             Ok(Response::from_parts(parts, body))
         })
     }
@@ -191,15 +190,12 @@ async fn next_page(
             }
         }
     };
-    let (status, body) = hand_out(&held, in_progress).await?;
-    Ok(json_response(status, body))
+    let body = hand_out(&held, in_progress).await?;
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// Waits for the list's next page; keeps the list for the page after, if any.
-async fn hand_out(
-    held: &Mutex<Held>,
-    mut list: ListInProgress,
-) -> Result<(StatusCode, Box<DynBody>), BoxError> {
+async fn hand_out(held: &Mutex<Held>, mut list: ListInProgress) -> Result<Box<DynBody>, BoxError> {
     let page = list
         .pages
         .recv()
@@ -222,7 +218,7 @@ async fn hand_out(
             metadata
         }
     };
-    Ok((StatusCode::OK, page_body(&metadata, &page.items)))
+    Ok(page_body(&metadata, &page.items))
 }
 
 /// A `PodList` of `items` (comma-separated pods).
@@ -269,10 +265,7 @@ fn boxed(bytes: Bytes) -> Box<DynBody> {
 
 /// Reads a list response in the background: the body's chunks go to a parser on a blocking
 /// thread, whose pages come out of the returned channel. Dropping the channel stops both.
-fn read_list(
-    mut body: Box<DynBody>,
-    page_size: usize,
-) -> mpsc::Receiver<Result<Page, BoxError>> {
+fn read_list(mut body: Box<DynBody>, page_size: usize) -> mpsc::Receiver<Result<Page, BoxError>> {
     let (chunks, received) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let (pages, pages_out) = mpsc::channel(PAGES_AHEAD);
     let parsed = pages.clone();
@@ -498,7 +491,10 @@ mod tests {
         let mut params = ListParams::default().limit(limit);
         loop {
             let page = api.list(&params).await.expect("page");
-            assert!(page.items.len() <= limit as usize, "a page holds at most `limit` pods");
+            assert!(
+                page.items.len() <= limit as usize,
+                "a page holds at most `limit` pods"
+            );
             pods.extend(page.items.into_iter().map(PodInfo::from));
             match page.metadata.continue_.filter(|t| !t.is_empty()) {
                 Some(token) => {
@@ -506,7 +502,10 @@ mod tests {
                     params = params.continue_token(&token);
                 }
                 None => {
-                    assert!(page.metadata.resource_version.is_some(), "the last page has it");
+                    assert!(
+                        page.metadata.resource_version.is_some(),
+                        "the last page has it"
+                    );
                     return (pods, tokens);
                 }
             }
@@ -541,9 +540,15 @@ mod tests {
     async fn a_token_of_a_list_started_over_is_expired() {
         let whole = server(ListMode::Whole, 20).await;
         let api = Api::<PartialPod>::all(client(&whole, true));
-        let first = api.list(&ListParams::default().limit(5)).await.expect("list");
+        let first = api
+            .list(&ListParams::default().limit(5))
+            .await
+            .expect("list");
         let old = first.metadata.continue_.expect("more pages");
-        let again = api.list(&ListParams::default().limit(5)).await.expect("list again");
+        let again = api
+            .list(&ListParams::default().limit(5))
+            .await
+            .expect("list again");
 
         let error = api
             .list(&ListParams::default().limit(5).continue_token(&old))
@@ -565,11 +570,17 @@ mod tests {
     async fn unlimited_lists_and_watches_are_answered_as_before() {
         let whole = server(ListMode::Whole, 3).await;
         let api = Api::<PartialPod>::namespaced(client(&whole, true), "team-0");
-        let all = api.list(&ListParams::default()).await.expect("list without limit");
+        let all = api
+            .list(&ListParams::default())
+            .await
+            .expect("list without limit");
         assert_eq!(all.items.len(), 1);
         let version = all.metadata.resource_version.expect("resource version");
 
-        let events = api.watch(&WatchParams::default(), &version).await.expect("watch");
+        let events = api
+            .watch(&WatchParams::default(), &version)
+            .await
+            .expect("watch");
         let mut events = std::pin::pin!(events);
         whole.upsert(PodBuilder::new("team-0", "api-1").build());
         let event = events.try_next().await.expect("event").expect("an event");

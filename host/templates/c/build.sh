@@ -58,7 +58,7 @@ mkdir -p "$work/bindings" "$work/sysroot/include" "$work/sysroot/lib" "$out"
 ln -sfn "$wasi_include" "$work/sysroot/include/wasm32-wasip1"
 ln -sfn "$wasi_lib" "$work/sysroot/lib/wasm32-wasip1"
 
-# check_plugin.h, check_plugin.c, check_plugin_component_type.o
+# check_plugin.h, check_plugin.c, check_plugin_component_type.o; kube_shields.h, kube_shields.c
 cargo run --quiet --locked --manifest-path "$src/Cargo.toml" -p kube-shields-wit-c -- "$work/bindings"
 
 # -nodefaultlibs -lc <builtins>: clang 19 looks for the builtins under
@@ -66,7 +66,8 @@ cargo run --quiet --locked --manifest-path "$src/Cargo.toml" -p kube-shields-wit
 "$cc" --target=wasm32-wasip1 --sysroot="$work/sysroot" -mexec-model=reactor \
   -Oz -flto -Wall -Wextra -Werror \
   -I"$work/bindings" \
-  "$project/$service.c" "$work/bindings/check_plugin.c" "$work/bindings/check_plugin_component_type.o" \
+  "$project/$service.c" "$work/bindings/kube_shields.c" \
+  "$work/bindings/check_plugin.c" "$work/bindings/check_plugin_component_type.o" \
   -nodefaultlibs -lc "$builtins" \
   -Wl,--gc-sections -Wl,--strip-all \
   -o "$out/$service.wasm"

@@ -1,6 +1,7 @@
 //! Writes the C bindings of the kube-shields `check-plugin` world: `check_plugin.h`,
 //! `check_plugin.c` and `check_plugin_component_type.o` (the world's component type, which
-//! must be linked into the plugin).
+//! must be linked into the plugin), and beside them `kube_shields.h` and `kube_shields.c`: the
+//! helpers every check in C uses and the two exports over the plugin's table of checks.
 //!
 //! ```text
 //! kube-shields-wit-c [--wit <dir>] [--world <name>] <out-dir>
@@ -14,6 +15,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use wit_bindgen_core::Files;
 use wit_bindgen_core::wit_parser::Resolve;
+
+/// The helpers and exports over the bindings, the same for every plugin.
+const SUPPORT: [(&str, &str); 2] = [
+    ("kube_shields.h", include_str!("../c/kube_shields.h")),
+    ("kube_shields.c", include_str!("../c/kube_shields.c")),
+];
 
 const USAGE: &str = "usage: kube-shields-wit-c [--wit <dir>] [--world <name>] <out-dir>";
 
@@ -63,7 +70,8 @@ fn run() -> Result<()> {
     let files = generate(&args.wit, &args.world)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    for (name, contents) in files.iter() {
+    let support = SUPPORT.iter().map(|(name, text)| (*name, text.as_bytes()));
+    for (name, contents) in files.iter().chain(support) {
         let path = args.out.join(name);
         // Unchanged files keep their modification time: `make` and friends skip a rebuild.
         if std::fs::read(&path).is_ok_and(|old| old == contents) {
