@@ -3,7 +3,7 @@
 #   OUT_DIR/python.wasm  componentize-py (pinned in runtimes/python/requirements.txt)
 #   OUT_DIR/js.wasm      QuickJS through jco (pinned in runtimes/js/package-lock.json)
 # Usage: scripts/build-runtimes.sh [OUT_DIR]   (default: target/runtimes)
-# Installs the pinned tools when missing (pip into target/runtime-tools, npm install from the
+# Installs the pinned tools when missing (pip into target/runtime-tools, `npm ci` from the
 # committed lock) and skips a
 # runtime whose inputs (WIT, runtime sources, pins, this script) have not changed.
 # KUBE_SHIELDS_JS_BACKEND=starlingmonkey builds js.wasm with StarlingMonkey instead (to compare).
@@ -57,9 +57,9 @@ else
   # npm writes node_modules/.package-lock.json on install: older than the lock = stale.
   if [[ ! -f "$js/node_modules/.package-lock.json" \
     || "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]]; then
-    # `npm ci` refuses this lock (npm 11 wants every platform's optional binary listed); `npm
-    # install` follows the committed lock all the same.
-    (cd "$js" && npm install --no-audit --no-fund --loglevel=error)
+    # `npm ci`: exactly the committed lock (which lists every platform's optional binary, as
+    # npm 11 wants), never rewriting it, so a build leaves the checkout clean.
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   start=$SECONDS
   case "$js_backend" in

@@ -9,6 +9,13 @@ if ! command -v chromium >/dev/null; then
 fi
 "$root/scripts/build-plugins.sh"
 "$root/scripts/build-runtimes.sh"
+# The tests' Python helpers (host/tests/support: the Prometheus client library parses /metrics)
+# share the runtime tools' venv.
+venv="$root/target/runtime-tools/venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qxF -f "$root/host/tests/support/requirements.txt"; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/host/tests/support/requirements.txt"
+fi
 "$root/example-plugins/c/build.sh"
 cd "$root"
 cargo test --workspace --locked

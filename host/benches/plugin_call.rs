@@ -54,6 +54,7 @@ fn web_pod(n: usize) -> Arc<PodInfo> {
             restart_count: 0,
             state: "running".into(),
             reason: None,
+            finished: None,
         }],
     })
 }

@@ -111,6 +111,7 @@ async fn measure(pods: u32, mode: &str) {
         namespaces: Vec::new(),
         exclude: vec!["kube-system".to_owned()],
         label_selector: None,
+        watch_timeout: kube_shields::pods::DEFAULT_WATCH_TIMEOUT,
     };
     let task = source::start(config, Arc::clone(&shared))
         .await

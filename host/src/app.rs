@@ -63,9 +63,12 @@ pub enum AppError {
     /// The plugin engine cannot start.
     #[error("plugin engine: {0}")]
     Engine(#[source] PluginError),
-    /// The plugin directory or the compile cache cannot be used.
+    /// The plugin directory cannot be used.
     #[error("setting PLUGIN_DIR: {0}")]
-    Plugins(#[from] PluginDirError),
+    Plugins(#[source] PluginDirError),
+    /// The compile cache cannot be used (the text names the setting).
+    #[error(transparent)]
+    CompileCache(PluginDirError),
 }
 
 impl AppError {
@@ -78,6 +81,7 @@ impl AppError {
             AppError::Pods(_) => "pods",
             AppError::Engine(_) => "engine",
             AppError::Plugins(_) => "plugins",
+            AppError::CompileCache(_) => "compile_cache",
         }
     }
 }
@@ -121,7 +125,24 @@ impl App {
             Some(source) => {
                 let engine = PluginEngine::with_cpus(config.checks.plugin_cpus);
                 let engine = Arc::new(engine.map_err(AppError::Engine)?);
-                PluginDir::open(source, engine, config.cache_dir, config.runtime_dir).await?
+                // A directory loads in the background (the server listens meanwhile, not ready
+                // until it is done); one file (`check`) is loaded before this returns.
+                let (cache_dir, runtime_dir) = (config.cache_dir, config.runtime_dir);
+                let opened = match &source {
+                    PluginSource::Directory(_) => {
+                        PluginDir::start(source, engine, cache_dir, runtime_dir).await
+                    }
+                    PluginSource::File { .. } => {
+                        PluginDir::open(source, engine, cache_dir, runtime_dir).await
+                    }
+                };
+                opened
+                    .map_err(|error| match error {
+                        PluginDirError::CacheDir { .. } | PluginDirError::CacheDirUnsafe { .. } => {
+                            AppError::CompileCache(error)
+                        }
+                        error => AppError::Plugins(error),
+                    })?
             }
             None => PluginDir::empty(),
         };

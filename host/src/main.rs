@@ -128,6 +128,11 @@ struct ServeArgs {
     /// Seconds the pod watch may fail before health badges say they are stale.
     #[arg(long, env = "STALE_AFTER", default_value_t = 60)]
     stale_after: u64,
+    /// Seconds one pod watch request lasts before the API server ends it and the next starts.
+    /// A scope the API server has not answered for this long (plus a sixth, 1 to 15 s) counts
+    /// as failing, so badges of a hung API server turn stale after --stale-after more.
+    #[arg(long, env = "WATCH_TIMEOUT", default_value_t = kube_shields::pods::DEFAULT_WATCH_TIMEOUT.as_secs())]
+    watch_timeout: u64,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -284,6 +289,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             namespaces: args.kube.namespaces.clone(),
             exclude: args.kube.exclude_namespaces.clone(),
             label_selector: args.kube.label_selector.clone(),
+            watch_timeout: Duration::from_secs(args.watch_timeout.max(1)),
         },
         plugins: args.plugins.clone().map(PluginSource::Directory),
         cache_dir: args.cache_dir.clone(),
@@ -307,13 +313,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             result_ttl: Duration::from_secs(args.peer_result_cache_seconds),
         },
     };
-    let app = App::new(config).await?;
+    let mode = match &config.server.mode {
+        Mode::Private => "private".to_owned(),
+        Mode::Public { peers } if peers.is_empty() => "public, no peers".to_owned(),
+        Mode::Public { peers } => format!("public, peers {}", peers.join(" ")),
+    };
+    let pods = match &args.pods_file {
+        Some(path) => format!("pods file {}", path.display()),
+        None => "the cluster's API server".to_owned(),
+    };
+    let plugins = args.plugins.as_ref().map_or_else(
+        || "none".to_owned(),
+        |dir| format!("{} ({} files)", dir.display(), count_files(dir)),
+    );
+    tracing::info!(mode, pods, plugins, "starting");
+    // Bound before anything slow starts, so the address is known to be usable at once.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("setting --listen: cannot listen on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    let app = App::new(config).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening; ready once pods are listed and plugins loaded (/readyz)");
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Visible files in the plugin directory, for the start-up line.
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+            .count()
+    })
 }
 
 impl KubeArgs {
@@ -371,9 +402,8 @@ fn user_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    let dir = base.join("kube-shields");
-    std::fs::create_dir_all(&dir).ok()?;
-    Some(dir)
+    // Created by the compile cache itself, owner-only (it refuses a folder others can write).
+    Some(base.join("kube-shields"))
 }
 
 fn new_project(args: &NewArgs) -> anyhow::Result<()> {

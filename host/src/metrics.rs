@@ -1,5 +1,6 @@
-//! Prometheus metrics: requests, latency, plugin runs and the result cache, plus gauges read
-//! from the pod index, its watch and the plugin directory at scrape time.
+//! Prometheus metrics: requests, latency, plugin runs and their duration, and the result cache,
+//! plus values read from the pod index, its watch and the plugin directory at scrape time.
+//! Exposed in both formats Prometheus reads ([`MetricsFormat`]); counters end in `_total`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -36,6 +37,18 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    plugin: String,
+    check: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    wasmtime: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ScopeLabels {
     scope: String,
 }
@@ -49,6 +62,28 @@ struct PeerLabels {
 struct CacheLabels {
     result: &'static str,
 }
+
+/// The exposition format of `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsFormat {
+    /// OpenMetrics 1.0 (`application/openmetrics-text`), what Prometheus asks for first.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4 (`text/plain`), for every other scraper.
+    Text,
+}
+
+impl MetricsFormat {
+    /// The `Content-Type` of a body in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            MetricsFormat::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            MetricsFormat::Text => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+/// wasmtime's version, for `kube_shields_build_info` (compiled plugins are tied to it).
+const WASMTIME_VERSION: &str = "48.0.8";
 
 /// A route template as the `route` label of the request metrics.
 #[derive(Debug, Clone, Copy)]
@@ -64,10 +99,15 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     plugin_runs: Family<RunLabels, Counter>,
+    plugin_call_duration: Family<CallLabels, Histogram>,
     cache: Family<CacheLabels, Counter>,
     pods: Gauge,
     plugins_loaded: Gauge,
-    reload_errors: Gauge,
+    /// Counted by the plugin directory; brought up to its count at each scrape.
+    reload_errors: Counter,
+    reload_panics: Counter,
+    /// Scrapes bring the counters above up to date one at a time.
+    scraping: Mutex<()>,
     watch_healthy: Family<ScopeLabels, Gauge>,
     watch_last_success: Family<ScopeLabels, Gauge>,
     peer_up: Family<PeerLabels, Gauge>,
@@ -86,8 +126,8 @@ impl Default for Metrics {
             requests.clone(),
         );
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
-            // 50 µs .. ~1.6 s
-            || Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            // 50 µs .. ~6.6 s: past the peer timeout (3 s), which bounds a remote badge.
+            || Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
         );
         registry.register(
             "http_request_duration_seconds",
@@ -99,6 +139,15 @@ impl Default for Metrics {
             "plugin_runs",
             "Plugin check runs by plugin, check and outcome",
             plugin_runs.clone(),
+        );
+        let plugin_call_duration = Family::<CallLabels, Histogram>::new_with_constructor(
+            // 10 µs .. ~10 s: a trivial call to one past a long deadline.
+            || Histogram::new(exponential_buckets(0.000_01, 4.0, 11)),
+        );
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Plugin check calls (fresh instance to answer, waiting for a CPU slot included) by plugin and check",
+            plugin_call_duration.clone(),
         );
         let cache = Family::default();
         registry.register(
@@ -114,11 +163,29 @@ impl Default for Metrics {
             "Plugins with a loaded version",
             plugins_loaded.clone(),
         );
-        let reload_errors = Gauge::default();
+        let reload_errors = Counter::default();
         registry.register(
             "plugin_load_errors",
-            "Plugin loads that failed since start",
+            "Plugin, settings and directory loads that failed",
             reload_errors.clone(),
+        );
+        let reload_panics = Counter::default();
+        registry.register(
+            "plugin_reload_panics",
+            "Plugin directory rescans that panicked (survived: the plugins then serving stay)",
+            reload_panics.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                wasmtime: WASMTIME_VERSION,
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "The running build: its version and wasmtime's (always 1)",
+            build_info,
         );
         let watch_healthy = Family::default();
         registry.register(
@@ -167,10 +234,13 @@ impl Default for Metrics {
             requests,
             latency,
             plugin_runs,
+            plugin_call_duration,
             cache,
             pods,
             plugins_loaded,
             reload_errors,
+            reload_panics,
+            scraping: Mutex::default(),
             watch_healthy,
             watch_last_success,
         }
@@ -228,13 +298,32 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with the gauges read from the pods and plugins now.
-    pub fn render(&self, pods: &SharedIndex, plugins: &PluginDir, peers: &[PeerStatus]) -> String {
+    /// Times one plugin check call.
+    pub fn observe_plugin_call(&self, plugin: &str, check: &str, seconds: f64) {
+        let labels = CallLabels {
+            plugin: plugin.to_owned(),
+            check: check.to_owned(),
+        };
+        self.plugin_call_duration
+            .get_or_create(&labels)
+            .observe(seconds);
+    }
+
+    /// The exposition in `format`, with the values read from the pods and plugins now.
+    pub fn render(
+        &self,
+        pods: &SharedIndex,
+        plugins: &PluginDir,
+        peers: &[PeerStatus],
+        format: MetricsFormat,
+    ) -> String {
+        let _scraping = self.scraping.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.pods.set(gauge(pods.current().pod_count() as u64));
         self.plugins_loaded
             .set(gauge(plugins.current().services().count() as u64));
-        self.reload_errors.set(gauge(plugins.reload_errors()));
+        catch_up(&self.reload_errors, plugins.reload_errors());
+        catch_up(&self.reload_panics, plugins.reload_panics());
         for (scope, health) in pods.watch_health().scopes() {
             let labels = ScopeLabels { scope };
             self.watch_healthy
@@ -268,6 +357,65 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
-        text
+        match format {
+            MetricsFormat::OpenMetrics => text,
+            MetricsFormat::Text => text_format(&text),
+        }
+    }
+}
+
+/// Brings a counter up to a count kept elsewhere (counts only grow).
+fn catch_up(counter: &Counter, count: u64) {
+    let have = counter.get();
+    if count > have {
+        counter.inc_by(count - have);
+    }
+}
+
+/// The Prometheus text format 0.0.4 of an OpenMetrics exposition, which differs in three ways
+/// here: a counter family is named with its `_total` (so its samples are not read as
+/// `unknown`), there are no `# UNIT` lines, and no `# EOF`.
+fn text_format(open_metrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open_metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(open_metrics.len());
+    for line in open_metrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let comment = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| Some((prefix, line.strip_prefix(prefix)?)));
+        match comment {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                if counters.contains(name) {
+                    text.push_str(&format!("{prefix}{name}_total {tail}"));
+                } else {
+                    text.push_str(line);
+                }
+            }
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_format_names_counters_with_their_total_and_has_no_eof() {
+        let open_metrics = "# HELP x_requests Requests.\n# TYPE x_requests counter\n\
+            x_requests_total{route=\"/\"} 3\n# HELP x_pods Pods.\n# TYPE x_pods gauge\nx_pods 5\n# EOF\n";
+        assert_eq!(
+            text_format(open_metrics),
+            "# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\n\
+             x_requests_total{route=\"/\"} 3\n# HELP x_pods Pods.\n# TYPE x_pods gauge\nx_pods 5\n"
+        );
     }
 }

@@ -276,6 +276,27 @@ fn a_file_that_is_not_a_plugin_exits_2_with_one_line() {
     assert!(stderr.contains("no `\\0asm` header"), "{stderr}");
 }
 
+/// Issue 23's 21 bytes: a core module whose code section claims more bytes than the file has
+/// (it panicked inside wit-component, and `check` exited 101).
+const OVERRUNNING_CORE_MODULE: &[u8] =
+    b"\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x64\x01";
+
+#[test]
+fn a_malformed_core_module_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("crash.wasm");
+    std::fs::write(&plugin, OVERRUNNING_CORE_MODULE).unwrap();
+    let output = check_binary(dir.path(), &[plugin.to_str().unwrap()]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("crash.wasm: not a WebAssembly component: invalid core module: "),
+        "{stderr}"
+    );
+}
+
 /// `kube-shields new --lang <lang>`, then the README's one command (`./build.sh && kube-shields
 /// check ...` or just `kube-shields check ...`), in the new project, unchanged. CI has every
 /// toolchain: `scripts/test.sh` builds the runtimes and installs clang-19 before the tests.

@@ -47,10 +47,9 @@ fn web(namespace: &str, n: u32) -> PodBuilder {
 
 fn kube_source(connection: KubeConnection, namespaces: &[&str]) -> PodSourceConfig {
     PodSourceConfig {
-        origin: PodOrigin::Kube(connection),
         namespaces: namespaces.iter().map(|ns| (*ns).to_owned()).collect(),
         exclude: vec!["kube-system".to_owned()],
-        label_selector: None,
+        ..PodSourceConfig::all(PodOrigin::Kube(connection))
     }
 }
 
@@ -291,10 +290,9 @@ async fn label_selector_and_excluded_namespaces_filter_on_the_server() {
             .build(),
     );
     let config = PodSourceConfig {
-        origin: PodOrigin::Kube(proxy(&fake)),
-        namespaces: Vec::new(),
         exclude: vec!["monitoring".to_owned()],
         label_selector: Some("tier=front".to_owned()),
+        ..PodSourceConfig::all(PodOrigin::Kube(proxy(&fake)))
     };
     let (shared, _task) = synced(config).await;
     assert_eq!(services(&shared), expect(&[("web", 1)]));

@@ -484,3 +484,69 @@ async fn a_peer_without_a_catalog_route_is_read_service_by_service() {
         json!({"schemaVersion": 1, "label": "health", "message": "1/2 (0 restarts)", "color": "red"})
     );
 }
+
+/// An older peer that lists 1,000 services and answers each one's checks after 2 s (within a
+/// request's timeout): its legacy crawl, 16 at a time, would take about 125 s.
+async fn slow_older_peer() -> String {
+    let names: Vec<String> = (0..1000).map(|n| format!("legacy-{n}")).collect();
+    let router = axum::Router::new()
+        .route(
+            "/services/",
+            axum::routing::get(move || {
+                let names = names.clone();
+                async move { axum::Json(names) }
+            }),
+        )
+        .route(
+            "/services/{name}/",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                axum::Json(json!(["health"]))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+/// Each peer is refreshed on its own, within a deadline (issue 23: a slow legacy peer froze an
+/// honest peer's catalog for about 125 s, its new service 404 meanwhile).
+#[tokio::test]
+async fn a_slow_older_peer_does_not_hold_back_another_peers_catalog() {
+    let slow = slow_older_peer().await;
+    let public = TestServerBuilder::new()
+        .pods(fake_cluster(&[("shop", "web", 1)]).await)
+        .start()
+        .await;
+    let hub = TestServerBuilder::new()
+        .peers(&[&slow, &public.base])
+        .start()
+        .await;
+    eventually("the honest peer's badge", WITHIN, async || {
+        (hub.get("/_/web/health/").await.status() == StatusCode::FOUND).then_some(())
+    })
+    .await;
+    public.fake.as_ref().unwrap().upsert(
+        PodBuilder::new("shop", "search-6c9d-xyz12")
+            .deployment("search", "6c9d")
+            .build(),
+    );
+    let answer = eventually("the honest peer's new service", WITHIN, async || {
+        let (status, body) = hub.json("/_/search/health/?format=json").await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await;
+    assert_eq!(answer["message"], "1/1 (0 restarts)");
+    // The slow peer's refresh is abandoned at its deadline (the request timeout, 3 s here).
+    let slow_status = eventually("the slow peer's refresh to be abandoned", WITHIN, async || {
+        let peers = hub.get_signed("/peers").await.json::<Value>().await.ok()?;
+        let slow = peers.as_array()?[0].clone();
+        (slow["up"] == json!(false)).then_some(slow)
+    })
+    .await;
+    assert_eq!(
+        slow_status["last_error"],
+        "catalog refresh took longer than 3 s; abandoned"
+    );
+}

@@ -62,7 +62,7 @@ async fn health_badges_answer_from_either_pod_source(#[case] pods: Pods) {
     );
     assert_eq!(
         server.json("/_/nightly/health/?format=json").await.1,
-        json!({"schemaVersion": 1, "label": "health", "message": "no pods", "color": "lightgrey"})
+        json!({"schemaVersion": 1, "label": "health", "message": "succeeded", "color": "green"})
     );
     assert_eq!(
         server.json("/services/").await,
@@ -292,6 +292,87 @@ async fn plugin_runs_are_bounded(
     assert_eq!(server.json("/_/version/release/?raw").await, (status, body));
 }
 
+/// `/metrics` read by the Prometheus client library's own parsers (Python's
+/// `prometheus_client`, which `scripts/test.sh` installs), in the format the `Accept` header
+/// asks for: every family typed (none `unknown`), counters as counters with their `_total`.
+#[rstest]
+#[case::text(None, "text/plain; version=0.0.4; charset=utf-8", "text")]
+#[case::open_metrics(
+    Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+    "openmetrics"
+)]
+#[tokio::test]
+async fn metrics_parse_in_both_formats(
+    #[case] accept: Option<&str>,
+    #[case] content_type: &str,
+    #[case] format: &str,
+) {
+    let server = TestServerBuilder::new().demo_plugins().start().await;
+    assert_eq!(
+        server.get("/_/version/release/").await.status(),
+        StatusCode::FOUND
+    );
+    let mut request = server.client.get(format!("{}/metrics", server.base));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], content_type);
+    let body = response.text().await.unwrap();
+    let python = common::repo().join("target/runtime-tools/venv/bin/python");
+    let mut parser = std::process::Command::new(&python)
+        .arg(common::repo().join("host/tests/support/parse_metrics.py"))
+        .arg(format)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{}: {err} (scripts/test.sh installs it)", python.display()));
+    use std::io::Write as _;
+    parser.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let output = parser.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{body}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let families: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let type_of = |name: &str| families[name]["type"].as_str().map(str::to_owned);
+    for (name, family) in families.as_object().unwrap() {
+        assert_ne!(family["type"], "unknown", "{name} in {body}");
+    }
+    for (name, kind) in [
+        ("kube_shields_http_requests", "counter"),
+        ("kube_shields_plugin_runs", "counter"),
+        ("kube_shields_plugin_load_errors", "counter"),
+        ("kube_shields_build_info", "gauge"),
+        ("kube_shields_pods", "gauge"),
+        ("kube_shields_http_request_duration_seconds", "histogram"),
+        ("kube_shields_plugin_call_duration_seconds", "histogram"),
+    ] {
+        assert_eq!(type_of(name).as_deref(), Some(kind), "{name} in {body}");
+    }
+    let samples = |name: &str| families[name]["samples"].as_array().unwrap().clone();
+    assert!(
+        samples("kube_shields_plugin_call_duration_seconds")
+            .iter()
+            .any(|sample| sample[1]["plugin"] == "version" && sample[1]["check"] == "release"),
+        "{body}"
+    );
+    // The request histogram reaches past the peer timeout (3 s).
+    assert!(
+        samples("kube_shields_http_request_duration_seconds")
+            .iter()
+            .any(|sample| sample[1]["le"].as_str().and_then(|le| le.parse::<f64>().ok()).is_some_and(|le| le > 3.0 && le.is_finite())),
+        "{body}"
+    );
+    assert_eq!(
+        samples("kube_shields_build_info")[0][1]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
 #[tokio::test]
 async fn plugin_results_are_cached_and_counted() {
     let server = TestServerBuilder::new().demo_plugins().start().await;
@@ -484,21 +565,28 @@ async fn a_cron_job_keeps_its_badge_across_runs() {
     assert_eq!(server.json("/services/").await.1, json!(["nightly"]));
 }
 
-#[tokio::test]
-async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
+/// A server on the fake API server with one `web` pod, badges stale after 1 s without the
+/// watch; and its fresh health badge (endpoint JSON), checked.
+async fn fresh_web_health(builder: TestServerBuilder) -> (common::TestServer, Value) {
     let fake = FakeApiServer::start().await;
     fake.upsert(
         PodBuilder::new("default", "web-7d4b9c-a1")
             .deployment("web", "7d4b9c")
             .build(),
     );
-    let server = TestServerBuilder::new()
+    let server = builder
         .pods(Pods::Fake(fake))
         .stale_after(Duration::from_secs(1))
         .start()
         .await;
     let fresh = json!({"schemaVersion": 1, "label": "health", "message": "1/1 (0 restarts)", "color": "green"});
     assert_eq!(server.json("/_/web/health/?format=json").await.1, fresh);
+    (server, fresh)
+}
+
+#[tokio::test]
+async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
+    let (server, fresh) = fresh_web_health(TestServerBuilder::new()).await;
 
     server.fake.as_ref().unwrap().go_down();
     let stale = eventually("health turns stale", WITHIN, async || {
@@ -535,6 +623,34 @@ async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
         metrics.contains(r#"kube_shields_pod_watch_last_success_timestamp_seconds{scope="*"} "#),
         "{metrics}"
     );
+}
+
+/// A hung API server (the open watch ends, and the next watch request is never answered) reports
+/// no error of its own: its silence past the watch timeout counts as failing (issue 23: 420 s of
+/// silence with `--stale-after 10` left badges fresh).
+#[tokio::test]
+async fn health_badges_turn_stale_while_the_api_server_hangs() {
+    let builder = TestServerBuilder::new().watch_timeout(Duration::from_secs(1));
+    let (server, fresh) = fresh_web_health(builder).await;
+
+    let fake = server.fake.as_ref().unwrap();
+    fake.hold_watches();
+    fake.drop_watches();
+    let stale = eventually("health turns stale", WITHIN, async || {
+        let body = server.json("/_/web/health/?format=json").await.1;
+        (body != fresh).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        stale,
+        json!({"schemaVersion": 1, "label": "health", "message": "stale: 1/1 (0 restarts)", "color": "lightgrey", "isError": true})
+    );
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"kube_shields_pod_watch_healthy{scope="*"} 0"#),
+        "{metrics}"
+    );
+    fake.release_watches();
 }
 
 /// badge-maker 6.0.0 (installed by the badge crate's corpus test, or here) drawing `format`.

@@ -421,6 +421,30 @@ async fn a_spinning_plugin_does_not_hold_the_only_worker() {
     assert_eq!(spin.await.unwrap(), Err(PluginError::Timeout));
 }
 
+/// Time spent waiting for a CPU slot counts against the deadline (issue 23: with a 2 s deadline,
+/// calls queued behind hostile ones answered after 3.3 s and 6.7 s). 200 spinning calls on one
+/// slot take 10 ms turns: the last one's first turn comes about 2 s in, and yet every caller
+/// hears `timeout` at its 200 ms deadline, not at its turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_cpu_slot_counts_against_the_deadline() {
+    let engine = PluginEngine::with_cpus(1).unwrap();
+    let bytes = read(&common::fixture("endless_loop.wat"));
+    let plugin = Arc::new(engine.load("web", &bytes, settings(200)).await.unwrap());
+    let started = std::time::Instant::now();
+    let calls = (0..200).map(|_| {
+        let plugin = Arc::clone(&plugin);
+        tokio::spawn(async move { (plugin.run("spin", &[]).await, started.elapsed()) })
+    });
+    for call in futures::future::join_all(calls).await {
+        let (result, elapsed) = call.unwrap();
+        assert_eq!(result, Err(PluginError::Timeout));
+        assert!(
+            elapsed < Duration::from_millis(1200),
+            "answered {elapsed:?} after the calls started"
+        );
+    }
+}
+
 #[tokio::test]
 async fn memory_under_the_cap_is_granted_and_over_it_is_out_of_memory() {
     let plugin = load("memory_hog.wat").await.unwrap();

@@ -488,10 +488,12 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     assert!(cache.path().join("unrelated.txt").exists());
 }
 
+/// The compiled plugins in the cache (not their authentication codes, nor the cache's key).
 fn cache_artifacts(cache_dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(cache_dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".cwasm"))
         .collect();
     names.sort();
     names
@@ -752,4 +754,183 @@ async fn every_configmap_update_serves_its_new_version() {
         })
         .await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile files (issue 23)
+
+/// Issue 23's 21 bytes: a core module whose code section claims more bytes than the file has.
+/// They panicked inside wit-component: a server started with the file present exited before it
+/// listened, and one hot-dropped ended the reload task for good.
+const OVERRUNNING_CORE_MODULE: &[u8] =
+    b"\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x64\x01";
+
+#[tokio::test]
+async fn a_malformed_core_module_is_a_load_error_and_the_directory_stays_live() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("crash.wasm"), OVERRUNNING_CORE_MODULE).unwrap();
+    let plugins = open(dir.path()).await;
+    let refused = |entry: &PluginEntry| {
+        entry.plugin.is_none()
+            && entry.last_error.as_ref().is_some_and(|error| {
+                error.message.contains(
+                    ".wasm: not a WebAssembly component: invalid core module: ",
+                )
+            })
+    };
+    assert!(refused(plugins.current().get("crash").unwrap()));
+
+    std::fs::write(dir.path().join("again.wasm"), OVERRUNNING_CORE_MODULE).unwrap();
+    wait_for_entry(&plugins, "again", "the hot-dropped copy to be refused", refused).await;
+    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
+    wait_for_answer(&plugins, "web", "v001").await;
+    assert!(plugins.is_loaded(), "the directory is still watched");
+    assert_eq!(plugins.reload_panics(), 0);
+}
+
+#[tokio::test]
+async fn a_link_to_a_file_outside_the_plugin_directory_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let hostname = outside.path().join("hostname");
+    std::fs::write(&hostname, "node-secret-name\n").unwrap();
+    std::os::unix::fs::symlink(&hostname, dir.path().join("web.py")).unwrap();
+    // A link that stays inside (as a ConfigMap's keys do) is followed.
+    std::fs::create_dir(dir.path().join("..data")).unwrap();
+    std::fs::write(
+        dir.path().join("..data/api.wasm"),
+        AnswerPlugin::new("v001").wasm(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..data/api.wasm", dir.path().join("api.wasm")).unwrap();
+    let plugins = open(dir.path()).await;
+    assert_eq!(answer(&plugins, "api").await.as_deref(), Some("v001"));
+    let entry = plugins.current().get("web").unwrap().clone();
+    assert!(entry.plugin.is_none());
+    assert_eq!(entry.sha256, None, "nothing of the file was read");
+    assert_eq!(
+        entry.last_error.unwrap().message,
+        "web.py is a link to a file outside the plugin directory; refused unread (ConfigMap keys \
+         link inside it)"
+    );
+}
+
+#[tokio::test]
+async fn a_cache_directory_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let error = PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine(),
+        Some(cache.path().to_owned()),
+        None,
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "compile cache directory {} (--cache-dir, CACHE_DIR) cannot hold compiled plugins, which \
+             run as code: others can write to it (mode 777); use a directory of this user's own, \
+             e.g. a new subdirectory (it is created owner-only)",
+            cache.path().canonicalize().unwrap().display()
+        )
+    );
+    // A new folder inside it is created owner-only, and accepted.
+    let private = cache.path().join("compiled");
+    PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine(),
+        Some(private.clone()),
+        None,
+    )
+    .await
+    .expect("a private subdirectory is accepted");
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[tokio::test]
+async fn an_artifact_planted_under_another_plugins_hash_is_compiled_again_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().join("compiled");
+    let (web, api) = (AnswerPlugin::new("v001").wasm(), AnswerPlugin::new("evil").wasm());
+    std::fs::write(dir.path().join("web.wasm"), &web).unwrap();
+    std::fs::write(dir.path().join("api.wasm"), &api).unwrap();
+    let open_cached = async || {
+        PluginDir::open(
+            PluginSource::Directory(dir.path().to_owned()),
+            engine(),
+            Some(cache_dir.clone()),
+            None,
+        )
+        .await
+        .unwrap()
+    };
+    drop(open_cached().await);
+    let artifact_of = |bytes: &[u8]| {
+        let prefix = format!("{}-", sha256(bytes));
+        let name = cache_artifacts(&cache_dir)
+            .into_iter()
+            .find(|name| name.starts_with(&prefix))
+            .expect("cached");
+        cache_dir.join(name)
+    };
+    let (web_artifact, api_artifact) = (artifact_of(&web), artifact_of(&api));
+    // An attacker copies api's artifact, and its code, over web's.
+    std::fs::copy(&api_artifact, &web_artifact).unwrap();
+    let mac = |path: &Path| Path::new(&format!("{}.mac", path.display())).to_owned();
+    std::fs::copy(mac(&api_artifact), mac(&web_artifact)).unwrap();
+
+    let warm = open_cached().await;
+    assert_eq!(answer(&warm, "web").await.as_deref(), Some("v001"));
+    assert_eq!(answer(&warm, "api").await.as_deref(), Some("evil"));
+    assert_eq!(
+        warm.compile_counts(),
+        CompileCounts {
+            compiled: 1,
+            from_cache: 1
+        }
+    );
+}
+
+/// Hundreds of scripts written at once, each busy for a few epoch ticks while its checks are
+/// listed (so unbounded loads hold their instances all at once): every one loads (issue 23:
+/// 2,000 scripts and 1,000 components at once left 128–131 plugins failed on the instance
+/// pool's limit, never retried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_scripts_written_at_once_all_load() {
+    const SCRIPTS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    for n in 0..SCRIPTS {
+        let script = format!(
+            "let sum = 0;\nfor (let i = 0; i < 1000000; i++) sum += i;\n\
+             check('answer', 'Answers.', () => 'v{n:03}');\n"
+        );
+        std::fs::write(dir.path().join(format!("s{n:03}.js")), script).unwrap();
+    }
+    let plugins = PluginDir::open(
+        PluginSource::Directory(dir.path().to_owned()),
+        engine(),
+        Some(common::repo().join("target/test-compile-cache")),
+        Some(common::runtime_dir()),
+    )
+    .await
+    .unwrap();
+    let set = plugins.current();
+    let failed: Vec<String> = set
+        .services()
+        .filter_map(|service| {
+            let entry = set.get(service)?;
+            let error = entry.last_error.as_ref()?;
+            Some(format!("{service}: {}", error.message))
+        })
+        .collect();
+    assert_eq!(failed, Vec::<String>::new());
+    assert_eq!(set.services().count(), SCRIPTS);
+    assert_eq!(answer(&plugins, "s299").await.as_deref(), Some("v299"));
 }

@@ -157,6 +157,7 @@ mod tests {
                 total,
                 restarts,
                 color,
+                last_run: None,
             },
             stale: false,
         }
@@ -177,7 +178,7 @@ mod tests {
     #[rstest]
     #[case::health(health(2, 3, 1, Color::RED), "health", "2/3 (1 restart)", "red")]
     #[case::stale_health(
-        Answer::Health { health: Health { ready: 2, total: 2, restarts: 0, color: Color::GREEN }, stale: true },
+        Answer::Health { health: Health { ready: 2, total: 2, restarts: 0, color: Color::GREEN, last_run: None }, stale: true },
         "health", "stale: 2/2 (0 restarts)", "lightgrey")]
     #[case::raw_value_is_orange(plugin(Ok(Outcome::Raw("1.2".into()))), "image", "1.2", "orange")]
     #[case::shield_without_color_is_orange(shield("up", None), "image", "up", "orange")]
@@ -249,6 +250,7 @@ mod tests {
                 total: 1,
                 restarts: 0,
                 color: Color::GREEN,
+                last_run: None,
             },
             stale: true,
         };

@@ -431,9 +431,9 @@ impl Checker {
     }
 
     /// The Prometheus text, with the gauges read now.
-    pub fn metrics_text(&self) -> String {
+    pub fn metrics_text(&self, format: crate::metrics::MetricsFormat) -> String {
         self.metrics
-            .render(&self.pods, &self.plugins, &self.peers.status())
+            .render(&self.pods, &self.plugins, &self.peers.status(), format)
     }
 
     /// The metrics the core and the HTTP layer count into.
@@ -453,14 +453,17 @@ impl Checker {
             check: check.to_owned(),
         };
         let run = || {
-            let (plugin, pods, run_errors) = (
+            let (plugin, pods, run_errors, metrics) = (
                 Arc::clone(plugin),
                 service.pods.clone(),
                 Arc::clone(&self.run_errors),
+                Arc::clone(&self.metrics),
             );
             let (service, check) = (service.name.clone(), check.to_owned());
             async move {
+                let started = std::time::Instant::now();
                 let result = plugin.run(&check, &pods).await;
+                metrics.observe_plugin_call(&service, &check, started.elapsed().as_secs_f64());
                 if let Err(err) = &result {
                     tracing::warn!(plugin = %service, check = %check, error = %err, "plugin check failed");
                     let failure = RunError { message: err.to_string(), at: jiff::Timestamp::now() };

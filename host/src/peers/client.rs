@@ -31,6 +31,9 @@ pub(crate) enum FetchError {
     /// The answer is not what a kube-shields sends.
     #[error("answer is not valid: {0}")]
     Invalid(String),
+    /// A catalog refresh (the legacy crawl included) ran past its deadline.
+    #[error("catalog refresh took longer than {} s; abandoned", .0.as_secs_f64())]
+    TooSlow(std::time::Duration),
 }
 
 /// The one HTTP client for every peer: system roots plus `--peer-ca-file`, timeouts, no redirects.

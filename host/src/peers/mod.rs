@@ -150,6 +150,8 @@ struct Slot {
 pub struct Peers {
     slots: Vec<Arc<Slot>>,
     refresh: Duration,
+    /// `PeerSettings::timeout`: one request's bound.
+    request_timeout: Duration,
     results: ResultCache<RemoteResult>,
     result_ttl: Duration,
 }
@@ -161,6 +163,7 @@ impl Peers {
         Arc::new(Peers {
             slots: Vec::new(),
             refresh: settings.refresh,
+            request_timeout: settings.timeout,
             results: ResultCache::new(1),
             result_ttl: settings.result_ttl,
         })
@@ -201,35 +204,50 @@ impl Peers {
         Ok(Arc::new(Peers {
             slots,
             refresh: settings.refresh,
+            request_timeout: settings.timeout,
             results: ResultCache::new(MAX_RESULT_FETCHES),
             result_ttl: settings.result_ttl,
         }))
     }
 
-    /// Refreshes every catalog now and then every `refresh`, until the handle is aborted.
+    /// Refreshes every catalog now and then every `refresh`, each peer on its own schedule (a
+    /// slow peer never holds back another's refresh), until the handle is aborted.
     pub fn start(self: &Arc<Self>) -> Option<JoinHandle<()>> {
         if self.slots.is_empty() {
             return None;
         }
         let peers = Arc::clone(self);
         Some(tokio::spawn(async move {
-            let mut every = tokio::time::interval(peers.refresh);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                peers.refresh_all().await;
-            }
+            let each_peer = peers.slots.iter().map(|slot| async {
+                let mut every = tokio::time::interval(peers.refresh);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    peers.refresh_one(slot).await;
+                }
+            });
+            futures::future::join_all(each_peer).await;
         }))
     }
 
     /// Fetches every peer's catalog at once; each replaces the cached one as it arrives.
     pub async fn refresh_all(&self) {
-        futures::future::join_all(self.slots.iter().map(|slot| Self::refresh_one(slot))).await;
+        futures::future::join_all(self.slots.iter().map(|slot| self.refresh_one(slot))).await;
     }
 
-    async fn refresh_one(slot: &Slot) {
+    /// How long one refresh of one peer's catalog may take, the legacy service-by-service crawl
+    /// included: the refresh interval, and at least one request's timeout. Past it the refresh
+    /// is abandoned (the last catalog keeps serving) and the next one starts on schedule.
+    fn refresh_deadline(&self) -> Duration {
+        self.refresh.max(self.request_timeout)
+    }
+
+    async fn refresh_one(&self, slot: &Slot) {
         let started = Instant::now();
-        let fetched = slot.client.catalog().await;
+        let deadline = self.refresh_deadline();
+        let fetched = tokio::time::timeout(deadline, slot.client.catalog())
+            .await
+            .unwrap_or(Err(client::FetchError::TooSlow(deadline)));
         let mut status = slot.status.lock().expect("peer status lock");
         match fetched {
             Ok(catalog) => {

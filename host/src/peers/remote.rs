@@ -5,7 +5,7 @@ use kube_shields_badge::Color;
 use serde::Deserialize;
 
 use crate::plugin::{Outcome, cut_status};
-use crate::pods::health::Health;
+use crate::pods::health::{Health, LastRun};
 
 /// What a peer answered for one of its checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,8 @@ enum Wire {
         color: String,
         #[serde(default)]
         stale: bool,
+        #[serde(default, rename = "lastRun")]
+        last_run: Option<LastRun>,
     },
     Raw {
         raw: String,
@@ -60,12 +62,14 @@ pub(crate) fn parse(body: &[u8]) -> Result<RemoteResult, String> {
             restarts,
             color,
             stale,
+            last_run,
         } => RemoteResult::Health {
             health: Health {
                 ready,
                 total,
                 restarts,
                 color: Color::or_fallback(&color),
+                last_run,
             },
             stale,
         },
@@ -93,9 +97,9 @@ mod tests {
 
     #[rstest]
     #[case::health(r#"{"ready":1,"total":2,"restarts":3,"color":"red"}"#, Ok(RemoteResult::Health {
-        health: Health { ready: 1, total: 2, restarts: 3, color: Color::RED }, stale: false }))]
+        health: Health { ready: 1, total: 2, restarts: 3, color: Color::RED, last_run: None }, stale: false }))]
     #[case::unknown_color_is_lightgrey(r#"{"ready":1,"total":1,"restarts":0,"color":"url(x)","stale":true}"#, Ok(RemoteResult::Health {
-        health: Health { ready: 1, total: 1, restarts: 0, color: Color::LIGHTGREY }, stale: true }))]
+        health: Health { ready: 1, total: 1, restarts: 0, color: Color::LIGHTGREY, last_run: None }, stale: true }))]
     #[case::raw(r#"{"raw":"v1"}"#, Ok(RemoteResult::Outcome(Outcome::Raw("v1".into()))))]
     #[case::shield(r#"{"label":null,"status":"<b>up</b>","color":"green"}"#, Ok(RemoteResult::Outcome(Outcome::Shield {
         label: None, status: "<b>up</b>".into(), color: Some("green".into()) })))]
@@ -108,6 +112,18 @@ mod tests {
         #[case] expected: Result<RemoteResult, String>,
     ) {
         assert_eq!(parse(body.as_bytes()), expected);
+    }
+
+    #[test]
+    fn counts_in_a_color_outside_shields_set_keep_their_counts() {
+        let body = r#"{"ready":1,"total":1,"restarts":0,"color":"url(#x)"}"#;
+        let Ok(RemoteResult::Health { health, .. }) = parse(body.as_bytes()) else {
+            panic!("not a health result");
+        };
+        assert_eq!(
+            (health.status_text().as_str(), health.color),
+            ("1/1 (0 restarts)", Color::LIGHTGREY)
+        );
     }
 
     #[test]

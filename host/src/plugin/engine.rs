@@ -145,6 +145,13 @@ fn pre(
     linker: &Linker<CallState>,
     component: &Component,
 ) -> Result<CheckPluginPre<CallState>, PluginError> {
+    unpanicked(PluginError::WrongWorld, || pre_unguarded(linker, component))
+}
+
+fn pre_unguarded(
+    linker: &Linker<CallState>,
+    component: &Component,
+) -> Result<CheckPluginPre<CallState>, PluginError> {
     check_exports(linker.engine(), component)?;
     let instance_pre = linker
         .instantiate_pre(component)
@@ -171,7 +178,37 @@ fn start_epoch_ticker(engine: &Engine) -> Result<(), PluginError> {
     Ok(())
 }
 
+/// Compiles whatever the bytes are, as a load error of that file when a parser panics.
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, PluginError> {
+    unpanicked(PluginError::NotWasm, || compile_unguarded(engine, bytes))
+}
+
+/// Runs one step of preparing a plugin, turning a panic into that plugin's error (made by
+/// `error` from the panic's text). The parsers and encoders a plugin passes through
+/// (wit-component above all) are not all hardened against hostile bytes: a panic there is that
+/// file's load error, never the end of the server or of its reload task.
+fn unpanicked<T>(
+    error: fn(String) -> PluginError,
+    step: impl FnOnce() -> Result<T, PluginError>,
+) -> Result<T, PluginError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        Err(error(format!(
+            "the file crashed the plugin loader ({})",
+            panic_text(panic.as_ref())
+        )))
+    })
+}
+
+/// The text of a caught panic's payload (`panic!` gives a `&str` or a `String`).
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
+}
+
+fn compile_unguarded(engine: &Engine, bytes: &[u8]) -> Result<Component, PluginError> {
     if bytes.is_empty() {
         return Err(PluginError::NotWasm("the file is empty".into()));
     }
@@ -229,6 +266,11 @@ fn encode_core_module(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
     use wasi_preview1_component_adapter_provider::{
         WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
     };
+    // wit-component reads the module's sections before it validates them: validated first, a
+    // malformed module is refused with the parser's reason instead of reaching that code.
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(bytes)
+        .map_err(|err| PluginError::NotWasm(format!("invalid core module: {err}")))?;
     wit_component::ComponentEncoder::default()
         .module(bytes)
         .and_then(|encoder| {

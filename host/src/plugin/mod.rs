@@ -19,6 +19,7 @@ mod script;
 mod settings;
 mod threads;
 
+pub(crate) use engine::panic_text;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use loaded::LoadedPlugin;

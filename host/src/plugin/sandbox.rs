@@ -192,27 +192,39 @@ impl Call<'_> {
         + Send
         + 'static,
     ) -> Result<(R, bool), PluginError> {
+        // The deadline counts from here, the call's start: time spent waiting for a CPU slot
+        // (or on the plugin threads' queue) is part of it, so an answer never comes later than
+        // the deadline, however many calls are queued.
+        let deadline = tokio::time::Instant::now() + self.settings.deadline;
         let output = CallOutput::new(self.tags.clone());
-        let mut store = self.store(pre.engine(), &output);
-        let (pre, deadline) = (pre.clone(), self.settings.deadline);
-        self.threads
-            .run(async move {
-                let result = tokio::time::timeout(deadline, async {
-                    let plugin = pre.instantiate_async(&mut store).await?;
-                    call(plugin.kube_shields_plugin_checks(), &mut store).await
-                })
-                .await;
-                output.finish();
-                match result {
-                    Err(_elapsed) => Err(PluginError::Timeout),
-                    Ok(Ok(value)) => Ok((value, store.data().memory.hit)),
-                    Ok(Err(err)) => Err(classify(&err, store.data())),
-                }
+        let mut store = self.store(pre.engine(), &output, deadline.into_std());
+        let pre = pre.clone();
+        let running = self.threads.run(async move {
+            let result = tokio::time::timeout_at(deadline, async {
+                let plugin = pre.instantiate_async(&mut store).await?;
+                call(plugin.kube_shields_plugin_checks(), &mut store).await
             })
+            .await;
+            output.finish();
+            match result {
+                Err(_elapsed) => Err(PluginError::Timeout),
+                Ok(Ok(value)) => Ok((value, store.data().memory.hit)),
+                Ok(Err(err)) => Err(classify(&err, store.data())),
+            }
+        });
+        // Still queued at the deadline: the caller is answered now; a call already handed to
+        // the plugin threads ends at its first epoch tick there.
+        tokio::time::timeout_at(deadline, running)
             .await
+            .unwrap_or(Err(PluginError::Timeout))
     }
 
-    fn store(&self, engine: &wasmtime::Engine, output: &Arc<CallOutput>) -> Store<CallState> {
+    fn store(
+        &self,
+        engine: &wasmtime::Engine,
+        output: &Arc<CallOutput>,
+        deadline: Instant,
+    ) -> Store<CallState> {
         let wasi = WasiCtx::builder()
             .stdout(output.pipe(Source::Stdout))
             .stderr(output.pipe(Source::Stderr))
@@ -220,7 +232,6 @@ impl Call<'_> {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let deadline = Instant::now() + self.settings.deadline;
         let state = CallState {
             wasi,
             http: WasiHttpCtx::new(),
@@ -259,6 +270,13 @@ impl Call<'_> {
 fn classify(err: &wasmtime::Error, state: &CallState) -> PluginError {
     if err.is::<DeadlineReached>() {
         return PluginError::Timeout;
+    }
+    // The host's limit, not the plugin's fault: a load tries again (see plugin_dir/reload.rs).
+    if err
+        .chain()
+        .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
+    {
+        return PluginError::Host(err.root_cause().to_string());
     }
     if state.memory.hit {
         return PluginError::OutOfMemory;

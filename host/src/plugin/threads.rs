@@ -15,7 +15,10 @@
 //! weighs about a tenth of nice 0; measured: 77 % and 87 %), while on an idle machine plugins
 //! still get whole cores. A call that finds a slot free starts at once on the caller's thread:
 //! a trivial check ends within that first poll (~5 µs), where handing it to another thread
-//! costs two thread wake-ups (25–60 µs on this 2-core VM).
+//! costs two thread wake-ups (25–60 µs on this 2-core VM). Only that first poll: a call still
+//! running after it (it spun to an epoch tick, or waits for HTTP) goes on on the plugin threads,
+//! so one spinning request drove health badges from 33–38k to 20–23k req/s when it spun on an
+//! HTTP worker for its whole deadline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -76,17 +79,37 @@ impl PluginThreads {
         })
     }
 
-    /// Runs `call` holding a slot during each of its polls: on the caller's thread when a
-    /// slot is free, else on the plugin threads (where it goes on to its end if the returned
-    /// future is dropped; the call's deadline bounds it).
+    /// Runs `call` holding a slot during each of its polls: its first poll on the caller's
+    /// thread when a slot is free, everything else on the plugin threads (where it goes on to
+    /// its end if the returned future is dropped; the call's deadline bounds it).
     pub(crate) fn run<T: Send + 'static>(
         &self,
         call: impl Future<Output = Result<T, PluginError>> + Send + 'static,
     ) -> impl Future<Output = Result<T, PluginError>> + Send + 'static {
         let slots = self.slots.clone();
         if slots.any_free() {
-            return Either::Left(async move { slots.run(call).await });
+            let threads = self.clone();
+            return Either::Left(async move {
+                let mut call = Box::pin(call);
+                let first = {
+                    let first = std::pin::pin!(slots.run(call.as_mut()));
+                    futures::poll!(first)
+                };
+                if let std::task::Poll::Ready(result) = first {
+                    return result;
+                }
+                threads.spawned(call).await
+            });
         }
+        Either::Right(self.spawned(call))
+    }
+
+    /// Runs (the rest of) `call` on the plugin threads, holding a slot during each poll.
+    fn spawned<T: Send + 'static>(
+        &self,
+        call: impl Future<Output = Result<T, PluginError>> + Send + 'static,
+    ) -> impl Future<Output = Result<T, PluginError>> + Send + 'static {
+        let slots = self.slots.clone();
         // The caller's span and subscriber go along: the plugin's output is logged as part
         // of the request that ran it.
         let running = self.handle.spawn(
@@ -94,7 +117,7 @@ impl PluginThreads {
                 .in_current_span()
                 .with_current_subscriber(),
         );
-        Either::Right(async move {
+        async move {
             match running.await {
                 Ok(result) => result,
                 Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
@@ -102,7 +125,7 @@ impl PluginThreads {
                     "the plugin threads stopped during the call".to_owned(),
                 )),
             }
-        })
+        }
     }
 }
 
@@ -189,6 +212,26 @@ mod tests {
         assert_eq!(waited, (caller + NICER_BY).min(19));
         holder.await.unwrap().unwrap();
         assert_eq!(nice(), caller, "the caller's priority is unchanged");
+    }
+
+    /// One spinning request must not run on an HTTP worker for its whole deadline: a call that
+    /// is not done after its first poll (an epoch tick, an HTTP wait) goes on on the plugin
+    /// threads.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_still_running_after_its_first_poll_goes_on_on_the_plugin_threads() {
+        let caller = nice();
+        let threads = PluginThreads::new(1).unwrap();
+        let (first, later) = threads
+            .run(async {
+                let first = nice();
+                tokio::task::yield_now().await;
+                Ok((first, nice()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(first, caller, "the first poll on the caller's thread");
+        assert_eq!(later, (caller + NICER_BY).min(19), "the rest on the plugin threads");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,12 +52,24 @@ pub enum PluginDirError {
         source: notify::Error,
     },
     /// The compile cache directory cannot be created or read.
-    #[error("cannot use compile cache directory {dir}: {source}")]
+    #[error("cannot use compile cache directory {dir} (--cache-dir, CACHE_DIR): {source}")]
     CacheDir {
         /// The directory.
         dir: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The compile cache directory could be written by someone else.
+    #[error(
+        "compile cache directory {dir} (--cache-dir, CACHE_DIR) cannot hold compiled plugins, which \
+         run as code: {reason}; use a directory of this user's own, e.g. a new subdirectory (it is \
+         created owner-only)"
+    )]
+    CacheDirUnsafe {
+        /// The cache directory.
+        dir: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The compile cache directory is the plugin directory or inside it.
     #[error(
@@ -74,6 +86,15 @@ pub enum PluginDirError {
         file: String,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// A plugin or settings file is a symlink to a file outside the plugin directory.
+    #[error(
+        "{file} is a link to a file outside the plugin directory; refused unread (ConfigMap keys link \
+         inside it)"
+    )]
+    OutsideDirectory {
+        /// The file name.
+        file: String,
     },
     /// Two files claim one service, e.g. `web.wasm` and `web.wasm.gz`.
     #[error("both {file} and {other} exist; keep one")]
@@ -164,6 +185,8 @@ struct Shared {
     set: ArcSwap<PluginSet>,
     loaded: AtomicBool,
     reload_errors: AtomicU64,
+    /// Rescans that panicked (a bug, or bytes no parser expected) and were survived.
+    reload_panics: AtomicU64,
     compiled: AtomicU64,
     from_cache: AtomicU64,
 }
@@ -179,14 +202,37 @@ pub struct PluginDir {
 
 impl PluginDir {
     /// Loads every plugin of `source` (compiling a few at a time, or loading them from
-    /// `cache_dir`; scripts on the language runtimes of `runtime_dir`); a directory is then watched for changes. Plugins that fail to load are
-    /// reported in the set, not here: this fails only when the directory (or `cache_dir`) is
-    /// unusable.
+    /// `cache_dir`; scripts on the language runtimes of `runtime_dir`); a directory is then
+    /// watched for changes. Plugins that fail to load are reported in the set, not here: this
+    /// fails only when the directory (or `cache_dir`) is unusable.
     pub async fn open(
         source: PluginSource,
         engine: Arc<PluginEngine>,
         cache_dir: Option<PathBuf>,
         runtime_dir: Option<PathBuf>,
+    ) -> Result<Arc<PluginDir>, PluginDirError> {
+        Self::open_loading(source, engine, cache_dir, runtime_dir, FirstLoad::Wait).await
+    }
+
+    /// Like [`open`](Self::open), but returns as soon as the directory and the cache are
+    /// usable: the first load (compiles of plugins and runtimes, which take seconds) goes on in
+    /// the background, and [`is_loaded`](Self::is_loaded) says when it is done. The server
+    /// listens meanwhile, so liveness probes pass while it compiles.
+    pub async fn start(
+        source: PluginSource,
+        engine: Arc<PluginEngine>,
+        cache_dir: Option<PathBuf>,
+        runtime_dir: Option<PathBuf>,
+    ) -> Result<Arc<PluginDir>, PluginDirError> {
+        Self::open_loading(source, engine, cache_dir, runtime_dir, FirstLoad::Background).await
+    }
+
+    async fn open_loading(
+        source: PluginSource,
+        engine: Arc<PluginEngine>,
+        cache_dir: Option<PathBuf>,
+        runtime_dir: Option<PathBuf>,
+        first_load: FirstLoad,
     ) -> Result<Arc<PluginDir>, PluginDirError> {
         if let PluginSource::Directory(dir) = &source {
             let metadata = std::fs::metadata(dir).map_err(|source| PluginDirError::Directory {
@@ -225,13 +271,35 @@ impl PluginDir {
         });
         let mut reloader =
             reload::Reloader::new(source, engine, cache, runtime_dir, Arc::clone(&shared));
-        reloader.reload().await?;
-        shared.loaded.store(true, Ordering::Release);
+        let background = match first_load {
+            FirstLoad::Wait => {
+                if let Some(Err(error)) = supervised(reloader.reload(), &shared).await {
+                    return Err(error);
+                }
+                shared.loaded.store(true, Ordering::Release);
+                false
+            }
+            FirstLoad::Background => true,
+        };
         let (watcher, reload_task) = match watch {
             Some((watcher, mut changes)) => {
+                let shared = Arc::clone(&shared);
                 let task = tokio::spawn(async move {
+                    if background {
+                        let started = std::time::Instant::now();
+                        if let Some(Err(error)) = supervised(reloader.reload(), &shared).await {
+                            reloader.count_error();
+                            tracing::warn!(%error, "plugin directory scan failed; serving no plugins until it changes");
+                        }
+                        shared.loaded.store(true, Ordering::Release);
+                        tracing::info!(
+                            plugins = shared.set.load().services().count(),
+                            seconds = started.elapsed().as_secs_f64(),
+                            "plugins loaded"
+                        );
+                    }
                     while crate::changes::next_burst(&mut changes).await {
-                        if let Err(error) = reloader.reload().await {
+                        if let Some(Err(error)) = supervised(reloader.reload(), &shared).await {
                             reloader.count_error();
                             tracing::warn!(%error, "plugin directory rescan failed; keeping the current plugins");
                         }
@@ -239,7 +307,17 @@ impl PluginDir {
                 });
                 (Some(watcher), Some(task.abort_handle()))
             }
-            None => (None, None),
+            None => {
+                if background {
+                    // Nothing to watch (one file): the load itself is all there is to do.
+                    let shared = Arc::clone(&shared);
+                    tokio::spawn(async move {
+                        let _ = supervised(reloader.reload(), &shared).await;
+                        shared.loaded.store(true, Ordering::Release);
+                    });
+                }
+                (None, None)
+            }
         };
         Ok(Arc::new(PluginDir {
             shared,
@@ -265,10 +343,19 @@ impl PluginDir {
         self.shared.set.load()
     }
 
-    /// Whether the first scan has loaded (or failed to load) every plugin, for `/readyz`;
-    /// always true once [`PluginDir::open`] has returned.
+    /// Whether the first scan has loaded (or failed to load) every plugin and the directory is
+    /// still watched, for `/readyz`: a server whose plugins can no longer change is not ready.
     pub fn is_loaded(&self) -> bool {
         self.shared.loaded.load(Ordering::Acquire)
+            && self
+                .reload_task
+                .as_ref()
+                .is_none_or(|task| !task.is_finished())
+    }
+
+    /// How many rescans panicked since the start (each logged, the plugins then serving kept).
+    pub fn reload_panics(&self) -> u64 {
+        self.shared.reload_panics.load(Ordering::Relaxed)
     }
 
     /// How many plugin or settings loads (and rescans) have failed since the start.
@@ -281,6 +368,32 @@ impl PluginDir {
         CompileCounts {
             compiled: self.shared.compiled.load(Ordering::Relaxed),
             from_cache: self.shared.from_cache.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Whether opening waits for the first load of every plugin.
+#[derive(Clone, Copy)]
+enum FirstLoad {
+    Wait,
+    Background,
+}
+
+/// Runs one rescan so that a panic anywhere in it ends that rescan only: it is logged and
+/// counted, the plugins then serving stay, and the task that keeps the directory live goes on
+/// to the next change. `None`: it panicked.
+async fn supervised<T>(rescan: impl Future<Output = T>, shared: &Shared) -> Option<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(rescan).catch_unwind().await {
+        Ok(result) => Some(result),
+        Err(panic) => {
+            shared.reload_panics.fetch_add(1, Ordering::Relaxed);
+            shared.reload_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                panic = crate::plugin::panic_text(panic.as_ref()),
+                "plugin directory rescan panicked; keeping the current plugins, watching on"
+            );
+            None
         }
     }
 }

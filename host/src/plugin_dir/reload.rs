@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures::future::join_all;
+use std::time::Duration;
+
+use futures::StreamExt;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -18,7 +20,48 @@ use super::runtimes::{Language, RuntimeError, Runtimes};
 use super::scan::{self, PluginFormat, PluginFound, PluginKind, SettingsFound};
 use super::set::{LoadError, PluginEntry, PluginSet};
 use super::{PluginDirError, PluginSource, Shared};
-use crate::plugin::{LoadedPlugin, MAX_SCRIPT_BYTES, PluginEngine, PluginSettings, Script};
+use crate::plugin::{
+    LoadedPlugin, MAX_SCRIPT_BYTES, PluginEngine, PluginError, PluginSettings, Script,
+};
+
+/// Loads (compile, then one `list-checks` call) under way at once. Each in flight holds a
+/// fresh instance while its call runs: unbounded, a few thousand files written at once took the
+/// whole instance pool, and loads failed that had nothing wrong with them.
+const LOADS_AT_ONCE: usize = 32;
+/// From this size on, a compile is logged at `info` with its duration.
+const LARGE_MODULE_BYTES: usize = 1 << 20;
+/// Tries of a load whose failure is not the plugin's fault ([`is_transient`]).
+const LOAD_TRIES: u32 = 3;
+/// The wait before the second try; doubled before the third.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// Whether a failed load is worth trying again: the host was at a limit (the instance pool,
+/// its threads) or the one call of a load ran out of time while the machine was busy.
+fn is_transient(error: &PluginDirError) -> bool {
+    matches!(
+        error,
+        PluginDirError::Plugin {
+            source: PluginError::Host(_) | PluginError::Timeout,
+            ..
+        }
+    )
+}
+
+/// Runs a load step, again (after a short wait) while it fails for a transient reason.
+async fn retrying<T, F: Future<Output = Result<T, PluginDirError>>>(
+    mut step: impl FnMut() -> F,
+) -> Result<T, PluginDirError> {
+    let mut tries = 1;
+    loop {
+        match step().await {
+            Err(error) if is_transient(&error) && tries < LOAD_TRIES => {
+                tokio::time::sleep(RETRY_AFTER * 2u32.pow(tries - 1)).await;
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
 
 /// What a loaded version was made from: equal inputs give an equal plugin, so they are not
 /// loaded twice (and a version that failed is not retried until a file changes).
@@ -275,7 +318,11 @@ impl Reloader {
             state.update_settings(&service, scan.settings.remove(&service), &self.shared);
             jobs.extend(state.plan_load(service, found, &self.shared));
         }
-        let results = join_all(jobs.into_iter().map(|job| self.load(job))).await;
+        let results: Vec<LoadResult> = futures::stream::iter(jobs)
+            .map(|job| self.load(job))
+            .buffer_unordered(LOADS_AT_ONCE)
+            .collect()
+            .await;
         for result in results {
             self.apply(result);
         }
@@ -306,8 +353,15 @@ impl Reloader {
                 bytes,
             } => (
                 None,
-                self.load_script(&service, &file, language, gzipped, bytes, settings)
-                    .await,
+                retrying(|| {
+                    let (bytes, settings) = (bytes.clone(), settings.clone());
+                    let (service, file) = (&service, &file);
+                    async move {
+                        self.load_script(service, file, language, gzipped, bytes, settings)
+                            .await
+                    }
+                })
+                .await,
             ),
             ComponentSource::File { format, bytes } => {
                 match self
@@ -335,11 +389,19 @@ impl Reloader {
         component: Component,
         settings: PluginSettings,
     ) -> (Option<Component>, Result<LoadedPlugin, PluginDirError>) {
-        let plugin = self.engine.prepare(service, &component, settings).await;
-        let plugin = plugin.map_err(|source| PluginDirError::Plugin {
-            file: file.to_owned(),
-            source,
-        });
+        let plugin = retrying(|| {
+            let (settings, component) = (settings.clone(), &component);
+            async move {
+                self.engine
+                    .prepare(service, component, settings)
+                    .await
+                    .map_err(|source| PluginDirError::Plugin {
+                        file: file.to_owned(),
+                        source,
+                    })
+            }
+        })
+        .await;
         (Some(component), plugin)
     }
 
@@ -422,7 +484,7 @@ impl Reloader {
             self.cache.clone(),
             Arc::clone(&self.shared),
         );
-        let (file, sha256) = (file.to_owned(), sha256.to_owned());
+        let (file, sha256, file_name) = (file.to_owned(), sha256.to_owned(), file.to_owned());
         tokio::task::spawn_blocking(move || {
             if let Some(component) = cache
                 .as_ref()
@@ -435,9 +497,26 @@ impl Reloader {
                 false => bytes,
                 true => gunzip(&file, &bytes, MAX_DECOMPRESSED_BYTES)?,
             };
-            let component = engine
-                .compile(&wasm)
-                .map_err(|source| PluginDirError::Plugin { file, source })?;
+            // A large module (a language runtime) compiles for seconds: say so, and how long
+            // it took; small plugins compile in milliseconds, and say so at debug level.
+            let large = wasm.len() >= LARGE_MODULE_BYTES;
+            if large {
+                tracing::info!(file, bytes = wasm.len(), "compiling (takes seconds; not ready until done)");
+            } else {
+                tracing::debug!(file, bytes = wasm.len(), "compiling");
+            }
+            let started = std::time::Instant::now();
+            let compiled = engine.compile(&wasm);
+            let seconds = started.elapsed().as_secs_f64();
+            let component = compiled.map_err(|source| PluginDirError::Plugin {
+                file: file.clone(),
+                source,
+            })?;
+            if large {
+                tracing::info!(file, seconds, "compiled");
+            } else {
+                tracing::debug!(file, seconds, "compiled");
+            }
             shared.compiled.fetch_add(1, Ordering::Relaxed);
             if let Some(cache) = &cache {
                 cache.store(&sha256, &component);
@@ -445,7 +524,16 @@ impl Reloader {
             Ok(component)
         })
         .await
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+        .unwrap_or_else(|failed| {
+            let reason = match failed.try_into_panic() {
+                Ok(panic) => crate::plugin::panic_text(panic.as_ref()),
+                Err(failed) => failed.to_string(),
+            };
+            Err(PluginDirError::Plugin {
+                file: file_name,
+                source: PluginError::Host(format!("compiling failed: {reason}")),
+            })
+        })
     }
 
     /// Records a finished load in its service's state.
@@ -485,7 +573,9 @@ impl Reloader {
             }
             Err(error) => {
                 state.record_failure(&service, &error, &self.shared);
-                state.failed = Some(inputs);
+                // A transient failure is tried again at the next change of the directory; any
+                // other waits for the file (or its settings) to change.
+                state.failed = (!is_transient(&error)).then_some(inputs);
             }
         }
     }

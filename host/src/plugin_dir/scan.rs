@@ -157,7 +157,7 @@ fn scan_file(path: &Path, service: &str, settings: Option<&Path>) -> Scan {
         },
     };
     let mut scan = Scan::default();
-    let read = read_file(dir, &name);
+    let read = read_file(dir, &name, None);
     scan.plugins
         .insert(service.to_owned(), PluginFound { name, format, read });
     let settings_found = match settings {
@@ -169,7 +169,7 @@ fn scan_file(path: &Path, service: &str, settings: Option<&Path>) -> Scan {
                 .unwrap_or_default();
             Some(SettingsFound {
                 is_toml: !name.ends_with(".json"),
-                read: read_file(settings_dir, &name),
+                read: read_file(settings_dir, &name, None),
             })
         }
         None => {
@@ -182,7 +182,7 @@ fn scan_file(path: &Path, service: &str, settings: Option<&Path>) -> Scan {
                 .split_first()
                 .map(|((name, is_toml), others)| SettingsFound {
                     is_toml: *is_toml,
-                    read: only_file(name, others).and_then(|()| read_file(dir, name)),
+                    read: only_file(name, others).and_then(|()| read_file(dir, name, None)),
                 })
         }
     };
@@ -199,6 +199,9 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
         dir: dir.to_owned(),
         source,
     };
+    // ConfigMap keys are links into `..data`, itself a link to a folder beside them: links are
+    // followed, but only to files inside the directory as it resolves.
+    let root = dir.canonicalize().map_err(unreadable)?;
     let mut scan = Scan::default();
     // Several files for one service (`a.wasm` and `a.wasm.gz`, `a.toml` and `a.json`).
     let mut plugin_files: BTreeMap<String, Vec<(String, PluginFormat)>> = BTreeMap::new();
@@ -242,14 +245,14 @@ pub(crate) fn scan(dir: &Path) -> Result<Scan, PluginDirError> {
     for (service, mut files) in plugin_files {
         files.sort_by(|(a, _), (b, _)| a.cmp(b));
         let (name, format) = files.remove(0);
-        let read = only_file(&name, &files).and_then(|()| read_file(dir, &name));
+        let read = only_file(&name, &files).and_then(|()| read_file(dir, &name, Some(&root)));
         scan.plugins
             .insert(service, PluginFound { name, format, read });
     }
     for (service, mut files) in settings_files {
         files.sort_by(|(a, _), (b, _)| a.cmp(b));
         let (name, is_toml) = files.remove(0);
-        let read = only_file(&name, &files).and_then(|()| read_file(dir, &name));
+        let read = only_file(&name, &files).and_then(|()| read_file(dir, &name, Some(&root)));
         scan.settings
             .insert(service, SettingsFound { is_toml, read });
     }
@@ -267,9 +270,25 @@ fn only_file<T>(name: &str, others: &[(String, T)]) -> Result<(), PluginDirError
     }
 }
 
-/// Reads and hashes one file of the directory.
-fn read_file(dir: &Path, name: &str) -> Result<FileRead, PluginDirError> {
-    let path: PathBuf = dir.join(name);
+/// Reads and hashes one file of the directory; with `within`, only if it resolves (through
+/// any symlinks) to a file inside that directory: a link out of the plugin directory is refused
+/// unread, so nothing of the file it names reaches a log or `/plugins`.
+fn read_file(dir: &Path, name: &str, within: Option<&Path>) -> Result<FileRead, PluginDirError> {
+    let mut path: PathBuf = dir.join(name);
+    if let Some(root) = within {
+        // The resolved path is what is read: a link changed after this check is not followed.
+        path = path
+            .canonicalize()
+            .map_err(|source| PluginDirError::ReadFile {
+                file: name.to_owned(),
+                source,
+            })?;
+        if !path.starts_with(root) {
+            return Err(PluginDirError::OutsideDirectory {
+                file: name.to_owned(),
+            });
+        }
+    }
     let bytes = std::fs::read(&path).map_err(|source: io::Error| PluginDirError::ReadFile {
         file: name.to_owned(),
         source,

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use kube_shields_badge::Color;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::PodInfo;
+use super::naming::cron_run;
 
 /// Health of a service (or a sum of services); serializes as the `?raw` answer
-/// `{"ready":R,"total":T,"restarts":N,"color":C}`.
+/// `{"ready":R,"total":T,"restarts":N,"color":C}`, plus `lastRun` for a CronJob whose latest
+/// run is over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
     /// Ready containers over the counted pods.
@@ -20,6 +22,33 @@ pub struct Health {
     pub restarts: u32,
     /// `red`, `yellow`, `green`, or `lightgrey` when no pod is counted.
     pub color: Color,
+    /// How a CronJob's latest run ended, once it has (its pods are then not counted).
+    #[serde(rename = "lastRun", skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRun>,
+}
+
+/// How a CronJob's latest run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    /// Whether it succeeded.
+    pub outcome: RunOutcome,
+    /// When its last container finished, when the kubelet said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<Timestamp>,
+    /// Seconds from then to the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_ago: Option<u64>,
+}
+
+/// The end of a run: `succeeded` (green) or `failed` (red).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    /// A pod of the run succeeded.
+    Succeeded,
+    /// Every pod of the run failed.
+    Failed,
 }
 
 /// Health of a service's pods at `now`.
@@ -27,13 +56,28 @@ pub struct Health {
 /// Pods in phase `Succeeded` are not counted. Red when a counted pod has fewer ready
 /// containers than containers; else yellow when a pod restarted more than once every other day
 /// (`restarts / max(whole days since creation, 1) > 0.5`); else green. No counted pods:
-/// lightgrey.
+/// lightgrey. A CronJob's service (the index keeps its latest run's pods) whose run is over
+/// says how it ended instead ([`finished_cron_run`]).
 pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
+    if let Some(last_run) = finished_cron_run(pods, now) {
+        let color = match last_run.outcome {
+            RunOutcome::Succeeded => Color::GREEN,
+            RunOutcome::Failed => Color::RED,
+        };
+        return Health {
+            ready: 0,
+            total: 0,
+            restarts: 0,
+            color,
+            last_run: Some(last_run),
+        };
+    }
     let mut sum = Health {
         ready: 0,
         total: 0,
         restarts: 0,
         color: Color::LIGHTGREY,
+        last_run: None,
     };
     let (mut any_unready, mut any_restarting) = (false, false);
     for pod in pods.iter().filter(|p| p.phase != "Succeeded") {
@@ -53,6 +97,32 @@ pub fn health(pods: &[Arc<PodInfo>], now: Timestamp) -> Health {
         sum.color = Color::YELLOW;
     }
     sum
+}
+
+/// The end of a CronJob's latest run: every pod is a CronJob's run and none is still running
+/// (all `Succeeded` or `Failed`). Succeeded when any pod succeeded (a Job retries failed pods);
+/// finished when its last container did. `None` while the run runs, and for other services.
+fn finished_cron_run(pods: &[Arc<PodInfo>], now: Timestamp) -> Option<LastRun> {
+    let over = |pod: &Arc<PodInfo>| pod.phase == "Succeeded" || pod.phase == "Failed";
+    if pods.is_empty() || !pods.iter().all(|pod| cron_run(pod).is_some() && over(pod)) {
+        return None;
+    }
+    let outcome = if pods.iter().any(|pod| pod.phase == "Succeeded") {
+        RunOutcome::Succeeded
+    } else {
+        RunOutcome::Failed
+    };
+    let finished = pods
+        .iter()
+        .flat_map(|pod| &pod.containers)
+        .filter_map(|container| container.finished)
+        .max();
+    let seconds_ago = finished.map(|at| now.duration_since(at).as_secs().max(0).unsigned_abs());
+    Some(LastRun {
+        outcome,
+        finished,
+        seconds_ago,
+    })
 }
 
 fn count(n: usize) -> u32 {
@@ -102,9 +172,17 @@ pub fn next_change(pods: &[Arc<PodInfo>], now: Timestamp) -> Option<Timestamp> {
 }
 
 impl Health {
-    /// The badge text: `R/T (N restarts)`, `restart` when N is 1, or `no pods`.
+    /// The badge text: `R/T (N restarts)`, `restart` when N is 1, `succeeded` or `failed` for a
+    /// CronJob's finished run, or `no pods` (lightgrey with nothing counted: a peer's counts in
+    /// a color outside shields' set keep their counts).
     pub fn status_text(&self) -> String {
-        if self.color == Color::LIGHTGREY {
+        if let Some(run) = &self.last_run {
+            return match run.outcome {
+                RunOutcome::Succeeded => "succeeded".to_owned(),
+                RunOutcome::Failed => "failed".to_owned(),
+            };
+        }
+        if self.color == Color::LIGHTGREY && self.total == 0 {
             return "no pods".to_owned();
         }
         let noun = if self.restarts == 1 {
@@ -123,12 +201,14 @@ impl Health {
             total: 0,
             restarts: 0,
             color: Color::LIGHTGREY,
+            last_run: None,
         };
         parts.into_iter().fold(none, |sum, part| Health {
             ready: sum.ready.saturating_add(part.ready),
             total: sum.total.saturating_add(part.total),
             restarts: sum.restarts.saturating_add(part.restarts),
             color: Color::worst([sum.color, part.color]).unwrap_or(Color::LIGHTGREY),
+            last_run: None,
         })
     }
 }
@@ -160,6 +240,11 @@ mod tests {
             .collect()
     }
 
+    /// A pod of the CronJob `nightly`'s run at one scheduled minute.
+    fn run(n: usize) -> PodBuilder {
+        PodBuilder::new("default", &format!("nightly-29001000-{n}")).controller("Job", "nightly-29001000")
+    }
+
     fn web(n: usize) -> PodBuilder {
         PodBuilder::new("default", &format!("web-7d4b9c-{n}")).deployment("web", "7d4b9c")
     }
@@ -181,6 +266,14 @@ mod tests {
         vec![web(1).restarts(9), web(2).containers(&[("app", false, 0)])], 1, "1/2 (9 restarts)", RED)]
     #[case::no_pods(vec![], 1, "no pods", LIGHTGREY)]
     #[case::only_succeeded_pods_is_no_pods(vec![web(1).phase("Succeeded")], 1, "no pods", LIGHTGREY)]
+    #[case::cron_run_running_counts_its_pod(vec![run(1)], 1, "1/1 (0 restarts)", GREEN)]
+    #[case::cron_run_succeeded(vec![run(1).phase("Succeeded").containers(&[("job", false, 0)])], 1, "succeeded", GREEN)]
+    #[case::cron_run_succeeded_after_a_failed_try(
+        vec![run(1).phase("Failed").containers(&[("job", false, 0)]), run(2).phase("Succeeded").containers(&[("job", false, 0)])],
+        1, "succeeded", GREEN)]
+    #[case::cron_run_failed(vec![run(1).phase("Failed").containers(&[("job", false, 0)])], 1, "failed", RED)]
+    #[case::cron_run_retrying_after_a_failure_counts_as_today(
+        vec![run(1).phase("Failed").containers(&[("job", false, 0)]), run(2)], 1, "1/2 (0 restarts)", RED)]
     fn health_of_a_service(
         #[case] builders: Vec<PodBuilder>,
         #[case] age_days: i64,
@@ -227,8 +320,34 @@ mod tests {
             total: 1,
             restarts: 1,
             color: GREEN,
+            last_run: None,
         };
         assert_eq!(health.status_text(), "1/1 (1 restart)");
+    }
+
+    #[test]
+    fn a_finished_run_says_when_in_raw() {
+        let mut pod = run(1).phase("Succeeded").build();
+        let finished: Timestamp = "2026-11-02T08:00:00Z".parse().unwrap();
+        let status = pod.status.as_mut().unwrap();
+        for container in status.container_statuses.iter_mut().flatten() {
+            container.state = Some(k8s_openapi::api::core::v1::ContainerState {
+                terminated: Some(k8s_openapi::api::core::v1::ContainerStateTerminated {
+                    exit_code: 0,
+                    reason: Some("Completed".into()),
+                    finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(finished)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        let pods = vec![Arc::new(PodInfo::from(&pod))];
+        let health = health(&pods, finished + jiff::SignedDuration::from_secs(90));
+        assert_eq!(
+            serde_json::to_value(&health).unwrap(),
+            serde_json::json!({"ready": 0, "total": 0, "restarts": 0, "color": "green",
+                "lastRun": {"outcome": "succeeded", "finished": "2026-11-02T08:00:00Z", "secondsAgo": 90}})
+        );
     }
 
     #[test]
@@ -238,6 +357,7 @@ mod tests {
             total: 3,
             restarts: 1,
             color: RED,
+            last_run: None,
         };
         assert_eq!(
             serde_json::to_string(&health).unwrap(),
@@ -251,6 +371,7 @@ mod tests {
             total,
             restarts,
             color,
+            last_run: None,
         }
     }
 

@@ -86,11 +86,14 @@ pub fn watcher_config(
     initial_list: InitialList,
     exclude: &[String],
     label_selector: Option<&str>,
+    watch_timeout: Duration,
 ) -> watcher::Config {
     let mut config = match initial_list {
         InitialList::Streaming => watcher::Config::default().streaming_lists(),
         InitialList::Paged => watcher::Config::default(),
     };
+    let seconds = u32::try_from(watch_timeout.as_secs()).unwrap_or(u32::MAX);
+    config = config.timeout(seconds.max(1));
     if let Some(selector) = label_selector.filter(|s| !s.is_empty()) {
         config = config.labels(selector);
     }
@@ -112,9 +115,11 @@ pub async fn start(
     namespaces: &[String],
     exclude: &[String],
     label_selector: Option<&str>,
+    watch_timeout: Duration,
     shared: Arc<SharedIndex>,
 ) -> Result<JoinHandle<()>, ConnectionError> {
     let config = connection.client_config().await?;
+    let silence = silence_bound(watch_timeout);
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config.clone()).map_err(ConnectionError::Client)?;
     let scopes = scopes(namespaces);
@@ -126,8 +131,9 @@ pub async fn start(
         tracing::debug!(scope = %scope.describe(), ?initial_list, "watching pods");
         let (store, writer) = reflector::store::<PodInfo>();
         stores.push(store);
-        let watch_config = watcher_config(&scope, initial_list, exclude, label_selector);
-        let client = watch_client(config.clone(), &scope, &shared)?;
+        let watch_config =
+            watcher_config(&scope, initial_list, exclude, label_selector, watch_timeout);
+        let client = watch_client(config.clone(), silence, &scope, &shared)?;
         let reflector = Reflector {
             scope,
             shared: Arc::clone(&shared),
@@ -135,6 +141,7 @@ pub async fn start(
         };
         tasks.spawn(reflector.run(client, watch_config, writer));
     }
+    tasks.spawn(notice_silence(Arc::clone(&shared), silence));
     tasks.spawn(publish(stores, changes, shared));
     // Dropping the set (when this task is aborted) aborts the watchers with it.
     Ok(tokio::spawn(async move {
@@ -142,15 +149,40 @@ pub async fn start(
     }))
 }
 
+/// How long a scope may go without an answer from the API server before its watch counts as
+/// failing: one watch request's lifetime (the server ends it, the watcher opens the next, which
+/// is an answer) plus a margin for the reconnect. kube's watcher itself only reconnects a silent
+/// watch, and a request the server never answers would wait forever.
+fn silence_bound(watch_timeout: Duration) -> Duration {
+    let margin = (watch_timeout / 6).clamp(Duration::from_secs(1), Duration::from_secs(15));
+    watch_timeout.max(Duration::from_secs(1)) + margin
+}
+
+/// Checks every scope for silence a few times per bound, so a hung API server turns health
+/// badges stale within `--stale-after` plus the bound (see [`silence_bound`]).
+async fn notice_silence(shared: Arc<SharedIndex>, silence: Duration) {
+    let mut ticks = tokio::time::interval(silence / 4);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        shared.watch_health().notice_silence(silence);
+    }
+}
+
 /// A client for one scope's watch. It tells the scope's watch health whenever the API server
 /// answers (kube's watcher emits nothing when a watch resumes after an outage with no pod
 /// changed, so its events alone cannot say that the watch works again), and hands the watcher
 /// a list the server sent whole a page at a time ([`RepageLayer`]).
 fn watch_client(
-    config: kube::Config,
+    mut config: kube::Config,
+    silence: Duration,
     scope: &PodScope,
     shared: &Arc<SharedIndex>,
 ) -> Result<Client, ConnectionError> {
+    // A request (or a response) the API server stops sending fails after the silence bound,
+    // and the watcher retries, instead of waiting on it for good.
+    config.read_timeout = Some(silence);
+    config.reset_reader_on_write = true;
     let (label, shared) = (scope.metric_label(), Arc::clone(shared));
     let report = move |response: http::Response<Box<DynBody>>| {
         if response.status().is_success() {

@@ -13,4 +13,4 @@ pub mod source;
 pub mod watch_health;
 pub mod wire;
 
-pub use source::{PodOrigin, PodSourceConfig, PodsError, start};
+pub use source::{DEFAULT_WATCH_TIMEOUT, PodOrigin, PodSourceConfig, PodsError, start};

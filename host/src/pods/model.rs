@@ -21,6 +21,8 @@ pub struct ContainerInfo {
     pub state: String,
     /// Reason given for a waiting or terminated state.
     pub reason: Option<String>,
+    /// When a terminated container finished.
+    pub finished: Option<Timestamp>,
 }
 
 /// Who controls a pod: the `kind` and `name` of its controller owner reference.
@@ -136,16 +138,16 @@ fn container_info(
     let (ready, restart_count) = status.as_ref().map_or((false, 0), |s| {
         (s.ready, u32::try_from(s.restart_count).unwrap_or(0))
     });
-    let (state, reason) = match status.and_then(|s| s.state) {
-        Some(s) if s.running.is_some() => ("running", None),
+    let (state, reason, finished) = match status.and_then(|s| s.state) {
+        Some(s) if s.running.is_some() => ("running", None, None),
         Some(PartialContainerState {
             waiting: Some(w), ..
-        }) => ("waiting", w.reason),
+        }) => ("waiting", w.reason, None),
         Some(PartialContainerState {
             terminated: Some(t),
             ..
-        }) => ("terminated", t.reason),
-        _ => ("unknown", None),
+        }) => ("terminated", t.reason, t.finished_at),
+        _ => ("unknown", None, None),
     };
     ContainerInfo {
         name: container.name,
@@ -154,5 +156,6 @@ fn container_info(
         restart_count,
         state: state.to_owned(),
         reason,
+        finished,
     }
 }

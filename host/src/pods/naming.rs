@@ -19,14 +19,22 @@ pub fn is_service_name(name: &str) -> bool {
 /// since the epoch: 8 digits from 1970-03 to 2160). Fewer, as in `migrate-2`, is a Job's own name.
 const MIN_CRON_RUN_DIGITS: usize = 8;
 
-/// The service a pod belongs to, or `None` for a bare pod (no controller, no `generateName`).
+/// The service a pod belongs to, or `None` for a bare pod (no controller, no `generateName`)
+/// and for a pod whose name or namespace would not make a service name ([`is_service_name`]):
+/// the API server validates names, a pods file or a misbehaving server may not, and a name that
+/// could not be addressed is listed nowhere (`/services/`, `/catalog`, `/`).
+pub fn service_name(pod: &PodInfo) -> Option<&str> {
+    controller_name(pod).filter(|name| is_service_name(name) && is_service_name(&pod.namespace))
+}
+
+/// The name [`service_name`] derives, before it is validated.
 ///
 /// A ReplicaSet named `<deployment>-<pod-template-hash>` maps to the Deployment; a Job named
 /// `<cronjob>-<scheduled minute>` (as the CronJob controller names them) to the CronJob; any
 /// other controller (DaemonSet, StatefulSet, ReplicationController, Job, a plain ReplicaSet)
 /// maps to its own name; a pod without a controller maps to its `generateName` minus the
 /// trailing `-`.
-pub fn service_name(pod: &PodInfo) -> Option<&str> {
+fn controller_name(pod: &PodInfo) -> Option<&str> {
     if let Some(owner) = &pod.controller {
         if owner.kind == "ReplicaSet"
             && let Some(hash) = pod.label("pod-template-hash")
@@ -93,6 +101,12 @@ mod tests {
     #[case::replica_set_named_like_a_cron_run(pod("cache-29001000-x").controller("ReplicaSet", "cache-29001000"), Some("cache-29001000"))]
     #[case::generate_name_without_controller(pod("worker-abcde").generate_name("worker-"), Some("worker"))]
     #[case::bare_pod(pod("debug-shell"), None)]
+    #[case::markup_controller(pod("x").controller("ReplicaSet", "<script>"), None)]
+    #[case::upper_case_controller(pod("x").controller("StatefulSet", "UPPER"), None)]
+    #[case::non_ascii_controller(pod("x").controller("DaemonSet", "café"), None)]
+    #[case::line_break_in_generate_name(pod("x").generate_name("a\r\nb-"), None)]
+    #[case::right_to_left_override(pod("x").controller("Job", "web\u{202e}gpj"), None)]
+    #[case::invalid_namespace(PodBuilder::new("Prod", "web-7d4b9c-x2x9p").deployment("web", "7d4b9c"), None)]
     fn service_of_a_pod(#[case] pod: PodBuilder, #[case] expected: Option<&str>) {
         let info = PodInfo::from(&pod.build());
         assert_eq!(service_name(&info), expected);

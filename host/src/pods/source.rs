@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
@@ -32,7 +33,14 @@ pub struct PodSourceConfig {
     pub exclude: Vec<String>,
     /// `--label-selector`: only pods matching it (cluster only).
     pub label_selector: Option<String>,
+    /// `--watch-timeout`: how long one watch request lasts before the API server ends it (and
+    /// the watcher opens the next). It bounds silence too: a scope the API server has not
+    /// answered for longer (plus a margin) is failing, so a hung API server turns badges stale.
+    pub watch_timeout: Duration,
 }
+
+/// The default `--watch-timeout`.
+pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl PodSourceConfig {
     /// All namespaces of `origin`, no exclusions, no selector.
@@ -42,6 +50,7 @@ impl PodSourceConfig {
             namespaces: Vec::new(),
             exclude: Vec::new(),
             label_selector: None,
+            watch_timeout: DEFAULT_WATCH_TIMEOUT,
         }
     }
 
@@ -92,6 +101,7 @@ pub async fn start(
                 &config.namespaces,
                 &config.exclude,
                 config.label_selector.as_deref(),
+                config.watch_timeout,
                 shared,
             )
             .await?

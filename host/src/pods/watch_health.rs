@@ -18,6 +18,8 @@ pub struct ScopeHealth {
     pub last_error: Option<String>,
     /// When the API server last answered a list or watch of this scope.
     pub last_success: Option<Timestamp>,
+    /// The same moment on the monotonic clock, for [`WatchHealth::notice_silence`].
+    last_answer: Option<Instant>,
 }
 
 impl ScopeHealth {
@@ -52,6 +54,7 @@ impl WatchHealth {
         }
         health.last_error = None;
         health.last_success = Some(Timestamp::now());
+        health.last_answer = Some(Instant::now());
         self.any_failing.store(
             scopes.values().any(|scope| !scope.is_healthy()),
             Ordering::Release,
@@ -78,6 +81,37 @@ impl WatchHealth {
         }
         health.last_error = Some(reason.to_owned());
         self.any_failing.store(true, Ordering::Release);
+    }
+
+    /// Marks as failing every working scope the API server has not answered for longer than
+    /// `bound` (a watch that hangs, or a request never answered, reports no error of its own),
+    /// failing since the bound ran out; the next answer ([`answered`](Self::answered)) ends it.
+    pub fn notice_silence(&self, bound: Duration) {
+        let mut scopes = self.lock();
+        let mut any_silent = false;
+        for (scope, health) in scopes.iter_mut() {
+            let Some(last) = health.last_answer else {
+                continue;
+            };
+            if health.failing_since.is_some() || last.elapsed() <= bound {
+                continue;
+            }
+            let reason = format!(
+                "the API server has not answered for more than {} s",
+                bound.as_secs_f64().ceil()
+            );
+            tracing::warn!(
+                scope = scope.as_str(),
+                error = reason,
+                "pod watch silent; the watcher retries; health badges turn stale after --stale-after"
+            );
+            health.failing_since = Some(last + bound);
+            health.last_error = Some(reason);
+            any_silent = true;
+        }
+        if any_silent {
+            self.any_failing.store(true, Ordering::Release);
+        }
     }
 
     /// How long the longest-failing scope has been failing; `None` when every watch works.
@@ -110,6 +144,7 @@ impl ScopeHealth {
             failing_since: None,
             last_error: None,
             last_success: None,
+            last_answer: None,
         }
     }
 }
@@ -139,6 +174,36 @@ mod tests {
         health.answered("all namespaces");
         assert_eq!(health.failing_for(), None);
         assert!(health.scopes()["all namespaces"].last_success.is_some());
+    }
+
+    #[test]
+    fn a_scope_silent_past_the_bound_fails_until_it_answers_again() {
+        let health = WatchHealth::default();
+        health.answered("*");
+        health.notice_silence(Duration::from_secs(60));
+        assert_eq!(health.failing_for(), None, "answered within the bound");
+        std::thread::sleep(Duration::from_millis(30));
+        health.notice_silence(Duration::from_millis(10));
+        let scope = &health.scopes()["*"];
+        assert!(!scope.is_healthy());
+        assert_eq!(
+            scope.last_error.as_deref(),
+            Some("the API server has not answered for more than 1 s")
+        );
+        let failing = health.failing_for().expect("failing");
+        assert!(failing >= Duration::from_millis(20), "since the bound ran out: {failing:?}");
+        health.answered("*");
+        assert_eq!(health.failing_for(), None);
+    }
+
+    #[test]
+    fn a_scope_never_answered_is_not_silent() {
+        let health = WatchHealth::default();
+        health.failed("*", "connection refused", None);
+        health.answered("*");
+        health.failed("other", "403", None);
+        health.notice_silence(Duration::ZERO);
+        assert_eq!(health.scopes()["other"].last_error.as_deref(), Some("403"));
     }
 
     #[test]

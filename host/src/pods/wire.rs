@@ -155,12 +155,19 @@ impl Serialize for Present {
     }
 }
 
-/// The reason of a waiting or terminated state.
+/// The reason of a waiting or terminated state (and when a terminated one finished).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct StateReason {
     /// Reason, e.g. `CrashLoopBackOff`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `finishedAt` of a terminated state: a CronJob's health says when its last run ended.
+    #[serde(
+        rename = "finishedAt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finished_at: Option<jiff::Timestamp>,
 }
 
 impl PartialPod {

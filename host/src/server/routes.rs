@@ -14,6 +14,7 @@ use super::health_redirects::HealthRedirects;
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
 use crate::checks::{CheckError, Reach, split_cluster};
+use crate::metrics::MetricsFormat;
 use crate::peers::{CATALOG_PATH, HOP_HEADER};
 use crate::pods::naming::is_service_name;
 
@@ -228,13 +229,19 @@ async fn readyz_route(State(state): Shared) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics_route(State(state): Shared) -> impl IntoResponse {
+/// `/metrics` in the format the scraper asks for: OpenMetrics when its `Accept` names it
+/// (Prometheus does by default), else the Prometheus text format 0.0.4.
+async fn metrics_route(State(state): Shared, headers: HeaderMap) -> impl IntoResponse {
+    let format = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("application/openmetrics-text"))
+        .then_some(MetricsFormat::OpenMetrics)
+        .unwrap_or(MetricsFormat::Text);
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.checker.metrics_text(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        state.checker.metrics_text(format),
     )
 }
 

@@ -104,6 +104,7 @@ pub struct TestServerBuilder {
     plugins: Vec<(String, PathBuf, Option<String>)>,
     max_plugin_runs: usize,
     stale_after: Duration,
+    watch_timeout: Duration,
     compile_cache: bool,
     peer_settings: PeerSettings,
     site_name: String,
@@ -130,6 +131,7 @@ impl TestServerBuilder {
             plugins: Vec::new(),
             max_plugin_runs: 8,
             stale_after: Duration::from_secs(60),
+            watch_timeout: kube_shields::pods::DEFAULT_WATCH_TIMEOUT,
             compile_cache: false,
             peer_settings: PeerSettings {
                 refresh: Duration::from_millis(200),
@@ -208,6 +210,11 @@ impl TestServerBuilder {
         self
     }
 
+    pub fn watch_timeout(mut self, watch_timeout: Duration) -> Self {
+        self.watch_timeout = watch_timeout;
+        self
+    }
+
     pub fn stale_after(mut self, stale_after: Duration) -> Self {
         self.stale_after = stale_after;
         self
@@ -259,6 +266,7 @@ impl TestServerBuilder {
         let config = AppConfig {
             pods: PodSourceConfig {
                 exclude: vec!["kube-system".to_owned()],
+                watch_timeout: self.watch_timeout,
                 ..PodSourceConfig::all(origin)
             },
             plugins: Some(PluginSource::Directory(plugin_dir.clone())),
@@ -299,7 +307,9 @@ impl TestServerBuilder {
             shutdown: Some(shutdown),
             _dir: dir,
         };
-        eventually("the server is ready", WITHIN, async || {
+        // Plugins load in the background (a language runtime's cold compile takes a minute
+        // in a debug build), as `App::new` used to wait for them without a bound.
+        eventually("the server is ready", Duration::from_secs(300), async || {
             let response = server
                 .client
                 .get(format!("{}/readyz", server.base))
