@@ -160,6 +160,7 @@ impl App {
             verifier,
             config: config.server,
             health_redirects: HealthRedirects::default(),
+            index_pages: crate::server::IndexPages::new(),
         });
         Ok(App {
             state,

@@ -41,6 +41,16 @@ enum Command {
     Sign(SignArgs),
     /// Write a ready plugin project that passes `kube-shields check` as it is.
     New(NewArgs),
+    /// Compile the language runtimes ahead (at image build), for any CPU of this architecture:
+    /// `python.wasm.cwasm` beside `python.wasm`, which the server then maps instead of compiling.
+    Precompile(PrecompileArgs),
+}
+
+#[derive(Args)]
+struct PrecompileArgs {
+    /// Directory of the language runtimes (default: `runtimes/` beside the binary or its folder).
+    #[arg(long, env = "RUNTIME_DIR")]
+    runtime_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -254,6 +264,7 @@ fn main() -> ExitCode {
         Command::Check(args) => return runtime.block_on(check(args)),
         Command::Sign(args) => sign(&args),
         Command::New(args) => new_project(&args),
+        Command::Precompile(args) => precompile(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -427,6 +438,26 @@ fn new_project(args: &NewArgs) -> anyhow::Result<()> {
         args.dir.display(),
         project.try_command
     );
+    Ok(())
+}
+
+fn precompile(args: &PrecompileArgs) -> anyhow::Result<()> {
+    let Some(dir) = args.runtime_dir.clone().or_else(default_runtime_dir) else {
+        bail!("no runtime directory: pass --runtime-dir (RUNTIME_DIR), or build the runtimes with scripts/build-runtimes.sh");
+    };
+    let done = kube_shields::plugin_dir::precompile(&dir)?;
+    if done.is_empty() {
+        bail!("no runtime (python.wasm, js.wasm) in {}", dir.display());
+    }
+    for runtime in done {
+        println!(
+            "{} runtime: {} ({} bytes) in {:.1} s",
+            runtime.language.name(),
+            runtime.artifact.display(),
+            runtime.bytes,
+            runtime.seconds
+        );
+    }
     Ok(())
 }
 

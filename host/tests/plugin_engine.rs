@@ -174,6 +174,33 @@ async fn a_truncated_component_is_not_wasm() {
     );
 }
 
+/// Every input the fuzzer (scripts/fuzz.sh) found crashing the load pipeline, and issue 23's
+/// 21 bytes (a code section that claims more bytes than the file has, which panicked inside
+/// wit-component): each is a load error, no panic.
+#[tokio::test]
+async fn inputs_that_crashed_the_loader_are_load_errors() {
+    let dir = common::repo().join("host/tests/fixtures/fuzz-crashes");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} holds the known crashes", dir.display());
+    for file in files {
+        let error = ENGINE
+            .load("web", &read(&file), PluginSettings::default())
+            .await
+            .expect_err("not a plugin");
+        let text = error.to_string();
+        assert!(
+            !text.contains("crashed the plugin loader"),
+            "{}: {text}",
+            file.display()
+        );
+    }
+    assert_good_plugin_still_works().await;
+}
+
 #[tokio::test]
 async fn a_component_of_another_world_is_refused_naming_the_missing_export() {
     assert_eq!(

@@ -908,7 +908,7 @@ async fn hundreds_of_scripts_written_at_once_all_load() {
     let dir = tempfile::tempdir().unwrap();
     for n in 0..SCRIPTS {
         let script = format!(
-            "let sum = 0;\nfor (let i = 0; i < 1000000; i++) sum += i;\n\
+            "let sum = 0;\nfor (let i = 0; i < 200000; i++) sum += i;\n\
              check('answer', 'Answers.', () => 'v{n:03}');\n"
         );
         std::fs::write(dir.path().join(format!("s{n:03}.js")), script).unwrap();
@@ -922,10 +922,10 @@ async fn hundreds_of_scripts_written_at_once_all_load() {
     .await
     .unwrap();
     let set = plugins.current();
-    let failed: Vec<String> = set
-        .services()
-        .filter_map(|service| {
-            let entry = set.get(service)?;
+    let failed: Vec<String> = (0..SCRIPTS)
+        .filter_map(|n| {
+            let service = format!("s{n:03}");
+            let entry = set.get(&service)?;
             let error = entry.last_error.as_ref()?;
             Some(format!("{service}: {}", error.message))
         })
@@ -933,4 +933,49 @@ async fn hundreds_of_scripts_written_at_once_all_load() {
     assert_eq!(failed, Vec::<String>::new());
     assert_eq!(set.services().count(), SCRIPTS);
     assert_eq!(answer(&plugins, "s299").await.as_deref(), Some("v299"));
+}
+
+/// `kube-shields precompile` at image build: the runtime beside its compiled form is mapped, not
+/// compiled; compiled again when the artifact is of another runtime file.
+#[tokio::test]
+async fn a_precompiled_runtime_is_mapped_not_compiled() {
+    let runtimes = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::runtime_dir().join("js.wasm"),
+        runtimes.path().join("js.wasm"),
+    )
+    .unwrap();
+    let done = kube_shields::plugin_dir::precompile(runtimes.path()).unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].artifact, runtimes.path().join("js.wasm.cwasm"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("web.js"),
+        "check('answer', 'Answers.', () => 'v001');\n",
+    )
+    .unwrap();
+    let open = async || {
+        PluginDir::open(
+            PluginSource::Directory(dir.path().to_owned()),
+            engine(),
+            None,
+            Some(runtimes.path().to_owned()),
+        )
+        .await
+        .unwrap()
+    };
+    let mapped = open().await;
+    assert_eq!(answer(&mapped, "web").await.as_deref(), Some("v001"));
+    assert_eq!(mapped.compile_counts(), CompileCounts::default());
+
+    std::fs::write(runtimes.path().join("js.wasm.cwasm.sha256"), "0".repeat(64)).unwrap();
+    let compiled = open().await;
+    assert_eq!(answer(&compiled, "web").await.as_deref(), Some("v001"));
+    assert_eq!(
+        compiled.compile_counts(),
+        CompileCounts {
+            compiled: 1,
+            from_cache: 0
+        }
+    );
 }

@@ -45,18 +45,7 @@ impl PluginEngine {
     /// Sets up the engine, the linker, the epoch ticker and `cpus` threads plugin calls
     /// execute on (see `threads.rs` for why).
     pub fn with_cpus(cpus: usize) -> Result<Self, PluginError> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        // Every call instantiates afresh: memories start as copy-on-write mappings of the
-        // compiled image (an interpreter's snapshot heap is tens of MB) and come from a pool
-        // of reserved slots instead of fresh mmaps.
-        config.memory_init_cow(true);
-        let mut pool = PoolingAllocationConfig::new();
-        pool.table_elements(sandbox::MAX_TABLE_ELEMENTS);
-        pool.linear_memory_keep_resident(2 << 20);
-        pool.table_keep_resident(1 << 20);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(host_error)?;
+        let engine = Engine::new(&engine_config()).map_err(host_error)?;
         let linker = sandbox::linker(&engine, false).map_err(host_error)?;
         let runtime_linker = sandbox::linker(&engine, true).map_err(host_error)?;
         start_epoch_ticker(&engine)?;
@@ -138,6 +127,41 @@ impl PluginEngine {
     pub fn wasmtime(&self) -> &Engine {
         &self.engine
     }
+
+    /// Compiles a component for any CPU of this machine's architecture (no CPU feature beyond
+    /// the architecture's baseline: x86-64 without SSE3 and later, which every x86-64 node has)
+    /// with the server engine's settings otherwise, and serializes it: the language runtimes the
+    /// image ships precompiled. The server's engine loads the result on any such CPU (features
+    /// the code does not use are never required).
+    pub fn precompile_portable(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
+        let mut config = engine_config();
+        config
+            .target(&format!("{}-unknown-{}-gnu", std::env::consts::ARCH, std::env::consts::OS))
+            .map_err(host_error)?;
+        let engine = Engine::new(&config).map_err(host_error)?;
+        unpanicked(PluginError::NotWasm, || {
+            engine
+                .precompile_component(bytes)
+                .map_err(|err| PluginError::NotWasm(one_line(&err)))
+        })
+    }
+}
+
+/// The engine's settings, in one place: a runtime precompiled for the image
+/// ([`PluginEngine::precompile_portable`]) must match the server's engine in all but the CPU.
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    // Every call instantiates afresh: memories start as copy-on-write mappings of the
+    // compiled image (an interpreter's snapshot heap is tens of MB) and come from a pool
+    // of reserved slots instead of fresh mmaps.
+    config.memory_init_cow(true);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.table_elements(sandbox::MAX_TABLE_ELEMENTS);
+    pool.linear_memory_keep_resident(2 << 20);
+    pool.table_keep_resident(1 << 20);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
 }
 
 /// Checks the exports, links the imports and resolves the `checks` export once.

@@ -9,6 +9,7 @@
 
 mod compile_cache;
 pub(crate) mod gz;
+mod precompiled;
 mod reload;
 mod runtimes;
 mod scan;
@@ -23,6 +24,7 @@ use tokio::task::AbortHandle;
 
 use crate::plugin::{PluginEngine, PluginError};
 
+pub use precompiled::{Precompiled, precompile};
 pub use runtimes::Language;
 pub use set::{LoadError, PluginEntry, PluginSet};
 

@@ -26,8 +26,10 @@ use crate::plugin::{
 
 /// Loads (compile, then one `list-checks` call) under way at once. Each in flight holds a
 /// fresh instance while its call runs: unbounded, a few thousand files written at once took the
-/// whole instance pool, and loads failed that had nothing wrong with them.
-const LOADS_AT_ONCE: usize = 32;
+/// whole instance pool, and loads failed that had nothing wrong with them. Loads are CPU work
+/// on a few cores, and a call's deadline counts while it waits for one: more at once would only
+/// make them wait past it.
+const LOADS_AT_ONCE: usize = 8;
 /// From this size on, a compile is logged at `info` with its duration.
 const LARGE_MODULE_BYTES: usize = 1 << 20;
 /// Tries of a load whose failure is not the plugin's fault ([`is_transient`]).
@@ -435,7 +437,10 @@ impl Reloader {
                     source,
                 })?;
                 let sha256 = hex::encode(Sha256::digest(&bytes));
-                let component = self.compile(&runtime_file, false, &sha256, bytes).await?;
+                let component = match super::precompiled::load(self.engine.wasmtime(), &path, &sha256) {
+                    Some(component) => component,
+                    None => self.compile(&runtime_file, false, &sha256, bytes).await?,
+                };
                 let runtime = self.engine.prepare_runtime(&component).map_err(|source| {
                     PluginDirError::Plugin {
                         file: runtime_file,

@@ -20,6 +20,9 @@ pub enum Language {
 }
 
 impl Language {
+    /// Every language, in the order runtimes are listed.
+    pub const ALL: [Language; 2] = [Language::Python, Language::JavaScript];
+
     /// The runtime component's file in the runtime directory.
     pub fn runtime_file(self) -> &'static str {
         match self {

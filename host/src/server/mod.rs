@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::auth::Verifier;
 use crate::checks::Checker;
 pub(crate) use health_redirects::HealthRedirects;
+pub(crate) use index::IndexPages;
 
 /// Who may read: the old project's `OTHER_SHIELDS` switch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub(crate) struct ServerState {
     pub(crate) config: ServerConfig,
     /// The no-query health badges, prepared.
     pub(crate) health_redirects: HealthRedirects,
+    /// The index pages, rendered one at a time and kept for a moment.
+    pub(crate) index_pages: IndexPages,
 }
 
 /// The application's routes with access control and metrics.

@@ -257,11 +257,23 @@ async fn index_route(
             "no index in private mode".to_owned(),
         ));
     }
-    let filter = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(key, _)| key == "q")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default();
-    Ok(super::index::respond(&state, &headers, &filter))
+    let query = query.unwrap_or_default();
+    let parameter = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let filter = parameter("q").unwrap_or_default();
+    let page = match parameter("page") {
+        None => 1,
+        Some(page) => page.parse().ok().filter(|page| *page >= 1).ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("page must be a number from 1, not {page:?}"),
+            )
+        })?,
+    };
+    Ok(super::index::respond(&state, &headers, &filter, page).await)
 }
 
 /// A static asset of the index, cached for a while.
