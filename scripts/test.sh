@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: builds the example plugins (Rust and C) and the language runtimes (the tests
 # load them), installs Debian's chromium when missing (the index page test drives it headless),
-# runs the workspace tests and validates the Kubernetes manifests offline.
+# runs the workspace tests, validates the Kubernetes manifests offline and runs the release binary
+# the way the kubelet runs the shipped Deployment (scripts/kubelet-test.py).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if ! command -v chromium >/dev/null; then
@@ -9,8 +10,8 @@ if ! command -v chromium >/dev/null; then
 fi
 "$root/scripts/build-plugins.sh"
 "$root/scripts/build-runtimes.sh"
-# The tests' Python helpers (host/tests/support: the Prometheus client library parses /metrics)
-# share the runtime tools' venv.
+# The tests' Python helpers (host/tests/support: the Prometheus client library parses /metrics;
+# scripts/kubelet-test.py reads the manifests) share the runtime tools' venv.
 venv="$root/target/runtime-tools/venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qxF -f "$root/host/tests/support/requirements.txt"; then
@@ -20,3 +21,8 @@ fi
 cd "$root"
 cargo test --workspace --locked
 bash scripts/validate-manifests.sh
+# The shipped Deployment as the kubelet runs it: the release binary under the manifest's memory
+# limit and probes, with a plugin of each language, runtimes compiled at start and precompiled.
+cargo build --release --locked --bin kube-shields
+"$venv/bin/python" scripts/kubelet-test.py target/release/kube-shields
+"$venv/bin/python" scripts/kubelet-test.py target/release/kube-shields --precompiled

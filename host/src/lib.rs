@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod allocator;
+pub use allocator::return_memory_promptly;
 pub mod app;
 pub mod auth;
 mod changes;

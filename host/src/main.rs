@@ -257,6 +257,7 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
+    kube_shields::return_memory_promptly();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = match cli.command {

@@ -155,24 +155,32 @@ impl CompileCache {
     /// Saves a freshly compiled component. Failure only costs a compile on the next start, so
     /// it is logged, not returned.
     pub(crate) fn store(&self, sha256: &str, component: &Component) {
+        match component.serialize() {
+            Ok(bytes) => {
+                self.store_artifact(sha256, &bytes);
+            }
+            Err(error) => tracing::warn!(sha256, %error, "cannot serialize a compiled plugin"),
+        }
+    }
+
+    /// Saves a compiled component in its serialized form (the engine's own); `true` when it was
+    /// written, so [`load`](Self::load) can map it.
+    pub(crate) fn store_artifact(&self, sha256: &str, bytes: &[u8]) -> bool {
         let path = self.artifact_path(sha256);
-        // The code first: an artifact without its code is never loaded, so a crash between the
-        // two writes costs a compile, nothing more.
-        if let Err(error) = component
-            .serialize()
-            .map_err(io::Error::other)
-            .and_then(|bytes| {
-                let _ = fs::remove_file(mac_path(&path));
-                write_atomically(&path, &bytes)?;
-                let mac = self.mac(&path, |mac| {
-                    mac.update(&bytes);
-                    Ok(())
-                })?;
-                write_atomically(&mac_path(&path), &mac)
-            })
-        {
+        // The artifact first, then its code: an artifact without its code is never loaded, so a
+        // crash between the two writes costs a compile, nothing more.
+        let _ = fs::remove_file(mac_path(&path));
+        let written = write_atomically(&path, bytes).and_then(|()| {
+            let mac = self.mac(&path, |mac| {
+                mac.update(bytes);
+                Ok(())
+            })?;
+            write_atomically(&mac_path(&path), &mac)
+        });
+        if let Err(error) = &written {
             tracing::warn!(path = %path.display(), %error, "cannot write compile cache entry");
         }
+        written.is_ok()
     }
 
     /// Removes every artifact (and leftover temporary file) this cache wrote that is not for one

@@ -37,6 +37,29 @@ const LOAD_TRIES: u32 = 3;
 /// The wait before the second try; doubled before the third.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
 
+/// Compiles a large module (a language runtime) within bounded memory: one function at a time,
+/// straight into its serialized form, which goes to the compile cache and is mapped from there
+/// (file-backed pages the kernel can reclaim) or, without a cache, loaded from memory; then the
+/// allocator gives the compiler's freed memory back to the system.
+fn compile_large(
+    engine: &PluginEngine,
+    cache: Option<&CompileCache>,
+    sha256: &str,
+    wasm: Vec<u8>,
+) -> Result<Component, PluginError> {
+    let artifact = engine.precompile_serial(&wasm);
+    drop(wasm);
+    let artifact = artifact?;
+    let cached = cache.filter(|cache| cache.store_artifact(sha256, &artifact));
+    let component = match cached.and_then(|cache| cache.load(engine.wasmtime(), sha256)) {
+        Some(component) => Ok(component),
+        None => engine.deserialize_own(&artifact),
+    };
+    drop(artifact);
+    crate::allocator::release_free_memory();
+    component
+}
+
 /// Whether a failed load is worth trying again: the host was at a limit (the instance pool,
 /// its threads) or the one call of a load ran out of time while the machine was busy.
 fn is_transient(error: &PluginDirError) -> bool {
@@ -266,6 +289,8 @@ pub(crate) struct Reloader {
     shared: Arc<Shared>,
     /// Bounds concurrent compiles: each one is CPU-heavy (and itself parallel).
     compile_slots: Arc<Semaphore>,
+    /// How many slots there are: a large module's compile takes them all.
+    slots: usize,
     runtimes: Runtimes,
     services: BTreeMap<String, ServiceState>,
     next_generation: u64,
@@ -281,6 +306,7 @@ impl Reloader {
     ) -> Self {
         let slots = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         Reloader {
+            slots,
             source,
             engine,
             cache: cache.map(Arc::new),
@@ -479,9 +505,14 @@ impl Reloader {
         sha256: &str,
         bytes: Vec<u8>,
     ) -> Result<Component, PluginDirError> {
-        let _slot = self
+        // A large module compiles alone: its memory is the most any compile may add at once.
+        let wanted = match bytes.len() >= LARGE_MODULE_BYTES {
+            true => u32::try_from(self.slots).unwrap_or(u32::MAX),
+            false => 1,
+        };
+        let _slots = self
             .compile_slots
-            .acquire()
+            .acquire_many(wanted)
             .await
             .expect("the compile semaphore is never closed");
         let (engine, cache, shared) = (
@@ -511,7 +542,10 @@ impl Reloader {
                 tracing::debug!(file, bytes = wasm.len(), "compiling");
             }
             let started = std::time::Instant::now();
-            let compiled = engine.compile(&wasm);
+            let compiled = match large {
+                true => compile_large(&engine, cache.as_deref(), &sha256, wasm),
+                false => engine.compile(&wasm),
+            };
             let seconds = started.elapsed().as_secs_f64();
             let component = compiled.map_err(|source| PluginDirError::Plugin {
                 file: file.clone(),
@@ -523,7 +557,7 @@ impl Reloader {
                 tracing::debug!(file, seconds, "compiled");
             }
             shared.compiled.fetch_add(1, Ordering::Relaxed);
-            if let Some(cache) = &cache {
+            if let (Some(cache), false) = (&cache, large) {
                 cache.store(&sha256, &component);
             }
             Ok(component)
