@@ -2,7 +2,8 @@
 # Load figures: /_/<service>/health/ requests per second and p50/p99 latency against a
 # 1,000-service pods file, next to a bare axum handler returning a fixed 302 (goal: ratio >= 0.9),
 # a plugin check's result-cache hit and miss rates, and health badges while hostile plugins
-# (63 MiB of memory per call; spinning until the deadline) are hammered. Everything runs on
+# (63 MiB of memory per call; spinning until the deadline; one spinning request at a time) are
+# hammered, and while 8 connections fetch the index of a 20,000-service federation. Everything runs on
 # loopback and stops by itself.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -110,13 +111,14 @@ print("plugin cache:             " + ", ".join(f"{k} {v / total:.4%}" for k, v i
 # after measuring them unloaded. Both wrk share the two cores with the server, so hammering
 # even the cheapest route costs health badges about half: that figure is printed too, for scale.
 copies=32
-# `report <what> <wrk script>` prints health req/s while the script's requests are hammered.
+# `report <what> <wrk script> [connections] [port]` prints health req/s while the script's
+# requests are hammered (64 connections, the server on 18090, unless told).
 report() {
-  local unloaded hammered
-  unloaded=$(rps -s "$health_lua" http://127.0.0.1:18090)
-  wrk -t2 -c64 -d"$((duration + 2))s" -s "$2" http://127.0.0.1:18090 >"$work/hammer.txt" & local hammer=$!
+  local unloaded hammered hammering="${3:-64}" server="http://127.0.0.1:${4:-18090}"
+  unloaded=$(rps -s "$health_lua" "$server")
+  wrk -t"$((hammering < 2 ? 1 : 2))" -c"$hammering" -d"$((duration + 2))s" -s "$2" "$server" >"$work/hammer.txt" & local hammer=$!
   sleep 1
-  hammered=$(rps -s "$health_lua" http://127.0.0.1:18090)
+  hammered=$(rps -s "$health_lua" "$server")
   wait "$hammer"
   local answered
   answered=$(awk '/Requests\/sec/ {print $2}' "$work/hammer.txt")
@@ -137,7 +139,29 @@ report "a 63 MiB plugin" "$(rotate "/_/hog-%02d/under-cap/" "$copies")"
 drop_out hog
 drop_in spin endless_loop.wat
 report "a spinning plugin (2 s deadline)" "$(rotate "/_/spin-%02d/spin/" "$copies")"
+# One request at a time (one connection): its call's first poll is on an HTTP worker, the rest
+# on the plugin threads, so it never spins on a worker for its whole deadline.
+report "one spinning request at a time" "$(rotate "/_/spin-%02d/spin/" 1)" 1
 drop_out spin
+
+# The index of a federation whose peer lists 20,000 services (a catalog at its cap), fetched
+# by 8 connections at once, and health badges of the same server meanwhile: pages are capped,
+# rendered off the HTTP workers one at a time and reused for a second.
+python3 - "$work/peer" <<'PY'
+import json, os, sys
+os.mkdir(sys.argv[1])
+with open(os.path.join(sys.argv[1], "catalog"), "w") as f:
+    json.dump([{"name": f"remote-{n:05d}", "namespaces": ["default"], "checks": ["health"]}
+               for n in range(20000)], f)
+PY
+(cd "$work/peer" && exec python3 -m http.server 18094 --bind 127.0.0.1) >/dev/null 2>&1 & pids+=($!)
+head -c 32 /dev/urandom | base64 > "$work/secret"
+OTHER_SHIELDS=http://127.0.0.1:18094 INTRA_SHIELD_SECRET="$work/secret" RUST_LOG=warn \
+  target/$profile/kube-shields serve --listen 127.0.0.1:18093 --pods-file "$work/pods.json" \
+  2>"$work/hub.log" & pids+=($!)
+wait_for http://127.0.0.1:18093/_/svc-00000/health/
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:18093/?q=remote-19999" | grep -q 'remote-19999' && break; sleep 0.1; done
+report "the index of 20,000 remote services" "$(rotate "/?n=%d" 1)" 8 18093
 
 # Federation: local badge p99 with a hung peer vs without, and a 3-cluster index of 300 services.
 echo "federation:"

@@ -270,10 +270,27 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("kube-shields: {err:#}");
+            eprintln!("kube-shields: {}", each_cause_once(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text the message already
+/// holds (many errors here name their cause in their own text, and also keep it as `source`).
+fn each_cause_once(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Logs to stderr (stdout is for answers), in color only on a terminal.
@@ -339,11 +356,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         |dir| format!("{} ({} files)", dir.display(), count_files(dir)),
     );
     tracing::info!(mode, pods, plugins, "starting");
-    // Bound before anything slow starts, so the address is known to be usable at once.
+    // Quick: it refuses a configuration that cannot work, and leaves plugins to load in the
+    // background, so the server listens within a moment of start whatever compiles.
+    let app = App::new(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("setting --listen: cannot listen on {}", args.listen))?;
-    let app = App::new(config).await?;
     tracing::info!(address = %listener.local_addr()?, "listening; ready once pods are listed and plugins loaded (/readyz)");
     app.serve(listener, shutdown_signal()).await?;
     Ok(())

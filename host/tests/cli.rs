@@ -198,6 +198,21 @@ fn private_mode_without_a_secret_refuses_to_start_and_says_how_to_make_one() {
     );
 }
 
+/// Each cause once (it was `cannot read pods file X: No such file or directory (os error 2):
+/// cannot read pods file X: No such file or directory (os error 2)`).
+#[test]
+fn a_missing_pods_file_is_said_once() {
+    let output = command(&[])
+        .args(["serve", "--pods-file", "/nonexistent.json"])
+        .env("OTHER_SHIELDS", "None")
+        .output()
+        .unwrap();
+    let message = refused(&output);
+    assert_eq!(message.matches("/nonexistent.json").count(), 1, "{message}");
+    assert_eq!(message.matches("os error 2").count(), 1, "{message}");
+    assert!(message.starts_with("kube-shields: pod source: "), "{message}");
+}
+
 #[test]
 fn a_short_secret_refuses_to_start_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
