@@ -584,20 +584,25 @@ async fn fresh_web_health(builder: TestServerBuilder) -> (common::TestServer, Va
     (server, fresh)
 }
 
-#[tokio::test]
-async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
-    let (server, fresh) = fresh_web_health(TestServerBuilder::new()).await;
-
-    server.fake.as_ref().unwrap().go_down();
+/// Waits for the `web` health badge to change from `fresh`, and checks it turned stale.
+async fn turns_stale(server: &common::TestServer, fresh: &Value) {
     let stale = eventually("health turns stale", WITHIN, async || {
         let body = server.json("/_/web/health/?format=json").await.1;
-        (body != fresh).then_some(body)
+        (body != *fresh).then_some(body)
     })
     .await;
     assert_eq!(
         stale,
         json!({"schemaVersion": 1, "label": "health", "message": "stale: 1/1 (0 restarts)", "color": "lightgrey", "isError": true})
     );
+}
+
+#[tokio::test]
+async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
+    let (server, fresh) = fresh_web_health(TestServerBuilder::new()).await;
+
+    server.fake.as_ref().unwrap().go_down();
+    turns_stale(&server, &fresh).await;
     assert_eq!(
         server.json("/_/web/health/?raw").await.1,
         json!({"ready": 1, "total": 1, "restarts": 0, "color": "green", "stale": true})
@@ -636,15 +641,7 @@ async fn health_badges_turn_stale_while_the_api_server_hangs() {
     let fake = server.fake.as_ref().unwrap();
     fake.hold_watches();
     fake.drop_watches();
-    let stale = eventually("health turns stale", WITHIN, async || {
-        let body = server.json("/_/web/health/?format=json").await.1;
-        (body != fresh).then_some(body)
-    })
-    .await;
-    assert_eq!(
-        stale,
-        json!({"schemaVersion": 1, "label": "health", "message": "stale: 1/1 (0 restarts)", "color": "lightgrey", "isError": true})
-    );
+    turns_stale(&server, &fresh).await;
     let metrics = server.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains(r#"kube_shields_pod_watch_healthy{scope="*"} 0"#),

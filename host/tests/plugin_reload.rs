@@ -528,20 +528,25 @@ async fn precompiled_files_in_the_plugin_directory_are_never_loaded() {
     );
 }
 
-#[tokio::test]
-async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let error = PluginDir::open(
-        PluginSource::Directory(dir.path().to_owned()),
+/// Why opening the plugin directory `dir` with the compile cache `cache` is refused.
+async fn refused_cache(dir: &Path, cache: &Path) -> String {
+    PluginDir::open(
+        PluginSource::Directory(dir.to_owned()),
         engine(),
-        Some(dir.path().join("cache")),
+        Some(cache.to_owned()),
         None,
     )
     .await
     .err()
-    .expect("refused");
+    .expect("refused")
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_cache_directory_inside_the_plugin_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
     assert_eq!(
-        error.to_string(),
+        refused_cache(dir.path(), &dir.path().join("cache")).await,
         format!(
             "compile cache directory {} is inside the plugin directory; use a directory of its own",
             dir.path().canonicalize().unwrap().join("cache").display()
@@ -821,17 +826,8 @@ async fn a_cache_directory_others_can_write_to_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let error = PluginDir::open(
-        PluginSource::Directory(dir.path().to_owned()),
-        engine(),
-        Some(cache.path().to_owned()),
-        None,
-    )
-    .await
-    .err()
-    .expect("refused");
     assert_eq!(
-        error.to_string(),
+        refused_cache(dir.path(), cache.path()).await,
         format!(
             "compile cache directory {} (--cache-dir, CACHE_DIR) cannot hold compiled plugins, which \
              run as code: others can write to it (mode 777); use a directory of this user's own, \
