@@ -42,6 +42,11 @@ pub struct KubeConnection {
     pub kube_url: Option<String>,
 }
 
+/// kube writes a path as `'"/home/x/.kube/config"'` (its `Debug` inside quotes): quoted once.
+fn unquoted_paths(text: &str) -> String {
+    text.replace("'\"", "'").replace("\"'", "'")
+}
+
 /// Why kube-shields cannot use the Kubernetes API.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -88,9 +93,11 @@ pub enum ConnectionError {
     /// No setting was given and kube found neither a service account nor a kubeconfig.
     #[error(
         "no Kubernetes connection configured: set --kube-api-server or --kube-url, run in a \
-         cluster, provide a kubeconfig, or use --pods-file ({0})"
+         cluster, provide a kubeconfig, or use --pods-file ({})",
+        unquoted_paths(&.0.to_string())
     )]
-    Infer(#[source] kube::config::InferConfigError),
+    // Not a `source`: the text above holds it whole, and a chain would say it twice.
+    Infer(kube::config::InferConfigError),
     /// The client could not be built from the settings (bad client key, TLS setup...).
     #[error("cannot set up the Kubernetes client: {0}")]
     Client(#[source] kube::Error),
@@ -445,6 +452,14 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[test]
+    fn a_path_in_kubes_message_is_quoted_once() {
+        assert_eq!(
+            unquoted_paths(r#"failed to read kubeconfig from '"/home/x/.kube/config"': No such file"#),
+            "failed to read kubeconfig from '/home/x/.kube/config': No such file"
+        );
+    }
 
     #[rstest]
     #[case::both_urls(
