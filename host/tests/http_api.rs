@@ -802,3 +802,56 @@ async fn cache_seconds_sets_max_age_and_the_endpoint_minimum() {
 async fn the_rust_web_example_answers_badges_through_the_server() {
     web_example::assert_badges(example_plugin("web"), loopback_ip(46)).await;
 }
+
+/// What a raw HTTP/1.1 exchange answers: status line, `content-type`, body.
+async fn raw_exchange(base: &str, request: &[u8]) -> (String, Option<String>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    let content_type = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-type: "))
+        .map(str::to_owned);
+    (status, content_type, body.to_owned())
+}
+
+/// hyper answers these before any route runs; they carry the same `{"error"}` JSON as every
+/// other error (issue 23: a 70,000-character path, 300 headers and a tab in the request line
+/// got empty bodies with no content type).
+#[rstest]
+#[case::target_too_long(
+    format!("GET /{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000)),
+    "HTTP/1.1 414 URI Too Long",
+    "the request target is too long (at most 65,534 bytes)"
+)]
+#[case::too_many_headers(
+    format!("GET / HTTP/1.1\r\nhost: x\r\n{}\r\n", (0..300).map(|n| format!("x-h{n}: v\r\n")).collect::<String>()),
+    "HTTP/1.1 431 Request Header Fields Too Large",
+    "the request has too many or too large headers"
+)]
+#[case::tab_in_the_request_line(
+    "GET\t/ HTTP/1.1\r\nhost: x\r\n\r\n".to_owned(),
+    "HTTP/1.1 400 Bad Request",
+    "the request could not be parsed"
+)]
+#[tokio::test]
+async fn requests_hyper_cannot_parse_get_json_errors(
+    #[case] request: String,
+    #[case] status: &str,
+    #[case] error: &str,
+) {
+    let server = TestServerBuilder::new().start().await;
+    let (line, content_type, body) = raw_exchange(&server.base, request.as_bytes()).await;
+    assert_eq!(line, status);
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({ "error": error }));
+    // The server goes on: a badge still answers.
+    assert_eq!(server.get("/_/web/health/").await.status(), StatusCode::FOUND);
+}

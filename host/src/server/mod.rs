@@ -4,6 +4,7 @@
 mod access;
 mod health_redirects;
 mod index;
+mod parse_errors;
 mod render;
 mod routes;
 
@@ -82,7 +83,7 @@ pub(crate) async fn serve(
     state: Arc<ServerState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    axum::serve(parse_errors::JsonParseErrors(listener), router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }
