@@ -256,13 +256,19 @@ fn refuse_shared_dir(dir: &Path) -> Result<(), PluginDirError> {
             metadata.uid()
         )));
     }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(unsafe_dir(format!(
-            "others can write to it (mode {:o})",
-            metadata.mode() & 0o7777
-        )));
+    if let Some(mode) = writable_by_others(&metadata) {
+        return Err(unsafe_dir(format!("others can write to it (mode {mode:o})")));
     }
     Ok(())
+}
+
+/// The permission bits of a file or folder that its group or others may write to (and so
+/// replace code this process would run); `None` when only its owner may.
+#[cfg(unix)]
+pub(super) fn writable_by_others(metadata: &fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = metadata.mode() & 0o7777;
+    (mode & 0o022 != 0).then_some(mode)
 }
 
 #[cfg(not(unix))]

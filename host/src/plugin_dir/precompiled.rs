@@ -66,12 +66,11 @@ pub(crate) fn load(engine: &wasmtime::Engine, runtime: &Path, sha256: &str) -> O
 /// Whether only the file's owner can write to it and to its folder.
 #[cfg(unix)]
 fn trusted(artifact: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
     let folder = artifact.parent().unwrap_or(Path::new("."));
     for path in [artifact, folder] {
-        let mode = fs::metadata(path).map_err(|err| err.to_string())?.mode();
-        if mode & 0o022 != 0 {
-            return Err(format!("{} is writable by others (mode {:o})", path.display(), mode & 0o7777));
+        let metadata = fs::metadata(path).map_err(|err| err.to_string())?;
+        if let Some(mode) = super::compile_cache::writable_by_others(&metadata) {
+            return Err(format!("{} is writable by others (mode {mode:o})", path.display()));
         }
     }
     Ok(())
