@@ -161,7 +161,10 @@ fn main() {
             std::fs::create_dir_all(&crashes).expect("crash folder");
             let name = format!("{}.wasm", &hex::encode(Sha256::digest(&bytes))[..16]);
             std::fs::write(crashes.join(&name), &bytes).expect("crash file");
-            println!("fuzz_load: a panic on a {kind} ({} bytes): kept as {name}", bytes.len());
+            println!(
+                "fuzz_load: a panic on a {kind} ({} bytes): kept as {name}",
+                bytes.len()
+            );
         }
     }
     for (kind, (inputs, loaded)) in &counts {
@@ -171,7 +174,11 @@ fn main() {
         "fuzz_load: {ran} inputs in {:.0} s ({:.0}/s), {panics} panicked{}",
         started.elapsed().as_secs_f64(),
         ran as f64 / started.elapsed().as_secs_f64(),
-        if panics == 0 { "" } else { ": see host/tests/fixtures/fuzz-crashes/" }
+        if panics == 0 {
+            ""
+        } else {
+            ": see host/tests/fixtures/fuzz-crashes/"
+        }
     );
     std::process::exit(i32::from(panics > 0));
 }

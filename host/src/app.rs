@@ -136,13 +136,12 @@ impl App {
                         PluginDir::open(source, engine, cache_dir, runtime_dir).await
                     }
                 };
-                opened
-                    .map_err(|error| match error {
-                        PluginDirError::CacheDir { .. } | PluginDirError::CacheDirUnsafe { .. } => {
-                            AppError::CompileCache(error)
-                        }
-                        error => AppError::Plugins(error),
-                    })?
+                opened.map_err(|error| match error {
+                    PluginDirError::CacheDir { .. } | PluginDirError::CacheDirUnsafe { .. } => {
+                        AppError::CompileCache(error)
+                    }
+                    error => AppError::Plugins(error),
+                })?
             }
             None => PluginDir::empty(),
         };

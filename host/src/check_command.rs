@@ -116,7 +116,22 @@ impl CheckCommand {
         }
         let plugin = match (&entry.plugin, &entry.last_error) {
             (Some(plugin), None) => plugin,
-            (_, Some(error)) => return Err(error.message.clone()),
+            (_, Some(error)) => {
+                // No check to serve: one line per refused name, as for a check that failed.
+                for refused in &error.refused_checks {
+                    let line = Line::Error {
+                        check: &refused.name,
+                        error: refused.to_string(),
+                    };
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&line).expect("lines serialize")
+                    )
+                    .map_err(|err| err.to_string())?;
+                }
+                return Err(error.message.clone());
+            }
             (None, None) => return Err(format!("{}: no plugin loaded", self.plugin.display())),
         };
         for warning in plugin.warnings() {

@@ -8,7 +8,7 @@
 #![deny(missing_docs)]
 
 mod allocator;
-pub use allocator::return_memory_promptly;
+pub use allocator::commit_lazily;
 pub mod app;
 pub mod auth;
 mod changes;

@@ -257,7 +257,7 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
-    kube_shields::return_memory_promptly();
+    kube_shields::commit_lazily();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = match cli.command {
@@ -462,7 +462,9 @@ fn new_project(args: &NewArgs) -> anyhow::Result<()> {
 
 fn precompile(args: &PrecompileArgs) -> anyhow::Result<()> {
     let Some(dir) = args.runtime_dir.clone().or_else(default_runtime_dir) else {
-        bail!("no runtime directory: pass --runtime-dir (RUNTIME_DIR), or build the runtimes with scripts/build-runtimes.sh");
+        bail!(
+            "no runtime directory: pass --runtime-dir (RUNTIME_DIR), or build the runtimes with scripts/build-runtimes.sh"
+        );
     };
     let done = kube_shields::plugin_dir::precompile(&dir)?;
     if done.is_empty() {

@@ -297,6 +297,42 @@ fn a_malformed_core_module_exits_2_with_one_line() {
     );
 }
 
+/// A plugin whose every check name is refused serves nothing: a load error (exit 2) with one
+/// line per refused name, where it used to print nothing and exit 0.
+#[test]
+fn a_plugin_with_no_valid_check_exits_2_with_a_line_per_refused_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("web.js");
+    std::fs::write(
+        &plugin,
+        "check('TLS days', () => 30);\ncheck('health', () => 'fine');\n",
+    )
+    .unwrap();
+    let output = check_binary(
+        dir.path(),
+        &[
+            plugin.to_str().unwrap(),
+            "--runtime-dir",
+            runtime_dir().to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        concat!(
+            r#"{"check":"TLS days","error":"check `TLS days` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters)"}"#,
+            "\n",
+            r#"{"check":"health","error":"check `health` is reserved for the built-in check"}"#,
+            "\n",
+        )
+    );
+    assert!(
+        stderr.contains("web.js: the plugin offers no check it can serve: check `TLS days`"),
+        "{stderr}"
+    );
+}
+
 /// `kube-shields new --lang <lang>`, then the README's one command (`./build.sh && kube-shields
 /// check ...` or just `kube-shields check ...`), in the new project, unchanged. CI has every
 /// toolchain: `scripts/test.sh` builds the runtimes and installs clang-19 before the tests.

@@ -210,7 +210,10 @@ fn a_missing_pods_file_is_said_once() {
     let message = refused(&output);
     assert_eq!(message.matches("/nonexistent.json").count(), 1, "{message}");
     assert_eq!(message.matches("os error 2").count(), 1, "{message}");
-    assert!(message.starts_with("kube-shields: pod source: "), "{message}");
+    assert!(
+        message.starts_with("kube-shields: pod source: "),
+        "{message}"
+    );
 }
 
 #[test]

@@ -539,11 +539,15 @@ async fn a_slow_older_peer_does_not_hold_back_another_peers_catalog() {
     .await;
     assert_eq!(answer["message"], "1/1 (0 restarts)");
     // The slow peer's refresh is abandoned at its deadline (the request timeout, 3 s here).
-    let slow_status = eventually("the slow peer's refresh to be abandoned", WITHIN, async || {
-        let peers = hub.get_signed("/peers").await.json::<Value>().await.ok()?;
-        let slow = peers.as_array()?[0].clone();
-        (slow["up"] == json!(false)).then_some(slow)
-    })
+    let slow_status = eventually(
+        "the slow peer's refresh to be abandoned",
+        WITHIN,
+        async || {
+            let peers = hub.get_signed("/peers").await.json::<Value>().await.ok()?;
+            let slow = peers.as_array()?[0].clone();
+            (slow["up"] == json!(false)).then_some(slow)
+        },
+    )
     .await;
     assert_eq!(
         slow_status["last_error"],

@@ -330,7 +330,12 @@ async fn metrics_parse_in_both_formats(
         .spawn()
         .unwrap_or_else(|err| panic!("{}: {err} (scripts/test.sh installs it)", python.display()));
     use std::io::Write as _;
-    parser.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    parser
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let output = parser.wait_with_output().unwrap();
     assert!(
         output.status.success(),
@@ -364,7 +369,10 @@ async fn metrics_parse_in_both_formats(
     assert!(
         samples("kube_shields_http_request_duration_seconds")
             .iter()
-            .any(|sample| sample[1]["le"].as_str().and_then(|le| le.parse::<f64>().ok()).is_some_and(|le| le > 3.0 && le.is_finite())),
+            .any(|sample| sample[1]["le"]
+                .as_str()
+                .and_then(|le| le.parse::<f64>().ok())
+                .is_some_and(|le| le > 3.0 && le.is_finite())),
         "{body}"
     );
     assert_eq!(
@@ -476,6 +484,129 @@ async fn the_index_page_lists_every_service_and_check(
         page.contains(r#"src="/_/version/release/?format=svg""#),
         "{page}"
     );
+}
+
+/// A browser (`Accept-Encoding: gzip`) gets the same page gzipped; a client that does not ask,
+/// or refuses gzip, gets it as it is.
+#[tokio::test]
+async fn the_index_page_is_gzipped_for_a_client_that_takes_gzip() {
+    let server = TestServerBuilder::new().demo_plugins().start().await;
+    let fetch = async |accept: Option<&str>| {
+        let mut request = server.client.get(format!("{}/", server.base));
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        let response = request.send().await.unwrap();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        let (encoding, vary) = (header("content-encoding"), header("vary"));
+        (encoding, vary, response.bytes().await.unwrap().to_vec())
+    };
+    let (encoding, vary, plain) = fetch(None).await;
+    assert_eq!((encoding, vary.as_deref()), (None, Some("accept-encoding")));
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(
+        plain.contains(r#"src="/_/web/health/?format=svg""#),
+        "{plain}"
+    );
+    assert!(plain.ends_with("</html>\n"), "{plain}");
+
+    let (encoding, vary, gzipped) = fetch(Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(
+        (encoding.as_deref(), vary.as_deref()),
+        (Some("gzip"), Some("accept-encoding"))
+    );
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&gzipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain);
+    assert!(
+        gzipped.len() * 3 < plain.len(),
+        "{} of {}",
+        gzipped.len(),
+        plain.len()
+    );
+
+    let (encoding, _, refused) = fetch(Some("gzip;q=0, identity")).await;
+    assert_eq!(
+        (encoding, String::from_utf8(refused).unwrap()),
+        (None, plain)
+    );
+}
+
+/// `/plugins` says, per check of the version serving, when it last answered and its last
+/// error: an error is cleared when the check next answers and dropped with its version, and a
+/// check the new version no longer lists disappears. (Errors used to stay listed for good.)
+#[tokio::test]
+async fn plugins_show_each_checks_last_success_and_current_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("web.js");
+    std::fs::write(
+        &script,
+        "check('pods', (ctx) => {\n  if (ctx.pods.length === 0) throw new Error('no pods yet');\n  return ctx.pods.length;\n});\ncheck('idle', () => 'never asked');\n",
+    )
+    .unwrap();
+    let server = TestServerBuilder::new()
+        .pods(Pods::Fake(FakeApiServer::start().await))
+        .compile_cache()
+        .plugin("web", script, Some("cache_seconds = 0\n"))
+        .start()
+        .await;
+    let checks = async || -> Vec<Value> {
+        let status: Value = server.get_signed("/plugins").await.json().await.unwrap();
+        status["web"]["checks"].as_array().unwrap().clone()
+    };
+    let check = |checks: &[Value], name: &str| {
+        checks
+            .iter()
+            .find(|check| check["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {name} in {checks:?}"))
+    };
+    let message = |answer: Value| answer["message"].as_str().unwrap().to_owned();
+    assert_eq!(message(server.json("/_/web/pods/?format=json").await.1), "error");
+    let failing = checks().await;
+    assert_eq!(
+        check(&failing, "pods")["last_error"]["message"],
+        "check failed: web.js:2: Error: no pods yet"
+    );
+    assert_eq!(check(&failing, "pods")["last_success"], Value::Null);
+    let idle = check(&failing, "idle");
+    assert_eq!((&idle["last_success"], &idle["last_error"]), (&Value::Null, &Value::Null));
+
+    server.fake.as_ref().unwrap().upsert(
+        PodBuilder::new("default", "web-7d4b9c-aaaaa")
+            .deployment("web", "7d4b9c")
+            .build(),
+    );
+    eventually("the check answers once its pod is seen", WITHIN, async || {
+        (message(server.json("/_/web/pods/?format=json").await.1) == "1").then_some(())
+    })
+    .await;
+    let answered = check(&checks().await, "pods");
+    assert_eq!(answered["last_error"], Value::Null, "{answered}");
+    assert!(answered["last_success"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
+
+    // A new version: nothing carried over, and `idle` is gone.
+    std::fs::write(
+        server.plugin_dir.join("web.js"),
+        "check('pods', (ctx) => ctx.pods.length);\n",
+    )
+    .unwrap();
+    let replaced = eventually("the new version serves", WITHIN, async || {
+        let checks = checks().await;
+        (checks.len() == 1).then_some(checks)
+    })
+    .await;
+    let fresh = check(&replaced, "pods");
+    assert_eq!((&fresh["last_success"], &fresh["last_error"]), (&Value::Null, &Value::Null));
 }
 
 /// `web` in two namespaces with different image tags, and the image-tags plugin.
@@ -851,7 +982,13 @@ async fn requests_hyper_cannot_parse_get_json_errors(
     let (line, content_type, body) = raw_exchange(&server.base, request.as_bytes()).await;
     assert_eq!(line, status);
     assert_eq!(content_type.as_deref(), Some("application/json"));
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({ "error": error }));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({ "error": error })
+    );
     // The server goes on: a badge still answers.
-    assert_eq!(server.get("/_/web/health/").await.status(), StatusCode::FOUND);
+    assert_eq!(
+        server.get("/_/web/health/").await.status(),
+        StatusCode::FOUND
+    );
 }

@@ -185,7 +185,11 @@ async fn inputs_that_crashed_the_loader_are_load_errors() {
         .map(|entry| entry.unwrap().path())
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "{} holds the known crashes", dir.display());
+    assert!(
+        !files.is_empty(),
+        "{} holds the known crashes",
+        dir.display()
+    );
     for file in files {
         let error = ENGINE
             .load("web", &read(&file), PluginSettings::default())
@@ -416,6 +420,24 @@ async fn an_invalid_check_name_is_refused_with_a_warning() {
         ]
     );
     assert_eq!(plugin.run("version", &[]).await, Ok(raw("1.0")));
+}
+
+#[tokio::test]
+async fn a_component_with_no_valid_check_does_not_load() {
+    // The fixture lists `health`, then `version`: listing only the first leaves nothing to serve.
+    let wat = std::fs::read_to_string(common::fixture("reserved_health.wat")).unwrap();
+    let count = "(i32.store (i32.const 0x404) (i32.const 2))";
+    assert!(wat.contains(count), "the fixture's list length moved");
+    let only_health = wat.replace(count, "(i32.store (i32.const 0x404) (i32.const 1))");
+    let err = ENGINE
+        .load("web", only_health.as_bytes(), PluginSettings::default())
+        .await
+        .err()
+        .expect("a load error");
+    assert_eq!(
+        err.to_string(),
+        "the plugin offers no check it can serve: check `health` is reserved for the built-in check"
+    );
 }
 
 // --- limits ----------------------------------------------------------------------------

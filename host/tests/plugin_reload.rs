@@ -778,16 +778,26 @@ async fn a_malformed_core_module_is_a_load_error_and_the_directory_stays_live() 
     let refused = |entry: &PluginEntry| {
         entry.plugin.is_none()
             && entry.last_error.as_ref().is_some_and(|error| {
-                error.message.contains(
-                    ".wasm: not a WebAssembly component: invalid core module: ",
-                )
+                error
+                    .message
+                    .contains(".wasm: not a WebAssembly component: invalid core module: ")
             })
     };
     assert!(refused(plugins.current().get("crash").unwrap()));
 
     std::fs::write(dir.path().join("again.wasm"), OVERRUNNING_CORE_MODULE).unwrap();
-    wait_for_entry(&plugins, "again", "the hot-dropped copy to be refused", refused).await;
-    std::fs::write(dir.path().join("web.wasm"), AnswerPlugin::new("v001").wasm()).unwrap();
+    wait_for_entry(
+        &plugins,
+        "again",
+        "the hot-dropped copy to be refused",
+        refused,
+    )
+    .await;
+    std::fs::write(
+        dir.path().join("web.wasm"),
+        AnswerPlugin::new("v001").wasm(),
+    )
+    .unwrap();
     wait_for_answer(&plugins, "web", "v001").await;
     assert!(plugins.is_loaded(), "the directory is still watched");
     assert_eq!(plugins.reload_panics(), 0);
@@ -854,7 +864,10 @@ async fn an_artifact_planted_under_another_plugins_hash_is_compiled_again_not_ru
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().join("compiled");
-    let (web, api) = (AnswerPlugin::new("v001").wasm(), AnswerPlugin::new("evil").wasm());
+    let (web, api) = (
+        AnswerPlugin::new("v001").wasm(),
+        AnswerPlugin::new("evil").wasm(),
+    );
     std::fs::write(dir.path().join("web.wasm"), &web).unwrap();
     std::fs::write(dir.path().join("api.wasm"), &api).unwrap();
     let open_cached = async || {

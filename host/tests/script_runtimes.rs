@@ -416,6 +416,85 @@ async fn a_check_that_returns_nothing_fails_saying_so(#[case] lang: Lang) {
     assert!(err.contains("return a value or shield(...)"), "{err}");
 }
 
+/// An `async` check used to answer `{}` (JS) or `<coroutine object …>` (Python) as a success,
+/// the error it would have raised lost.
+#[rstest]
+#[case::python(
+    Lang::Python,
+    "@check\nasync def tls(ctx):\n    return len(http_get(ctx.config['url']).body)\n",
+    "kube_shields.http_get(url) returns the response itself"
+)]
+#[case::js(
+    Lang::Js,
+    "check('tls', async (ctx) => {\n  const answer = await fetch(ctx.config.url);\n  return answer.status;\n});",
+    "http.get(url) returns the response itself"
+)]
+#[tokio::test]
+async fn an_async_check_fails_saying_checks_are_synchronous(
+    #[case] lang: Lang,
+    #[case] body: &str,
+    #[case] hint: &str,
+) {
+    let plugin = load(lang, &script(lang, body, body), PluginSettings::default())
+        .await
+        .expect("loads");
+    let Err(PluginError::Plugin(err)) = plugin.run("tls", &[]).await else {
+        panic!("expected the check to fail");
+    };
+    assert!(err.contains("check `tls` returned"), "{err}");
+    assert!(err.contains("checks are synchronous"), "{err}");
+    assert!(err.contains(hint), "{err}");
+}
+
+#[rstest]
+#[case::python(
+    Lang::Python,
+    "@check\ndef odd(ctx):\n    return shield({'days': 3})\n",
+    "web.py:4: TypeError: shield(): status is a str or a number, not dict"
+)]
+#[case::js(
+    Lang::Js,
+    "check('odd', () => {\n  return shield({ days: 3 });\n});",
+    "web.js:2: TypeError: shield(): status is a string or a number, not an object"
+)]
+#[tokio::test]
+async fn a_shield_of_the_wrong_type_fails_naming_file_and_line(
+    #[case] lang: Lang,
+    #[case] body: &str,
+    #[case] expected: &str,
+) {
+    let plugin = load(lang, &script(lang, body, body), PluginSettings::default())
+        .await
+        .expect("loads");
+    assert_eq!(
+        plugin.run("odd", &[]).await,
+        Err(PluginError::Plugin(expected.into()))
+    );
+}
+
+#[rstest]
+#[case::python(
+    Lang::Python,
+    "@check(name='TLS days')\ndef days(ctx):\n    return 30\n@check\ndef health(ctx):\n    return 'fine'\n"
+)]
+#[case::js(
+    Lang::Js,
+    "check('TLS days', () => 30);\ncheck('health', () => 'fine');"
+)]
+#[tokio::test]
+async fn a_script_with_no_valid_check_does_not_load(#[case] lang: Lang, #[case] body: &str) {
+    let Err(PluginError::NoCheck(refused)) =
+        load(lang, &script(lang, body, body), PluginSettings::default()).await
+    else {
+        panic!("expected a load error");
+    };
+    let names: Vec<&str> = refused
+        .iter()
+        .map(|refused| refused.name.as_str())
+        .collect();
+    assert_eq!(names, ["TLS days", "health"]);
+}
+
 #[tokio::test]
 async fn a_script_that_is_not_utf8_or_too_big_is_refused() {
     assert_eq!(

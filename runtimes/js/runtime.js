@@ -28,11 +28,25 @@ function check(name, description, fn) {
   registered.set(name, { fn, description: description == null ? null : String(description) });
 }
 
+// What a value is, for an error message: `a Promise`, `an object`, `a function`.
+function kind(value) {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value.then === 'function') return 'a Promise';
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+// A badge's texts are strings; numbers and booleans are written as text.
+function textOf(what, value) {
+  if (['string', 'number', 'boolean', 'bigint'].includes(typeof value)) return String(value);
+  throw new TypeError(`shield(): ${what} is a string or a number, not ${kind(value)}`);
+}
+
 class Shield {
   constructor(status, { color, label } = {}) {
-    this.status = String(status);
-    this.color = color == null ? null : String(color);
-    this.label = label == null ? null : String(label);
+    this.status = textOf('status', status);
+    this.color = color == null ? null : textOf('color', color);
+    this.label = label == null ? null : textOf('label', label);
   }
 }
 
@@ -211,6 +225,16 @@ function outcome(name, value) {
   }
   if (value === undefined || value === null) {
     throw `check \`${name}\` returned ${value}; return a value or shield(...)`;
+  }
+  if (typeof value.then === 'function') {
+    // An `async` check: whatever it awaited, and any error it raised, never arrive.
+    throw (
+      `check \`${name}\` returned a Promise: checks are synchronous (no async, no await); ` +
+      'http.get(url) returns the response itself'
+    );
+  }
+  if (typeof value === 'function' || typeof value === 'symbol') {
+    throw `check \`${name}\` returned ${kind(value)}; return a value or shield(...)`;
   }
   return { tag: 'raw', val: typeof value === 'string' ? value : safeJson(value) };
 }

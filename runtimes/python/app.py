@@ -10,7 +10,7 @@ import sys
 import traceback
 
 # Imported here so they are in the build-time snapshot: free for every script.
-import base64, collections, dataclasses, datetime, functools, hashlib, itertools  # noqa: E401,F401
+import base64, collections, collections.abc, dataclasses, datetime, functools, hashlib, itertools  # noqa: E401,F401
 import json, math, random, re, statistics, string, textwrap, time  # noqa: E401,F401
 import urllib.parse  # noqa: F401
 
@@ -99,6 +99,19 @@ def _outcome(check_name, value):
         )
     if value is None:
         raise Err(f"check `{check_name}` returned None; return a value or shield(...)")
+    if isinstance(value, (collections.abc.Awaitable, collections.abc.Generator)):
+        # An `async def` check (or one that yields): close it unstarted, so no
+        # "never awaited" warning follows, and say why it cannot run.
+        getattr(value, "close", lambda: None)()
+        raise Err(
+            f"check `{check_name}` returned {type(value).__name__}: checks are synchronous "
+            "(def, not async def; no yield); kube_shields.http_get(url) returns the response itself"
+        )
+    if callable(value):
+        raise Err(
+            f"check `{check_name}` returned {type(value).__name__} {getattr(value, '__name__', '')!s}; "
+            "return a value or shield(...) (call the function?)"
+        )
     if isinstance(value, bool):
         return types.Outcome_Raw("true" if value else "false")
     return types.Outcome_Raw(str(value))

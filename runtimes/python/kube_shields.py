@@ -38,13 +38,24 @@ def check(function=None, *, name=None, description=None):
     return register(function) if function is not None else register
 
 
+def _text(what, value):
+    """A badge's text: strings as they are, numbers and booleans written out."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TypeError(f"shield(): {what} is a str or a number, not {type(value).__name__}")
+
+
 class Shield:
     """A badge of the check's own making (see `shield`)."""
 
     __slots__ = ("status", "color", "label")
 
     def __init__(self, status, color=None, label=None):
-        self.status, self.color, self.label = str(status), color, label
+        self.status = _text("status", status)
+        self.color = None if color is None else _text("color", color)
+        self.label = None if label is None else _text("label", label)
 
     def __repr__(self):
         return f"shield({self.status!r}, color={self.color!r}, label={self.label!r})"

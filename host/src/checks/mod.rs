@@ -19,7 +19,7 @@ pub use answer::{Answer, PluginResult};
 
 use crate::metrics::Metrics;
 use crate::peers::{CatalogEntry, Cluster, Peers, RemoteResult, UNREACHABLE};
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{LoadedPlugin, Outcome, PluginError};
 use crate::plugin_dir::PluginDir;
 use crate::pods::index::SharedIndex;
 use crate::pods::model::PodInfo;
@@ -100,17 +100,41 @@ impl Service {
     }
 }
 
-/// The last failure of one plugin check, for the authenticated plugin status.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunError {
-    /// The error in full.
-    pub message: String,
-    /// When it happened.
-    pub at: jiff::Timestamp,
+/// How one check of one plugin version last ran, for the authenticated plugin status.
+#[derive(Debug, Clone, Default)]
+struct CheckRuns {
+    /// When it last answered.
+    last_success: Option<jiff::Timestamp>,
+    /// Its last failure, cleared when it next answers.
+    last_error: Option<(String, jiff::Timestamp)>,
 }
 
-/// Last failures by service, then check.
-type RunErrors = BTreeMap<String, BTreeMap<String, RunError>>;
+/// The runs of one service's plugin version (its generation); a new version starts afresh.
+#[derive(Debug, Default)]
+struct PluginRuns {
+    generation: u64,
+    checks: BTreeMap<String, CheckRuns>,
+}
+
+impl PluginRuns {
+    fn record(&mut self, generation: u64, check: &str, result: &Result<Outcome, PluginError>) {
+        if generation != self.generation {
+            *self = PluginRuns {
+                generation,
+                checks: BTreeMap::new(),
+            };
+        }
+        let runs = self.checks.entry(check.to_owned()).or_default();
+        let now = jiff::Timestamp::now();
+        match result {
+            Ok(_) => (runs.last_success, runs.last_error) = (Some(now), None),
+            Err(err) => runs.last_error = Some((err.to_string(), now)),
+        }
+    }
+}
+
+/// Runs by service.
+type RunsByService = BTreeMap<String, PluginRuns>;
 
 /// How the core runs checks.
 #[derive(Debug, Clone, Copy)]
@@ -147,7 +171,7 @@ pub struct Checker {
     plugins: Arc<PluginDir>,
     peers: Arc<Peers>,
     cache: ResultCache<PluginResult>,
-    run_errors: Arc<Mutex<RunErrors>>,
+    runs: Arc<Mutex<RunsByService>>,
     metrics: Arc<Metrics>,
     stale_after: Duration,
 }
@@ -166,7 +190,7 @@ impl Checker {
             plugins,
             peers,
             cache: ResultCache::new(config.max_plugin_runs),
-            run_errors: Arc::default(),
+            runs: Arc::default(),
             metrics,
             stale_after: config.stale_after,
         }
@@ -407,14 +431,29 @@ impl Checker {
         &self.peers
     }
 
-    /// `GET /plugins`: each plugin's load status, with the last failure of each of its checks
-    /// under `check_errors`.
+    /// `GET /plugins`: each plugin's load status; each check of the version serving with
+    /// `last_success` and `last_error` (`{message, at}`, cleared when the check next answers).
     pub fn plugin_status(&self) -> Value {
-        let mut status = self.plugins.current().status();
-        let run_errors = self.run_errors.lock().expect("run error lock").clone();
-        for (service, failures) in run_errors {
-            if let Some(plugin) = status.get_mut(&service).and_then(Value::as_object_mut) {
-                plugin.insert("check_errors".to_owned(), serde_json::json!(failures));
+        let plugins = self.plugins.current();
+        let mut status = plugins.status();
+        let runs = self.runs.lock().expect("runs lock");
+        for (service, entry) in status.as_object_mut().into_iter().flatten() {
+            let generation = plugins.get(service).map(|entry| entry.generation);
+            let runs = runs
+                .get(service)
+                .filter(|runs| Some(runs.generation) == generation);
+            let checks = entry.get_mut("checks").and_then(Value::as_array_mut);
+            for check in checks.into_iter().flatten() {
+                let name = check["name"].as_str().unwrap_or_default();
+                let last = runs
+                    .and_then(|runs| runs.checks.get(name))
+                    .cloned()
+                    .unwrap_or_default();
+                check["last_success"] =
+                    serde_json::json!(last.last_success.map(|at| at.to_string()));
+                check["last_error"] = serde_json::json!(last.last_error.map(
+                    |(message, at)| serde_json::json!({"message": message, "at": at.to_string()})
+                ));
             }
         }
         status
@@ -453,10 +492,10 @@ impl Checker {
             check: check.to_owned(),
         };
         let run = || {
-            let (plugin, pods, run_errors, metrics) = (
+            let (plugin, pods, runs, metrics) = (
                 Arc::clone(plugin),
                 service.pods.clone(),
-                Arc::clone(&self.run_errors),
+                Arc::clone(&self.runs),
                 Arc::clone(&self.metrics),
             );
             let (service, check) = (service.name.clone(), check.to_owned());
@@ -466,10 +505,9 @@ impl Checker {
                 metrics.observe_plugin_call(&service, &check, started.elapsed().as_secs_f64());
                 if let Err(err) = &result {
                     tracing::warn!(plugin = %service, check = %check, error = %err, "plugin check failed");
-                    let failure = RunError { message: err.to_string(), at: jiff::Timestamp::now() };
-                    let mut run_errors = run_errors.lock().expect("run error lock");
-                    run_errors.entry(service).or_default().insert(check, failure);
                 }
+                let mut runs = runs.lock().expect("runs lock");
+                runs.entry(service).or_default().record(generation, &check, &result);
                 Arc::new(result)
             }
             .boxed()

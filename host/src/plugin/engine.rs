@@ -49,7 +49,8 @@ impl PluginEngine {
     /// execute on (see `threads.rs` for why).
     pub fn with_cpus(cpus: usize) -> Result<Self, PluginError> {
         let engine = Engine::new(&engine_config()).map_err(host_error)?;
-        let serial = Engine::new(engine_config().parallel_compilation(false)).map_err(host_error)?;
+        let serial =
+            Engine::new(engine_config().parallel_compilation(false)).map_err(host_error)?;
         let linker = sandbox::linker(&engine, false).map_err(host_error)?;
         let runtime_linker = sandbox::linker(&engine, true).map_err(host_error)?;
         start_epoch_ticker(&engine)?;
@@ -163,7 +164,11 @@ impl PluginEngine {
     pub fn precompile_portable(bytes: &[u8]) -> Result<Vec<u8>, PluginError> {
         let mut config = engine_config();
         config
-            .target(&format!("{}-unknown-{}-gnu", std::env::consts::ARCH, std::env::consts::OS))
+            .target(&format!(
+                "{}-unknown-{}-gnu",
+                std::env::consts::ARCH,
+                std::env::consts::OS
+            ))
             .map_err(host_error)?;
         let engine = Engine::new(&config).map_err(host_error)?;
         unpanicked(PluginError::NotWasm, || {

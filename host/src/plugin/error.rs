@@ -31,6 +31,10 @@ pub enum PluginError {
     /// The plugin does not offer a check of this name.
     #[error("the plugin has no check `{0}`")]
     UnknownCheck(String),
+    /// The plugin lists no check that can be served (none, or only refused names): it would
+    /// serve nothing, so it is a load error rather than a plugin that quietly does nothing.
+    #[error("{}", no_check_text(.0))]
+    NoCheck(Vec<RefusedCheck>),
     /// The settings file is invalid.
     #[error("invalid plugin settings: {0}")]
     Settings(String),
@@ -53,4 +57,30 @@ impl PluginError {
             _ => "error",
         }
     }
+}
+
+/// A check a plugin listed that cannot be served, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedCheck {
+    /// The name as listed, escaped and cut for display.
+    pub name: String,
+    /// Why, e.g. "is reserved for the built-in check".
+    pub reason: String,
+}
+
+impl std::fmt::Display for RefusedCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "check `{}` {}", self.name, self.reason)
+    }
+}
+
+fn no_check_text(refused: &[RefusedCheck]) -> String {
+    if refused.is_empty() {
+        return "the plugin lists no check".to_owned();
+    }
+    let each: Vec<String> = refused.iter().map(ToString::to_string).collect();
+    format!(
+        "the plugin offers no check it can serve: {}",
+        each.join("; ")
+    )
 }

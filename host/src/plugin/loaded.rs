@@ -7,7 +7,7 @@ use kube_shields_check_name::{RESERVED as RESERVED_CHECK, RULE as CHECK_NAME_RUL
 
 use super::bindings::CheckPluginPre;
 use super::bindings::kube_shields::plugin::types;
-use super::error::PluginError;
+use super::error::{PluginError, RefusedCheck};
 use super::outcome::{CheckInfo, MAX_ERROR_CHARS, MAX_STATUS_CHARS, Outcome, cut};
 use super::output::CallTags;
 use super::sandbox::{Call, CallState};
@@ -61,7 +61,14 @@ impl LoadedPlugin {
         }
         .run(&pre, |guest, store| Box::pin(guest.call_list_checks(store)))
         .await?;
-        let (checks, warnings) = accept_checks(listed);
+        let (checks, refused) = accept_checks(listed);
+        if checks.is_empty() {
+            return Err(PluginError::NoCheck(refused));
+        }
+        let warnings = refused
+            .iter()
+            .map(|refusal| format!("{refusal}; ignored"))
+            .collect();
         Ok(LoadedPlugin {
             service,
             checks,
@@ -138,34 +145,30 @@ fn tags(service: &Arc<str>, check: &str) -> CallTags {
     }
 }
 
-/// Keeps the checks that can be served, with a warning for each one refused.
-fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<String>) {
+/// Keeps the checks that can be served, and why each other one is refused.
+fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<RefusedCheck>) {
     let mut checks = Vec::new();
-    let mut warnings = Vec::new();
+    let mut refused = Vec::new();
     let mut seen = HashSet::new();
     for info in listed {
-        let shown = cut(info.name.escape_debug().to_string(), 64);
-        if info.name == RESERVED_CHECK {
-            warnings.push(format!(
-                "check `{RESERVED_CHECK}` is reserved for the built-in check; ignored"
-            ));
+        let name = cut(info.name.escape_debug().to_string(), 64);
+        let reason = if info.name == RESERVED_CHECK {
+            "is reserved for the built-in check".to_owned()
         } else if !is_check_name(&info.name) {
-            warnings.push(format!(
-                "check `{shown}` has an invalid name (allowed: {CHECK_NAME_RULE}); ignored"
-            ));
+            format!("has an invalid name (allowed: {CHECK_NAME_RULE})")
         } else if !seen.insert(info.name.clone()) {
-            warnings.push(format!(
-                "check `{shown}` is listed twice; the second is ignored"
-            ));
+            "is listed again".to_owned()
         } else {
             let description = info.description.map(|text| cut(text, MAX_STATUS_CHARS));
             checks.push(CheckInfo {
                 name: info.name,
                 description,
             });
-        }
+            continue;
+        };
+        refused.push(RefusedCheck { name, reason });
     }
-    (checks, warnings)
+    (checks, refused)
 }
 
 fn wit_pod(pod: &PodInfo) -> types::Pod {
@@ -206,8 +209,8 @@ mod tests {
     }
 
     #[test]
-    fn refused_checks_leave_warnings_and_the_rest_in_order() {
-        let (checks, warnings) = accept_checks(vec![
+    fn refused_checks_are_named_with_why_and_the_rest_kept_in_order() {
+        let (checks, refused) = accept_checks(vec![
             listed("b"),
             listed("health"),
             listed("Bad"),
@@ -216,13 +219,30 @@ mod tests {
         ]);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["b", "a"]);
+        let refused: Vec<String> = refused.iter().map(ToString::to_string).collect();
         assert_eq!(
-            warnings,
+            refused,
             [
-                "check `health` is reserved for the built-in check; ignored",
-                "check `Bad` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); ignored",
-                "check `b` is listed twice; the second is ignored",
+                "check `health` is reserved for the built-in check",
+                "check `Bad` has an invalid name (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters)",
+                "check `b` is listed again",
             ]
+        );
+    }
+
+    #[test]
+    fn no_check_to_serve_says_why_each_was_refused() {
+        let (checks, refused) = accept_checks(vec![listed("TLS days"), listed("health")]);
+        assert!(checks.is_empty());
+        assert_eq!(
+            PluginError::NoCheck(refused).to_string(),
+            "the plugin offers no check it can serve: check `TLS days` has an invalid name \
+             (allowed: [a-z0-9][a-z0-9_-]*, at most 63 characters); check `health` is reserved \
+             for the built-in check"
+        );
+        assert_eq!(
+            PluginError::NoCheck(Vec::new()).to_string(),
+            "the plugin lists no check"
         );
     }
 }

@@ -19,9 +19,9 @@ mod script;
 mod settings;
 mod threads;
 
-pub(crate) use engine::panic_text;
 pub use engine::PluginEngine;
-pub use error::PluginError;
+pub(crate) use engine::panic_text;
+pub use error::{PluginError, RefusedCheck};
 pub use loaded::LoadedPlugin;
 pub use outcome::{CheckInfo, MAX_LABEL_CHARS, MAX_STATUS_CHARS, Outcome, cut_status};
 pub use script::{MAX_SCRIPT_BYTES, PreparedRuntime, Script};

@@ -90,10 +90,17 @@ impl CompileCache {
     }
 
     /// The authentication code of an artifact of this name with these bytes.
-    fn mac(&self, path: &Path, read: impl FnOnce(&mut ArtifactMac) -> io::Result<()>) -> io::Result<Vec<u8>> {
+    fn mac(
+        &self,
+        path: &Path,
+        read: impl FnOnce(&mut ArtifactMac) -> io::Result<()>,
+    ) -> io::Result<Vec<u8>> {
         let mut mac = ArtifactMac::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(MAC_CONTEXT);
-        let name = path.file_name().map(|name| name.as_encoded_bytes()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|name| name.as_encoded_bytes())
+            .unwrap_or_default();
         mac.update(name);
         mac.update(b"\0");
         read(&mut mac)?;
@@ -116,7 +123,8 @@ impl CompileCache {
                 }
             }
         });
-        computed.is_ok_and(|computed| subtle::ConstantTimeEq::ct_eq(&computed[..], &stored[..]).into())
+        computed
+            .is_ok_and(|computed| subtle::ConstantTimeEq::ct_eq(&computed[..], &stored[..]).into())
     }
 
     fn artifact_path(&self, sha256: &str) -> PathBuf {
@@ -257,7 +265,9 @@ fn refuse_shared_dir(dir: &Path) -> Result<(), PluginDirError> {
         )));
     }
     if let Some(mode) = writable_by_others(&metadata) {
-        return Err(unsafe_dir(format!("others can write to it (mode {mode:o})")));
+        return Err(unsafe_dir(format!(
+            "others can write to it (mode {mode:o})"
+        )));
     }
     Ok(())
 }

@@ -226,7 +226,14 @@ impl PluginDir {
         cache_dir: Option<PathBuf>,
         runtime_dir: Option<PathBuf>,
     ) -> Result<Arc<PluginDir>, PluginDirError> {
-        Self::open_loading(source, engine, cache_dir, runtime_dir, FirstLoad::Background).await
+        Self::open_loading(
+            source,
+            engine,
+            cache_dir,
+            runtime_dir,
+            FirstLoad::Background,
+        )
+        .await
     }
 
     async fn open_loading(

@@ -70,7 +70,10 @@ fn trusted(artifact: &Path) -> Result<(), String> {
     for path in [artifact, folder] {
         let metadata = fs::metadata(path).map_err(|err| err.to_string())?;
         if let Some(mode) = super::compile_cache::writable_by_others(&metadata) {
-            return Err(format!("{} is writable by others (mode {mode:o})", path.display()));
+            return Err(format!(
+                "{} is writable by others (mode {mode:o})",
+                path.display()
+            ));
         }
     }
     Ok(())
@@ -107,8 +110,12 @@ pub fn precompile(dir: &Path) -> Result<Vec<Precompiled>, PluginDirError> {
             Err(source) => return Err(PluginDirError::ReadFile { file, source }),
         };
         let started = std::time::Instant::now();
-        let compiled = PluginEngine::precompile_portable(&source)
-            .map_err(|source| PluginDirError::Plugin { file: file.clone(), source })?;
+        let compiled = PluginEngine::precompile_portable(&source).map_err(|source| {
+            PluginDirError::Plugin {
+                file: file.clone(),
+                source,
+            }
+        })?;
         let seconds = started.elapsed().as_secs_f64();
         let artifact = artifact_of(&runtime);
         let sha256 = hex::encode(Sha256::digest(&source));

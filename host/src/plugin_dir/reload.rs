@@ -39,14 +39,15 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// Compiles a large module (a language runtime) within bounded memory: one function at a time,
 /// straight into its serialized form, which goes to the compile cache and is mapped from there
-/// (file-backed pages the kernel can reclaim) or, without a cache, loaded from memory; then the
-/// allocator gives the compiler's freed memory back to the system.
+/// (file-backed pages the kernel can reclaim) or, without a cache, loaded from memory; the
+/// allocator gives freed memory back to the system meanwhile.
 fn compile_large(
     engine: &PluginEngine,
     cache: Option<&CompileCache>,
     sha256: &str,
     wasm: Vec<u8>,
 ) -> Result<Component, PluginError> {
+    let _returning = crate::allocator::PromptReturn::start();
     let artifact = engine.precompile_serial(&wasm);
     drop(wasm);
     let artifact = artifact?;
@@ -56,7 +57,6 @@ fn compile_large(
         None => engine.deserialize_own(&artifact),
     };
     drop(artifact);
-    crate::allocator::release_free_memory();
     component
 }
 
@@ -248,7 +248,18 @@ impl ServiceState {
             .last_error
             .as_ref()
             .map_or_else(Timestamp::now, |error| error.since);
-        self.entry.last_error = Some(LoadError { message, since });
+        let refused_checks = match error {
+            PluginDirError::Plugin {
+                source: PluginError::NoCheck(refused),
+                ..
+            } => refused.clone(),
+            _ => Vec::new(),
+        };
+        self.entry.last_error = Some(LoadError {
+            message,
+            refused_checks,
+            since,
+        });
     }
 }
 
@@ -463,10 +474,11 @@ impl Reloader {
                     source,
                 })?;
                 let sha256 = hex::encode(Sha256::digest(&bytes));
-                let component = match super::precompiled::load(self.engine.wasmtime(), &path, &sha256) {
-                    Some(component) => component,
-                    None => self.compile(&runtime_file, false, &sha256, bytes).await?,
-                };
+                let component =
+                    match super::precompiled::load(self.engine.wasmtime(), &path, &sha256) {
+                        Some(component) => component,
+                        None => self.compile(&runtime_file, false, &sha256, bytes).await?,
+                    };
                 let runtime = self.engine.prepare_runtime(&component).map_err(|source| {
                     PluginDirError::Plugin {
                         file: runtime_file,
@@ -537,7 +549,11 @@ impl Reloader {
             // it took; small plugins compile in milliseconds, and say so at debug level.
             let large = wasm.len() >= LARGE_MODULE_BYTES;
             if large {
-                tracing::info!(file, bytes = wasm.len(), "compiling (takes seconds; not ready until done)");
+                tracing::info!(
+                    file,
+                    bytes = wasm.len(),
+                    "compiling (takes seconds; not ready until done)"
+                );
             } else {
                 tracing::debug!(file, bytes = wasm.len(), "compiling");
             }

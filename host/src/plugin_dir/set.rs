@@ -6,13 +6,15 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{LoadedPlugin, RefusedCheck};
 
 /// Why the file on disk is not the version serving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     /// What went wrong, with the file name.
     pub message: String,
+    /// The checks the plugin listed and why each was refused, when it offers none to serve.
+    pub refused_checks: Vec<RefusedCheck>,
     /// When the plugin started failing to load (a later different error keeps this time).
     pub since: Timestamp,
 }

@@ -456,7 +456,9 @@ mod tests {
     #[test]
     fn a_path_in_kubes_message_is_quoted_once() {
         assert_eq!(
-            unquoted_paths(r#"failed to read kubeconfig from '"/home/x/.kube/config"': No such file"#),
+            unquoted_paths(
+                r#"failed to read kubeconfig from '"/home/x/.kube/config"': No such file"#
+            ),
             "failed to read kubeconfig from '/home/x/.kube/config': No such file"
         );
     }

@@ -242,7 +242,8 @@ mod tests {
 
     /// A pod of the CronJob `nightly`'s run at one scheduled minute.
     fn run(n: usize) -> PodBuilder {
-        PodBuilder::new("default", &format!("nightly-29001000-{n}")).controller("Job", "nightly-29001000")
+        PodBuilder::new("default", &format!("nightly-29001000-{n}"))
+            .controller("Job", "nightly-29001000")
     }
 
     fn web(n: usize) -> PodBuilder {
@@ -335,7 +336,9 @@ mod tests {
                 terminated: Some(k8s_openapi::api::core::v1::ContainerStateTerminated {
                     exit_code: 0,
                     reason: Some("Completed".into()),
-                    finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(finished)),
+                    finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                        finished,
+                    )),
                     ..Default::default()
                 }),
                 ..Default::default()

@@ -191,7 +191,10 @@ mod tests {
             Some("the API server has not answered for more than 1 s")
         );
         let failing = health.failing_for().expect("failing");
-        assert!(failing >= Duration::from_millis(20), "since the bound ran out: {failing:?}");
+        assert!(
+            failing >= Duration::from_millis(20),
+            "since the bound ran out: {failing:?}"
+        );
         health.answered("*");
         assert_eq!(health.failing_for(), None);
     }

@@ -42,13 +42,17 @@ pub async fn guard(
     response
 }
 
-fn refusal(state: &ServerState, request: &Request) -> Option<Response> {
-    let path = request.uri().path();
-    let needs_signature = match state.config.mode {
+/// Whether a request for `path` needs a valid `Intra-Shield` header in `mode`.
+pub(crate) fn needs_signature(mode: &Mode, path: &str) -> bool {
+    match mode {
         Mode::Private => !OPEN_ROUTES.contains(&path),
         Mode::Public { .. } => ALWAYS_SIGNED.contains(&path),
-    };
-    if !needs_signature {
+    }
+}
+
+fn refusal(state: &ServerState, request: &Request) -> Option<Response> {
+    let path = request.uri().path();
+    if !needs_signature(&state.config.mode, path) {
         return None;
     }
     let header = request

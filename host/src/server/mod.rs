@@ -11,11 +11,13 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Request;
 use tokio::net::TcpListener;
 
 use crate::auth::Verifier;
 use crate::checks::Checker;
 pub(crate) use health_redirects::HealthRedirects;
+use health_redirects::PreparedFirst;
 pub(crate) use index::IndexPages;
 
 /// Who may read: the old project's `OTHER_SHIELDS` switch.
@@ -83,7 +85,11 @@ pub(crate) async fn serve(
     state: Arc<ServerState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(parse_errors::JsonParseErrors(listener), router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let service = PreparedFirst::new(Arc::clone(&state), router(state));
+    axum::serve(
+        parse_errors::JsonParseErrors(listener),
+        axum::ServiceExt::<Request>::into_make_service(service),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -309,15 +309,19 @@ impl TestServerBuilder {
         };
         // Plugins load in the background (a language runtime's cold compile takes a minute
         // in a debug build), as `App::new` used to wait for them without a bound.
-        eventually("the server is ready", Duration::from_secs(300), async || {
-            let response = server
-                .client
-                .get(format!("{}/readyz", server.base))
-                .send()
-                .await
-                .ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        })
+        eventually(
+            "the server is ready",
+            Duration::from_secs(300),
+            async || {
+                let response = server
+                    .client
+                    .get(format!("{}/readyz", server.base))
+                    .send()
+                    .await
+                    .ok()?;
+                (response.status() == StatusCode::OK).then_some(())
+            },
+        )
         .await;
         server
     }
