@@ -115,7 +115,7 @@ impl App {
         }
         let peers = match (&config.server.mode, &config.secret) {
             (Mode::Public { peers }, _) if peers.is_empty() => Peers::none(),
-            (Mode::Private, _) => Peers::none(),
+            (Mode::Private | Mode::Dev, _) => Peers::none(),
             (Mode::Public { .. }, None) => return Err(AppError::PeerSecretRequired),
             (Mode::Public { peers }, Some(secret)) => Peers::new(peers, &config.peers, secret)?,
         };

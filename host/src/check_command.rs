@@ -194,6 +194,54 @@ impl CheckCommand {
     }
 }
 
+impl CheckCommand {
+    /// `check --watch`: runs the checks now and again after every change to the files they
+    /// read in the plugin's folder (the plugin, its settings, the pods file), until the
+    /// process is stopped; each run's lines go to `out`, what came of it to the log.
+    pub async fn run_on_changes(&self, out: &mut impl Write) -> Result<(), String> {
+        let dir = match self.plugin.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => Path::new(".").to_owned(),
+        };
+        let service = self
+            .service
+            .clone()
+            .unwrap_or_else(|| default_service(&self.plugin));
+        let read: Vec<std::ffi::OsString> = [
+            Some(self.plugin.as_path()),
+            self.settings.as_deref(),
+            self.pods.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|path| path.file_name().map(ToOwned::to_owned))
+        .chain([
+            format!("{service}.toml").into(),
+            format!("{service}.json").into(),
+        ])
+        .collect();
+        let (_watcher, mut changes) =
+            crate::changes::watch_dir(&dir, move |name| read.iter().any(|file| file == name))
+                .map_err(|err| format!("{}: cannot watch for changes: {err}", dir.display()))?;
+        loop {
+            match self.run(out).await {
+                Ok(CheckExit::Answered) => tracing::info!("every check answered"),
+                Ok(CheckExit::CheckFailed) => tracing::warn!("a check failed (its line says why)"),
+                Ok(CheckExit::CannotLoad) => tracing::error!("the plugin cannot load"),
+                Err(error) => tracing::error!("{error}"),
+            }
+            out.flush().map_err(|err| err.to_string())?;
+            tracing::info!(
+                "watching {} for changes to the plugin, its settings and the pods (Ctrl-C stops)",
+                dir.display()
+            );
+            if !crate::changes::next_burst(&mut changes).await {
+                return Ok(());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;

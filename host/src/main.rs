@@ -79,6 +79,11 @@ enum NewLang {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// An author's loop: serve the plugins in DIR (and its `pods.json`, if any) on loopback
+    /// only, every route open (`/plugins` too), compiled plugins kept in the user's cache
+    /// (`dev/` in it).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["plugins", "other_shields"])]
+    dev: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
@@ -238,6 +243,9 @@ struct CheckArgs {
     /// Log format (logs go to stderr; stdout has the JSON lines only).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Run again whenever the plugin, its settings or the pods file is saved (until Ctrl-C).
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(Args)]
@@ -307,12 +315,43 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+impl ServeArgs {
+    /// `--dev DIR`: the plugins and pods of DIR, on loopback (port as `--listen` says), with
+    /// the user's compile cache.
+    fn for_development(&mut self, dir: PathBuf) -> anyhow::Result<()> {
+        if self.listen.ip().is_unspecified() {
+            self.listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        } else if !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "setting --listen: --dev serves on loopback only, and {} is not a loopback address",
+                self.listen
+            );
+        }
+        let pods = dir.join("pods.json");
+        if self.pods_file.is_none() && pods.is_file() {
+            self.pods_file = Some(pods);
+        }
+        // A folder of its own in the user's cache: a serving cache removes what its plugins no
+        // longer use, which would take `check`'s compiled plugins (the shared folder) with it.
+        let own_cache = || user_cache_dir().map(|dir| dir.join("dev"));
+        self.cache_dir = self.cache_dir.take().or_else(own_cache);
+        self.plugins = Some(dir);
+        Ok(())
+    }
+}
+
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    let dev = args.dev.take();
+    let developing = dev.is_some();
+    if let Some(dir) = dev {
+        args.for_development(dir)?;
+    }
     let config = AppConfig {
         pods: PodSourceConfig {
             origin: match &args.pods_file {
                 Some(path) => PodOrigin::File(path.clone()),
+                None if developing => PodOrigin::Empty,
                 None => PodOrigin::Kube(args.kube.connection()),
             },
             namespaces: args.kube.namespaces.clone(),
@@ -330,7 +369,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         server: ServerConfig {
             shields_base: args.shields_base_url.clone(),
-            mode: Mode::from_other_shields(args.other_shields.as_deref()),
+            mode: match developing {
+                true => Mode::Dev,
+                false => Mode::from_other_shields(args.other_shields.as_deref()),
+            },
             site_name: args.site_name.clone(),
         },
         secret: args.secret.load()?,
@@ -346,9 +388,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Mode::Private => "private".to_owned(),
         Mode::Public { peers } if peers.is_empty() => "public, no peers".to_owned(),
         Mode::Public { peers } => format!("public, peers {}", peers.join(" ")),
+        Mode::Dev => "dev (loopback only, every route open)".to_owned(),
     };
     let pods = match &args.pods_file {
         Some(path) => format!("pods file {}", path.display()),
+        None if developing => "none".to_owned(),
         None => "the cluster's API server".to_owned(),
     };
     let plugins = args.plugins.as_ref().map_or_else(
@@ -363,6 +407,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("setting --listen: cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening; ready once pods are listed and plugins loaded (/readyz)");
+    if developing {
+        let base = format!("http://{}", listener.local_addr()?);
+        println!(
+            "kube-shields dev server for {plugins}, pods: {pods} (Ctrl-C stops it)\n  \
+             {base}/                    every badge\n  \
+             {base}/plugins             load errors, and each check's last success and error\n  \
+             {base}/_/<service>/<check>/?format=svg   one badge\n\
+             Save a plugin or its settings and it reloads; the log says what failed."
+        );
+    }
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
@@ -417,6 +471,15 @@ async fn check(args: CheckArgs) -> ExitCode {
         runtime_dir: args.runtime_dir.or_else(default_runtime_dir),
     };
     let mut out = std::io::stdout().lock();
+    if args.watch {
+        return match command.run_on_changes(&mut out).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("kube-shields: {err}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match command.run(&mut out).await {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(err) => {

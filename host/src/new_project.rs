@@ -171,6 +171,7 @@ pub fn write_project(
     // A crate name may not contain `.`; Cargo names the artefact with `_` for `-`.
     let crate_name = service.replace('.', "-");
     let placeholders = [
+        ("{source}", spec.templates[0].0.to_owned()),
         ("{build_note}", spec.build.unwrap_or_default().to_owned()),
         ("{try}", try_command),
         ("{plugin}", plugin.to_owned()),
@@ -180,7 +181,6 @@ pub fn write_project(
         ("{sdk}", checkout.display().to_string()),
         ("{language}", spec.name.to_owned()),
         ("{guide}", spec.guide.to_owned()),
-        ("{source}", spec.templates[0].0.to_owned()),
     ];
     // In order: earlier values may hold later placeholders.
     let fill = |template: &str| {
@@ -226,4 +226,50 @@ fn make_executable(path: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn make_executable(_path: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's first line used to say "`{service}.c` is the check": a placeholder left
+    /// unfilled because it was filled after `{service}`.
+    #[test]
+    fn every_placeholder_of_every_language_is_filled() {
+        for lang in [Lang::Python, Lang::Js, Lang::Rust, Lang::C] {
+            let dir = tempfile::tempdir().unwrap();
+            let project = dir.path().join("web");
+            let written = write_project(lang, &project, None, Some(dir.path())).unwrap();
+            for file in &written.files {
+                let text = std::fs::read_to_string(file).unwrap();
+                let names = [
+                    "{service}",
+                    "{source}",
+                    "{plugin}",
+                    "{try}",
+                    "{sdk}",
+                    "{guide}",
+                    "{lib}",
+                    "{crate}",
+                ];
+                for placeholder in names {
+                    assert!(
+                        !text.contains(placeholder),
+                        "{placeholder} in {}:\n{text}",
+                        file.display()
+                    );
+                }
+            }
+            let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+            let source = written.files[0]
+                .strip_prefix(&project)
+                .unwrap()
+                .display()
+                .to_string();
+            assert!(
+                readme.contains(&format!("`{source}` is the check")),
+                "{readme}"
+            );
+        }
+    }
 }

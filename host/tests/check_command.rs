@@ -462,3 +462,43 @@ fn check_keeps_other_plugins_compiled_in_the_shared_cache() {
         assert_eq!(compiled(), expected, "after checking {plugin}");
     }
 }
+
+/// `check --watch`: the checks run, and again when the plugin is saved, until stopped.
+#[test]
+fn check_watch_runs_again_when_the_plugin_is_saved() {
+    use std::io::BufRead;
+    let dir = author_dir(None);
+    let plugin = path(dir.path(), "web.wat");
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .arg("check")
+        .arg(&plugin)
+        .args(["--check", "ok", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Never a hung test: the watch ends after a minute whatever happens.
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        // SAFETY: a signal to the child this test started (if it still runs).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(
+        first,
+        r#"{"check":"ok","label":"ok","status":"ok","color":"green"}"#
+    );
+    // The same checks but `ok`, which `reserved_health.wat` does not have.
+    std::fs::copy(fixture("reserved_health.wat"), &plugin).unwrap();
+    let second = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        second,
+        r#"{"check":"ok","error":"service `web` has no check `ok`"}"#
+    );
+}

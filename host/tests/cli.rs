@@ -309,3 +309,92 @@ fn peers_without_a_secret_or_a_bad_peer_refuse_to_start_naming_the_setting() {
         "{output:?}"
     );
 }
+
+/// `serve --dev DIR`: the author's loop on loopback only, every route open (`/plugins` without
+/// a secret, which used to answer 403 to the guides' serve command), the URLs printed.
+#[tokio::test]
+async fn serve_dev_serves_a_folder_on_loopback_with_every_route_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(common::fixture("good.wat"), plugins.join("web.wasm")).unwrap();
+    std::fs::copy(
+        common::repo().join("demo/pods.json"),
+        plugins.join("pods.json"),
+    )
+    .unwrap();
+    let mut child = command(&[("XDG_CACHE_HOME", &dir.path().join("cache"))])
+        .args(["serve", "--dev"])
+        .arg(&plugins)
+        // Any address is made loopback; port 0 lets the system choose.
+        .args(["--listen", "0.0.0.0:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let printed = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take(3)
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let served = Served {
+        child,
+        base: printed[1]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned(),
+        client: reqwest::Client::new(),
+        log: tempfile::NamedTempFile::new().unwrap(),
+    };
+    assert!(
+        printed[0].starts_with("kube-shields dev server for "),
+        "{printed:?}"
+    );
+    assert!(served.base.starts_with("http://127.0.0.1:"), "{printed:?}");
+    assert!(
+        printed[2].contains(&format!("{}/plugins", served.base)),
+        "{printed:?}"
+    );
+    let get = async |path: &str| {
+        let response = served
+            .client
+            .get(format!("{}{path}", served.base))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    eventually(
+        "the dev server is ready",
+        Duration::from_secs(20),
+        async || (get("/readyz").await.0 == StatusCode::OK).then_some(()),
+    )
+    .await;
+    let (status, plugins) = get("/plugins").await;
+    assert_eq!(status, StatusCode::OK, "{plugins}");
+    assert!(plugins.contains(r#""name":"ok""#), "{plugins}");
+    let (status, badge) = get("/_/web/ok/?format=json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(badge.contains(r#""message":"ok""#), "{badge}");
+    assert_eq!(get("/").await.0, StatusCode::OK);
+}
+
+#[test]
+fn serve_dev_refuses_an_address_that_is_not_loopback() {
+    let output = command(&[])
+        .args(["serve", "--dev", ".", "--listen", "10.1.2.3:8080"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused(&output),
+        "kube-shields: setting --listen: --dev serves on loopback only, and 10.1.2.3:8080 is not a loopback address\n"
+    );
+}

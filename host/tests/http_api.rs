@@ -265,13 +265,86 @@ async fn a_failing_plugin_shows_only_error_and_its_detail_in_plugin_status() {
         json!({"schemaVersion": 1, "label": check, "message": "error", "color": "lightgrey", "isError": true})
     );
     assert_eq!(
-        server.json(&format!("/_/web/{check}/?raw")).await.1,
-        json!({"error": "error"})
+        server.json(&format!("/_/web/{check}/?raw")).await,
+        (StatusCode::OK, json!({"failed": "error"}))
     );
     // The detail is for operators: not on the open route, and present on the signed one.
     assert_eq!(server.get("/plugins").await.status(), StatusCode::FORBIDDEN);
     let status: Value = server.get_signed("/plugins").await.json().await.unwrap();
     assert!(status.to_string().contains("unreachable"), "{status}");
+}
+
+/// The README's `?raw` section, line by line, against a server: each documented example has the
+/// keys, and the JSON types, of what the server answers for that kind; the failed check and
+/// `busy` exactly, with their status.
+#[tokio::test]
+async fn the_raw_shapes_are_as_the_readme_says() {
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let section = readme
+        .split("### Raw answers")
+        .nth(1)
+        .and_then(|rest| rest.split("\n#").next())
+        .expect("a Raw answers section");
+    let documented = |kind: &str| -> Value {
+        let line = section
+            .lines()
+            .find(|line| line.starts_with(&format!("- {kind}: `")))
+            .unwrap_or_else(|| panic!("no line for {kind}"));
+        serde_json::from_str(line.split('`').nth(1).unwrap()).unwrap()
+    };
+    let shape = |value: &Value| -> Vec<(String, &'static str)> {
+        let kind = |value: &Value| match value {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "bool",
+            // `label` and `color` of a shield are either.
+            Value::Null => "string",
+            _ => "other",
+        };
+        let mut keys: Vec<_> = value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| (key.clone(), kind(value)))
+            .collect();
+        keys.sort();
+        keys
+    };
+    let server = TestServerBuilder::new()
+        .plugin("web", fixture("good.wat"), None)
+        .start()
+        .await;
+    for (kind, path) in [
+        ("health", "/_/web/health/?raw"),
+        ("a value", "/_/web/raw/?raw"),
+        ("a shield", "/_/web/ok/?raw"),
+    ] {
+        let (status, answer) = server.json(path).await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
+        assert_eq!(shape(&answer), shape(&documented(kind)), "{kind}: {answer}");
+    }
+    assert_eq!(
+        server.json("/_/web/fail/?raw").await,
+        (StatusCode::OK, documented("a failed check"))
+    );
+    let busy = TestServerBuilder::new()
+        .plugin("web", fixture("good.wat"), None)
+        .max_plugin_runs(0)
+        .start()
+        .await;
+    let no_answer = section
+        .lines()
+        .find(|line| line.starts_with("- no answer"))
+        .unwrap();
+    let (status, answer) = busy.json("/_/web/raw/?raw").await;
+    assert!(
+        no_answer.contains(&format!("status `{}`", status.as_u16())),
+        "{no_answer}"
+    );
+    assert!(
+        no_answer.contains(&format!("`{answer}`")),
+        "{no_answer} vs {answer}"
+    );
 }
 
 /// The run bound in a pair: one slot answers, zero slots answer `busy` (503 for `?raw`).
@@ -571,7 +644,10 @@ async fn plugins_show_each_checks_last_success_and_current_error() {
             .unwrap_or_else(|| panic!("no check {name} in {checks:?}"))
     };
     let message = |answer: Value| answer["message"].as_str().unwrap().to_owned();
-    assert_eq!(message(server.json("/_/web/pods/?format=json").await.1), "error");
+    assert_eq!(
+        message(server.json("/_/web/pods/?format=json").await.1),
+        "error"
+    );
     let failing = checks().await;
     assert_eq!(
         check(&failing, "pods")["last_error"]["message"],
@@ -579,20 +655,31 @@ async fn plugins_show_each_checks_last_success_and_current_error() {
     );
     assert_eq!(check(&failing, "pods")["last_success"], Value::Null);
     let idle = check(&failing, "idle");
-    assert_eq!((&idle["last_success"], &idle["last_error"]), (&Value::Null, &Value::Null));
+    assert_eq!(
+        (&idle["last_success"], &idle["last_error"]),
+        (&Value::Null, &Value::Null)
+    );
 
     server.fake.as_ref().unwrap().upsert(
         PodBuilder::new("default", "web-7d4b9c-aaaaa")
             .deployment("web", "7d4b9c")
             .build(),
     );
-    eventually("the check answers once its pod is seen", WITHIN, async || {
-        (message(server.json("/_/web/pods/?format=json").await.1) == "1").then_some(())
-    })
+    eventually(
+        "the check answers once its pod is seen",
+        WITHIN,
+        async || (message(server.json("/_/web/pods/?format=json").await.1) == "1").then_some(()),
+    )
     .await;
     let answered = check(&checks().await, "pods");
     assert_eq!(answered["last_error"], Value::Null, "{answered}");
-    assert!(answered["last_success"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
+    assert!(
+        answered["last_success"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .is_ok()
+    );
 
     // A new version: nothing carried over, and `idle` is gone.
     std::fs::write(
@@ -606,7 +693,10 @@ async fn plugins_show_each_checks_last_success_and_current_error() {
     })
     .await;
     let fresh = check(&replaced, "pods");
-    assert_eq!((&fresh["last_success"], &fresh["last_error"]), (&Value::Null, &Value::Null));
+    assert_eq!(
+        (&fresh["last_success"], &fresh["last_error"]),
+        (&Value::Null, &Value::Null)
+    );
 }
 
 /// `web` in two namespaces with different image tags, and the image-tags plugin.

@@ -40,6 +40,13 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body parsed as JSON: into [`serde_json::Value`] (`response.json::<Value>()`), or
+    /// into your own `#[derive(Deserialize)]` type (add `serde` with its `derive` feature).
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -152,6 +159,24 @@ mod tests {
         for (error, text) in cases {
             assert_eq!(HttpError::from(error).to_string(), text);
         }
+    }
+
+    #[test]
+    fn response_json_reads_the_body_and_says_where_it_is_not_json() {
+        let response = |body: &str| Response {
+            status: 200,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        let value: serde_json::Value = response(r#"{"days": 30, "ok": true}"#).json().unwrap();
+        assert_eq!(
+            (value["days"].as_u64(), value["ok"].as_bool()),
+            (Some(30), Some(true))
+        );
+        let days: Vec<u32> = response("[1, 2]").json().unwrap();
+        assert_eq!(days, [1, 2]);
+        let error = response("<html>").json::<serde_json::Value>().unwrap_err();
+        assert_eq!(error.to_string(), "expected value at line 1 column 1");
     }
 
     #[test]

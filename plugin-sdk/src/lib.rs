@@ -68,6 +68,9 @@ mod registry;
 
 pub use context::{Container, ContainerState, Context, Pod};
 pub use outcome::{Outcome, Shield};
+/// For [`http::Response::json`]: `serde_json::Value` and friends without a dependency of your own.
+#[cfg(feature = "json")]
+pub use serde_json;
 
 /// Registers the plugin's checks and exports the `checks` interface for them.
 ///

@@ -79,7 +79,9 @@ impl Answer {
 
     /// The check's own result for `?raw`, and whether it is available (`busy` is not).
     /// Health: `{"ready","total","restarts","color"}` (plus `"stale":true` when stale); a
-    /// plugin value `{"raw"}` or `{"label","status","color"}`; a failure `{"error"}`.
+    /// plugin value `{"raw"}` or `{"label","status","color"}`; a failed check `{"failed"}`
+    /// (`error` or `timeout`: not `{"error"}`, which is every HTTP error's body); `busy` is no
+    /// answer (a `503` with `{"error":"busy"}`).
     pub fn raw(&self) -> (bool, Value) {
         match self {
             Answer::Health { health, stale } => {
@@ -91,10 +93,10 @@ impl Answer {
             }
             Answer::Plugin(result) => match result.as_ref() {
                 Ok(outcome) => (true, json!(outcome)),
-                Err(err) => (true, json!({ "error": err.badge_text() })),
+                Err(err) => (true, json!({ "failed": err.badge_text() })),
             },
             Answer::Busy => (false, json!({ "error": "busy" })),
-            Answer::Failed(text) => (true, json!({ "error": text })),
+            Answer::Failed(text) => (true, json!({ "failed": text })),
             Answer::Joined(badge) => (
                 true,
                 json!({ "label": badge.label, "status": badge.message, "color": badge.color }),

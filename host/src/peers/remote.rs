@@ -27,6 +27,10 @@ pub enum RemoteResult {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Wire {
+    Failed {
+        failed: String,
+    },
+    /// How peers before the `failed` shape said it (and how any peer says `busy`).
     Error {
         error: String,
     },
@@ -55,7 +59,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<RemoteResult, String> {
     let wire: Wire =
         serde_json::from_slice(body).map_err(|_| "not a kube-shields result".to_owned())?;
     Ok(match wire {
-        Wire::Error { error } => RemoteResult::Failed(cut_status(error)),
+        Wire::Failed { failed: text } | Wire::Error { error: text } => {
+            RemoteResult::Failed(cut_status(text))
+        }
         Wire::Health {
             ready,
             total,
@@ -103,7 +109,8 @@ mod tests {
     #[case::raw(r#"{"raw":"v1"}"#, Ok(RemoteResult::Outcome(Outcome::Raw("v1".into()))))]
     #[case::shield(r#"{"label":null,"status":"<b>up</b>","color":"green"}"#, Ok(RemoteResult::Outcome(Outcome::Shield {
         label: None, status: "<b>up</b>".into(), color: Some("green".into()) })))]
-    #[case::error(r#"{"error":"timeout"}"#, Ok(RemoteResult::Failed("timeout".into())))]
+    #[case::failed(r#"{"failed":"timeout"}"#, Ok(RemoteResult::Failed("timeout".into())))]
+    #[case::error_of_an_older_peer(r#"{"error":"timeout"}"#, Ok(RemoteResult::Failed("timeout".into())))]
     #[case::negative_count(r#"{"ready":-1,"total":1,"restarts":0,"color":"red"}"#, Err("not a kube-shields result".into()))]
     #[case::garbage("<html>", Err("not a kube-shields result".into()))]
     #[case::number_status(r#"{"status":5}"#, Err("not a kube-shields result".into()))]

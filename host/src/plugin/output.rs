@@ -17,6 +17,9 @@ use super::bindings::kube_shields::plugin::logging::Level;
 const MAX_BYTES_PER_CALL: usize = 64 * 1024;
 /// A line longer than this is logged in pieces.
 const MAX_LINE_BYTES: usize = 4096;
+/// How Rust's standard panic handler ends its message.
+const RUST_BACKTRACE_HINT: &str = "note: run with `RUST_BACKTRACE=1`";
+
 /// Lines of stderr kept to explain a trap (a Rust panic prints its message there).
 const STDERR_TAIL_LINES: usize = 8;
 /// How many bytes `check-write` grants at once.
@@ -142,6 +145,11 @@ impl CallOutput {
     fn emit_line(&self, buffer: &mut LineBuffer, source: Source, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\n', '\r']);
+        // Empty lines say nothing; Rust's panic hint names a variable the sandbox's empty
+        // environment cannot take.
+        if text.trim().is_empty() || text.starts_with(RUST_BACKTRACE_HINT) {
+            return;
+        }
         emit(&self.tags, source, text);
         if source == Source::Stderr && !text.trim().is_empty() {
             if buffer.tail.len() == STDERR_TAIL_LINES {

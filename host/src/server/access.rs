@@ -47,6 +47,7 @@ pub(crate) fn needs_signature(mode: &Mode, path: &str) -> bool {
     match mode {
         Mode::Private => !OPEN_ROUTES.contains(&path),
         Mode::Public { .. } => ALWAYS_SIGNED.contains(&path),
+        Mode::Dev => false,
     }
 }
 

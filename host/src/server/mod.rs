@@ -30,6 +30,9 @@ pub enum Mode {
         /// Peer kube-shields (`host[:port]` or a URL); empty for `None`.
         peers: Vec<String>,
     },
+    /// `serve --dev`: an author's own machine, on loopback only: every route open (`/plugins`
+    /// too), no peers.
+    Dev,
 }
 
 impl Mode {
