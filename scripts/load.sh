@@ -170,7 +170,9 @@ drop_in spin endless_loop.wat
 report "a spinning plugin (2 s deadline)" "$(rotate "/_/spin-%02d/spin/" "$copies")"
 # One request at a time (one connection): its call's first poll is on an HTTP worker, the rest
 # on the plugin threads, so it never spins on a worker for its whole deadline.
-report "one spinning request at a time" "$(rotate "/_/spin-%02d/spin/" 1)" 1
+for _ in $(seq "${LOAD_ROUNDS:-3}"); do
+  report "one spinning request at a time" "$(rotate "/_/spin-%02d/spin/" 1)" 1
+done
 drop_out spin
 
 # The index of a federation whose peer lists 20,000 services (a catalog at its cap), fetched
@@ -195,7 +197,9 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:18093/?q=remote-19999" | grep
 cat > "$work/index-browser.lua" <<'LUA'
 request = function() return wrk.format("GET", "/", {["Accept-Encoding"] = "gzip, deflate, br, zstd"}) end
 LUA
-report "the index of 20,000 remote services (gzip, as browsers ask)" "$work/index-browser.lua" 8 18093
+for _ in $(seq "${LOAD_ROUNDS:-3}"); do
+  report "the index of 20,000 remote services (gzip, as browsers ask)" "$work/index-browser.lua" 8 18093
+done
 report "the index of 20,000 remote services (uncompressed)" "$(rotate "/?n=%d" 1)" 8 18093
 
 # Federation: local badge p99 with a hung peer vs without, and a 3-cluster index of 300 services.

@@ -80,8 +80,7 @@ enum NewLang {
 #[derive(Args)]
 struct ServeArgs {
     /// An author's loop: serve the plugins in DIR (and its `pods.json`, if any) on loopback
-    /// only, every route open (`/plugins` too), compiled plugins kept in the user's cache
-    /// (`dev/` in it).
+    /// only, every route open (`/plugins` too), compiled plugins kept in `check`'s cache.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["plugins", "other_shields"])]
     dev: Option<PathBuf>,
     /// Address to listen on.
@@ -331,10 +330,9 @@ impl ServeArgs {
         if self.pods_file.is_none() && pods.is_file() {
             self.pods_file = Some(pods);
         }
-        // A folder of its own in the user's cache: a serving cache removes what its plugins no
-        // longer use, which would take `check`'s compiled plugins (the shared folder) with it.
-        let own_cache = || user_cache_dir().map(|dir| dir.join("dev"));
-        self.cache_dir = self.cache_dir.take().or_else(own_cache);
+        // `check`'s cache (marked shared, so this server prunes nothing in it): a language
+        // runtime `check` compiled is not compiled again.
+        self.cache_dir = self.cache_dir.take().or_else(user_cache_dir);
         self.plugins = Some(dir);
         Ok(())
     }

@@ -488,6 +488,53 @@ async fn warm_cache_loads_without_compiling_and_drops_stale_entries() {
     assert!(cache.path().join("unrelated.txt").exists());
 }
 
+/// `check`'s cache is shared by every plugin an author tries: a server using it (`serve --dev`
+/// does, so a runtime `check` compiled is not compiled again) prunes nothing in it.
+#[tokio::test]
+async fn a_cache_check_made_is_never_pruned_by_a_server() {
+    let (checked, served) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().join("kube-shields");
+    let other = checked.path().join("other.wasm");
+    std::fs::write(&other, AnswerPlugin::new("othr").wasm()).unwrap();
+    let check = PluginDir::open(
+        PluginSource::File {
+            path: other,
+            service: "other".to_owned(),
+            settings: None,
+        },
+        engine(),
+        Some(cache_dir.clone()),
+        None,
+    )
+    .await
+    .unwrap();
+    drop(check);
+    assert_eq!(cache_artifacts(&cache_dir).len(), 1);
+
+    std::fs::write(
+        served.path().join("web.wasm"),
+        AnswerPlugin::new("v001").wasm(),
+    )
+    .unwrap();
+    let server = PluginDir::open(
+        PluginSource::Directory(served.path().to_owned()),
+        engine(),
+        Some(cache_dir.clone()),
+        None,
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        served.path().join("web.wasm"),
+        AnswerPlugin::new("v002").wasm(),
+    )
+    .unwrap();
+    wait_for_answer(&server, "web", "v002").await;
+    // `other`, `v001` and `v002`: nothing removed.
+    assert_eq!(cache_artifacts(&cache_dir).len(), 3);
+}
+
 /// The compiled plugins in the cache (not their authentication codes, nor the cache's key).
 fn cache_artifacts(cache_dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(cache_dir)

@@ -67,6 +67,20 @@ impl Pod {
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).map(String::as_str)
     }
+
+    /// Whether the pod has containers and every one is ready (Python's and JavaScript's
+    /// `pod.ready`).
+    pub fn is_ready(&self) -> bool {
+        !self.containers.is_empty() && self.containers.iter().all(|container| container.ready)
+    }
+
+    /// The restarts of all its containers (Python's and JavaScript's `pod.restarts`).
+    pub fn restarts(&self) -> u32 {
+        self.containers
+            .iter()
+            .map(|container| container.restart_count)
+            .sum()
+    }
 }
 
 impl From<wit::Pod> for Pod {

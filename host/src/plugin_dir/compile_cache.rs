@@ -35,6 +35,9 @@ const MAC_CONTEXT: &[u8] = b"kube-shields compile cache artifact v1\0";
 
 type ArtifactMac = Hmac<Sha256>;
 
+/// The file that marks a cache `check` shares (see [`CompileCache::owned`](CompileCache)).
+const SHARED_MARK: &str = "SHARED";
+
 /// The compile cache directory.
 pub(crate) struct CompileCache {
     dir: PathBuf,
@@ -42,7 +45,8 @@ pub(crate) struct CompileCache {
     engine_key: String,
     /// Whether [`CompileCache::prune`] removes what is not in use: a server watching a plugin
     /// directory owns its cache (old versions of its plugins would pile up); `check` shares the
-    /// user's cache with every other plugin an author tries, so it never removes anything.
+    /// user's cache with every other plugin an author tries, so it never removes anything, and
+    /// marks it shared ([`SHARED_MARK`]) so that `serve --dev` can use it too without pruning.
     owned: bool,
     /// Authenticates artifacts (see the module docs).
     key: [u8; KEY_BYTES],
@@ -81,10 +85,18 @@ impl CompileCache {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = hex::encode(&hasher.0.finalize()[..8]);
         let key = read_or_make_key(&dir.join(KEY_FILE)).map_err(unusable)?;
+        let shared_mark = dir.join(SHARED_MARK);
+        if plugin_dir.is_none() && !shared_mark.exists() {
+            fs::write(
+                &shared_mark,
+                b"kube-shields check shares this cache: nothing prunes it\n",
+            )
+            .map_err(unusable)?;
+        }
         Ok(CompileCache {
+            owned: plugin_dir.is_some() && !shared_mark.exists(),
             dir,
             engine_key,
-            owned: plugin_dir.is_some(),
             key,
         })
     }

@@ -616,6 +616,11 @@ impl Reloader {
                     checks = plugin.checks().len(),
                     "plugin loaded"
                 );
+                if self.shared.log_load_errors {
+                    for warning in plugin.warnings() {
+                        tracing::warn!(service, file, "{warning}");
+                    }
+                }
                 let entry = &mut state.entry;
                 entry.plugin = Some(Arc::new(plugin));
                 entry.generation = self.next_generation;

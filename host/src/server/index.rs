@@ -165,9 +165,10 @@ pub(crate) async fn respond(
             .await
     };
     // Nothing follows: the whole page at once, gzipped for a client that takes it (every
-    // browser): a 1,000-service page is 615 kB of HTML and about 30 kB gzipped.
+    // browser): a 1,000-service page is 615 kB of HTML and about 30 kB gzipped, small enough
+    // to go out in one write, with its length.
     if pending.is_empty() && accepts_gzip(headers) {
-        let mut response = page_response(in_turns(rendered.whole_gzip));
+        let mut response = page_response(Body::from(rendered.whole_gzip));
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -193,7 +194,7 @@ pub(crate) async fn respond(
     let body = in_turns(rendered.known)
         .chain(later.map(Bytes::from))
         .chain(stream::once(async { Bytes::from_static(FOOTER) }));
-    let mut response = page_response(body);
+    let mut response = page_response(Body::from_stream(body.map(Ok::<_, Infallible>)));
     response
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -203,9 +204,9 @@ pub(crate) async fn respond(
 /// The end of every page.
 const FOOTER: &[u8] = b"</main>\n<footer>kube-shields</footer>\n</body>\n</html>\n";
 
-/// An HTML page streamed from `body`, with the page's headers.
-fn page_response(body: impl futures::Stream<Item = Bytes> + Send + 'static) -> Response {
-    let mut response = Body::from_stream(body.map(Ok::<_, Infallible>)).into_response();
+/// An HTML page of `body`, with the page's headers.
+fn page_response(body: Body) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
