@@ -197,8 +197,10 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:18093/?q=remote-19999" | grep
 cat > "$work/index-browser.lua" <<'LUA'
 request = function() return wrk.format("GET", "/", {["Accept-Encoding"] = "gzip, deflate, br, zstd"}) end
 LUA
+# For scale: the cheapest route hammered by as many connections costs about as much.
 for _ in $(seq "${LOAD_ROUNDS:-3}"); do
   report "the index of 20,000 remote services (gzip, as browsers ask)" "$work/index-browser.lua" 8 18093
+  report "/healthz by as many connections" "$(rotate "/healthz?%d" 1)" 8 18093
 done
 report "the index of 20,000 remote services (uncompressed)" "$(rotate "/?n=%d" 1)" 8 18093
 

@@ -24,10 +24,10 @@ use kube_shields::pods::{PodOrigin, PodSourceConfig};
 use kube_shields::server::{Mode, ServerConfig};
 
 // Shared with the integration tests: headless Chromium, and a server that never answers.
-#[path = "../tests/common/chromium.rs"]
+#[path = "../tests/it/common/chromium.rs"]
 mod chromium;
 #[allow(dead_code)]
-#[path = "../tests/common/net.rs"]
+#[path = "../tests/it/common/net.rs"]
 mod net;
 
 const REQUESTS: usize = 20_000;

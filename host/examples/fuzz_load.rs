@@ -11,7 +11,7 @@
 //! likes; what must never happen is a panic reaching the caller, or a load that the engine turns
 //! from a panic into an error ("crashed the plugin loader": a bug to fix upstream or here). Each
 //! such input is written to `host/tests/fixtures/fuzz-crashes/` (named by its SHA-256), where
-//! `tests/plugin_engine.rs` keeps loading it. Prints how many inputs ran, by kind, and the seed.
+//! `tests/it/plugin_engine.rs` keeps loading it. Prints how many inputs ran, by kind, and the seed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 named by the first argument (`text`: 0.0.4, `openmetrics`: OpenMetrics 1.0) and prints, as JSON,
 every metric family's name and type, with each sample's name, labels and value.
 
-A body the parser refuses exits non-zero with its error. Used by host/tests/http_api.rs; scripts/test.sh installs the library."""
+A body the parser refuses exits non-zero with its error. Used by host/tests/it/http_api.rs; scripts/test.sh installs the library."""
 import json
 import sys
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use fake_apiserver::ConfigMapVolume;
@@ -41,7 +41,7 @@ impl AnswerPlugin {
     }
 
     fn wat(&self) -> String {
-        let template = include_str!("fixtures/reload/answer.wat");
+        let template = include_str!("../fixtures/reload/answer.wat");
         template.replace("\"v000\"", &format!("\"{}\"", self.answer))
     }
 

@@ -2,7 +2,7 @@
 //! from the fake API server through kube's watcher, and real plugins built from
 //! `example-plugins/`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::net::{answering_server, answering_server_together};
 use fake_apiserver::{PodBuilder, loopback_ip};

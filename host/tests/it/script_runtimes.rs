@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::net::answering_server;
 use fake_apiserver::PodBuilder;

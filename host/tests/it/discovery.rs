@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::until;
 use fake_apiserver::{FakeApiServer, ListMode, PodBuilder};

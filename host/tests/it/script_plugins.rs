@@ -2,7 +2,7 @@
 //! directory (a kubelet-style ConfigMap), served by the real server on the language runtimes
 //! `scripts/build-runtimes.sh` builds, and tried with `kube-shields check`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Several replicas behind one Service: two servers watching one fake API server give the same
 //! answer on every route; what each keeps to itself (the `Intra-Shield` nonce cache) shows.
 
-mod common;
+use crate::common;
 
 use common::{Pods, TestServer, TestServerBuilder};
 use kube_shields::auth::{Signer, now_unix};

@@ -3,7 +3,7 @@
 //! dropped into the plugin directory as `web.wasm`, served by the real server and tried with
 //! `kube-shields check`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

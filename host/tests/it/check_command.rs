@@ -2,7 +2,7 @@
 //! stderr), the same normalisation as the server, exit 0 / 1 / 2, settings found by service;
 //! and `kube-shields new` projects in every language, built and checked unchanged.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

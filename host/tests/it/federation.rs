@@ -3,7 +3,7 @@
 //! with signed requests) and `public` (public, no peers; stopped mid-test) — plus peers that
 //! answer garbage, 50 MB, or nothing at all.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

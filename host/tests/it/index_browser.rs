@@ -4,7 +4,7 @@
 //! and dumps the DOM; the assertions read what a user would see. A screenshot is kept in
 //! `target/test-artifacts/index.png`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use fake_apiserver::{FakeApiServer, PodBuilder, loopback_ip};
