@@ -1,6 +1,7 @@
-//! Who may read what, and what every request costs: the `Intra-Shield` check and the request
-//! metrics, as middleware around all routes.
+//! Who may read what, and what every request costs: each route's [`Access`], the
+//! `Intra-Shield` check it asks for and the request metrics, as middleware around all routes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,25 +13,76 @@ use axum::response::{IntoResponse, Response};
 use super::{Mode, ServerState};
 use crate::auth::{HEADER as INTRA_SHIELD_HEADER, now_unix};
 
-/// Probes stay open so the kubelet can reach them without a secret.
-const OPEN_ROUTES: [&str; 2] = ["/healthz", "/readyz"];
-/// Plugin errors and peer errors carry detail meant for operators only: never public.
-const ALWAYS_SIGNED: [&str; 2] = ["/plugins", "/peers"];
+/// Who may call a route. Every route says which where it is added ([`super::routes`]), so a new
+/// route cannot be added without a decision; a request no route matches counts as [`Access::Read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Access {
+    /// The probes: open in every mode, so the kubelet reaches them without a secret.
+    Probe,
+    /// Badges, listings, the index and the catalog: signed in private mode only.
+    Read,
+    /// Plugin and peer errors carry detail meant for operators only: signed in every mode but
+    /// `--dev` (an author's own machine, on loopback).
+    Operator,
+}
 
-/// Refuses a request without a valid `Intra-Shield` header where one is needed: everywhere
-/// but the probes in private mode, and on `/plugins` and `/peers` in both modes; the answer carries no
-/// detail of what was wrong. Counts every request by route template and status, with its
-/// latency. One middleware for both, as it runs on every request.
+impl Access {
+    /// Whether a request needs a valid `Intra-Shield` header in `mode`.
+    pub(crate) fn needs_signature(self, mode: &Mode) -> bool {
+        match (mode, self) {
+            (Mode::Dev, _) | (_, Access::Probe) => false,
+            (Mode::Private, _) => true,
+            (Mode::Public { .. }, access) => access == Access::Operator,
+        }
+    }
+}
+
+/// Each route template's [`Access`], as the routes declared it.
+#[derive(Debug, Default)]
+pub(crate) struct RouteAccess(HashMap<&'static str, Access>);
+
+impl RouteAccess {
+    pub(crate) fn declare(&mut self, template: &'static str, access: Access) {
+        let earlier = self.0.insert(template, access);
+        assert!(earlier.is_none(), "route {template} declared twice");
+    }
+
+    /// The access of a route template; `None` (no route matched) is [`Access::Read`].
+    pub(crate) fn of(&self, template: Option<&str>) -> Access {
+        template
+            .and_then(|template| self.0.get(template))
+            .copied()
+            .unwrap_or(Access::Read)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> std::collections::BTreeMap<&'static str, Access> {
+        self.0
+            .iter()
+            .map(|(template, access)| (*template, *access))
+            .collect()
+    }
+}
+
+/// Refuses a request without a valid `Intra-Shield` header where its route's [`Access`] needs
+/// one; the answer carries no detail of what was wrong. Counts every request by route template
+/// and status, with its latency. One middleware for both, as it runs on every request.
 pub async fn guard(
-    State(state): State<Arc<ServerState>>,
+    State((state, access)): State<(Arc<ServerState>, Arc<RouteAccess>)>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let matched = request.extensions().get::<MatchedPath>();
-    let route =
-        (state.checker.metrics()).route_label(matched.map_or("unmatched", MatchedPath::as_str));
-    let response = match refusal(&state, &request) {
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let route = (state.checker.metrics()).route_label(matched.unwrap_or("unmatched"));
+    let refused = match access.of(matched).needs_signature(&state.config.mode) {
+        true => refusal(&state, &request),
+        false => None,
+    };
+    let response = match refused {
         Some(refused) => refused,
         None => next.run(request).await,
     };
@@ -42,20 +94,9 @@ pub async fn guard(
     response
 }
 
-/// Whether a request for `path` needs a valid `Intra-Shield` header in `mode`.
-pub(crate) fn needs_signature(mode: &Mode, path: &str) -> bool {
-    match mode {
-        Mode::Private => !OPEN_ROUTES.contains(&path),
-        Mode::Public { .. } => ALWAYS_SIGNED.contains(&path),
-        Mode::Dev => false,
-    }
-}
-
+/// The refusal of a request without a valid `Intra-Shield` header, if it has none.
 fn refusal(state: &ServerState, request: &Request) -> Option<Response> {
     let path = request.uri().path();
-    if !needs_signature(&state.config.mode, path) {
-        return None;
-    }
     let header = request
         .headers()
         .get(INTRA_SHIELD_HEADER)

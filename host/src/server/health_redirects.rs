@@ -27,7 +27,7 @@ use jiff::Timestamp;
 use kube_shields_badge::BadgeParams;
 use tower::Service;
 
-use super::access::needs_signature;
+use super::access::RouteAccess;
 use super::{ServerState, render};
 use crate::checks::{Answer, HEALTH};
 use crate::metrics::RequestObserver;
@@ -108,6 +108,9 @@ impl HealthRedirects {
     }
 }
 
+/// The badge route's template.
+const BADGE_ROUTE: &str = "/_/{service}/{check}/";
+
 /// The router with the prepared redirects in front of it (see the module docs): answers a
 /// `GET` or `HEAD` request the table holds that needs no signature (public mode), counted as
 /// the badge route's, and hands everything else to the router.
@@ -115,22 +118,27 @@ impl HealthRedirects {
 pub(crate) struct PreparedFirst {
     state: Arc<ServerState>,
     router: Router,
+    /// Whether the badge routes need no signature in this mode (their [`Access`](super::access::Access)).
+    badges_open: bool,
     /// The badge route's metrics for a `302`, with and without the trailing slash.
     with_slash: RequestObserver,
     without_slash: RequestObserver,
 }
 
 impl PreparedFirst {
-    pub(crate) fn new(state: Arc<ServerState>, router: Router) -> Self {
+    pub(crate) fn new(state: Arc<ServerState>, router: Router, access: &RouteAccess) -> Self {
+        let badges = access.of(Some(BADGE_ROUTE));
+        let badges_open = !badges.needs_signature(&state.config.mode);
         let metrics = state.checker.metrics();
         let observer = |route| {
             metrics.request_observer(metrics.route_label(route), StatusCode::FOUND.as_u16())
         };
         PreparedFirst {
-            with_slash: observer("/_/{service}/{check}/"),
+            with_slash: observer(BADGE_ROUTE),
             without_slash: observer("/_/{service}/{check}"),
             router,
             state,
+            badges_open,
         }
     }
 
@@ -138,9 +146,7 @@ impl PreparedFirst {
         let started = Instant::now();
         let method = request.method();
         let path = request.uri().path();
-        if (method != Method::GET && method != Method::HEAD)
-            || needs_signature(&self.state.config.mode, path)
-        {
+        if (method != Method::GET && method != Method::HEAD) || !self.badges_open {
             return None;
         }
         let response = HealthRedirects::answer(&self.state, request.uri())?;

@@ -72,14 +72,17 @@ pub(crate) struct ServerState {
     pub(crate) index_pages: IndexPages,
 }
 
-/// The application's routes with access control and metrics.
-pub(crate) fn router(state: Arc<ServerState>) -> Router {
-    routes::routes()
+/// The application's routes with access control and metrics, and each route's access.
+fn router(state: Arc<ServerState>) -> (Router, Arc<access::RouteAccess>) {
+    let (routes, access) = routes::routes();
+    let access = Arc::new(access);
+    let router = routes
         .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
+            (Arc::clone(&state), Arc::clone(&access)),
             access::guard,
         ))
-        .with_state(state)
+        .with_state(state);
+    (router, access)
 }
 
 /// Serves until `shutdown` completes, then drains open requests.
@@ -88,7 +91,8 @@ pub(crate) async fn serve(
     state: Arc<ServerState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = PreparedFirst::new(Arc::clone(&state), router(state));
+    let (router, access) = router(Arc::clone(&state));
+    let service = PreparedFirst::new(state, router, &access);
     axum::serve(
         parse_errors::JsonParseErrors(listener),
         axum::ServiceExt::<Request>::into_make_service(service),

@@ -8,8 +8,9 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 
+use super::access::{Access, RouteAccess};
 use super::health_redirects::HealthRedirects;
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
@@ -42,39 +43,67 @@ impl From<PathRejection> for ApiError {
 
 type Shared = State<Arc<ServerState>>;
 
-/// Every route of the service. `get` answers HEAD too.
-pub fn routes() -> Router<Arc<ServerState>> {
-    Router::new()
-        .route("/_/{service}/{check}/", get(badge_route))
-        .route("/_/{service}/{check}", get(badge_route))
-        .route("/a/{prefix}/{check}/", get(aggregate_route))
-        .route("/a/{prefix}/{check}", get(aggregate_route))
-        .route("/services/", get(services_route))
-        .route("/services", get(services_route))
-        .route("/services/{name}/", get(service_route))
-        .route("/services/{name}", get(service_route))
-        .route("/plugins", get(plugins_route))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz_route))
-        .route("/metrics", get(metrics_route))
-        .route("/", get(index_route))
-        .route(
-            "/index.js",
-            get(|| async { asset("text/javascript; charset=utf-8", super::index::SCRIPT) }),
-        )
-        .route(
-            "/index.css",
-            get(|| async { asset("text/css; charset=utf-8", super::index::STYLE) }),
-        )
-        .route(CATALOG_PATH, get(catalog_route))
-        .route("/peers", get(peers_route))
+/// The router and each route's [`Access`], built together: a route is added with who may call
+/// it, or not at all.
+struct Routes {
+    router: Router<Arc<ServerState>>,
+    access: RouteAccess,
+}
+
+impl Routes {
+    fn get(
+        mut self,
+        template: &'static str,
+        access: Access,
+        route: MethodRouter<Arc<ServerState>>,
+    ) -> Self {
+        self.access.declare(template, access);
+        self.router = self.router.route(template, route);
+        self
+    }
+}
+
+/// Every route of the service with who may call it. `get` answers HEAD too.
+pub(crate) fn routes() -> (Router<Arc<ServerState>>, RouteAccess) {
+    use Access::{Operator, Probe, Read};
+    let Routes { router, access } = Routes {
+        router: Router::new(),
+        access: RouteAccess::default(),
+    }
+    .get("/_/{service}/{check}/", Read, get(badge_route))
+    .get("/_/{service}/{check}", Read, get(badge_route))
+    .get("/a/{prefix}/{check}/", Read, get(aggregate_route))
+    .get("/a/{prefix}/{check}", Read, get(aggregate_route))
+    .get("/services/", Read, get(services_route))
+    .get("/services", Read, get(services_route))
+    .get("/services/{name}/", Read, get(service_route))
+    .get("/services/{name}", Read, get(service_route))
+    .get("/plugins", Operator, get(plugins_route))
+    .get("/healthz", Probe, get(|| async { "ok" }))
+    .get("/readyz", Probe, get(readyz_route))
+    .get("/metrics", Read, get(metrics_route))
+    .get("/", Read, get(index_route))
+    .get(
+        "/index.js",
+        Read,
+        get(|| async { asset("text/javascript; charset=utf-8", super::index::SCRIPT) }),
+    )
+    .get(
+        "/index.css",
+        Read,
+        get(|| async { asset("text/css; charset=utf-8", super::index::STYLE) }),
+    )
+    .get(CATALOG_PATH, Read, get(catalog_route))
+    .get("/peers", Operator, get(peers_route));
+    let router = router
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".to_owned()) })
         .method_not_allowed_fallback(|| async {
             ApiError(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "only GET and HEAD are served".to_owned(),
             )
-        })
+        });
+    (router, access)
 }
 
 /// A service or prefix from the URL: a Kubernetes name, optionally `.namespace`, optionally
@@ -297,4 +326,61 @@ async fn catalog_route(State(state): Shared) -> impl IntoResponse {
 /// `/peers`: each peer's state, for operators (always signed, like `/plugins`).
 async fn peers_route(State(state): Shared) -> impl IntoResponse {
     axum::Json(state.checker.peers().status())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::server::Mode;
+
+    /// Every route and who may call it: a new route fails this test until it is listed here,
+    /// with its access chosen on purpose.
+    #[test]
+    fn every_route_says_who_may_call_it() {
+        use Access::{Operator, Probe, Read};
+        let expected = BTreeMap::from([
+            ("/", Read),
+            ("/_/{service}/{check}", Read),
+            ("/_/{service}/{check}/", Read),
+            ("/a/{prefix}/{check}", Read),
+            ("/a/{prefix}/{check}/", Read),
+            (CATALOG_PATH, Read),
+            ("/healthz", Probe),
+            ("/index.css", Read),
+            ("/index.js", Read),
+            ("/metrics", Read),
+            ("/peers", Operator),
+            ("/plugins", Operator),
+            ("/readyz", Probe),
+            ("/services", Read),
+            ("/services/", Read),
+            ("/services/{name}", Read),
+            ("/services/{name}/", Read),
+        ]);
+        assert_eq!(routes().1.all(), expected);
+    }
+
+    /// Who needs a signature, by access and mode; no route matched counts as a read.
+    #[test]
+    fn signatures_by_access_and_mode() {
+        let public = Mode::Public { peers: Vec::new() };
+        let cases = [
+            (Access::Probe, [false, false, false]),
+            (Access::Read, [true, false, false]),
+            (Access::Operator, [true, true, false]),
+        ];
+        for (access, [private, public_mode, dev]) in cases {
+            assert_eq!(
+                access.needs_signature(&Mode::Private),
+                private,
+                "{access:?}"
+            );
+            assert_eq!(access.needs_signature(&public), public_mode, "{access:?}");
+            assert_eq!(access.needs_signature(&Mode::Dev), dev, "{access:?}");
+        }
+        assert_eq!(routes().1.of(None), Access::Read);
+        assert_eq!(routes().1.of(Some("/no/such/route")), Access::Read);
+    }
 }
