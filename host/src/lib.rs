@@ -20,5 +20,7 @@ pub mod peers;
 pub mod plugin;
 pub mod plugin_dir;
 pub mod pods;
+mod raw;
+pub use raw::RawAnswer;
 mod result_cache;
 pub mod server;

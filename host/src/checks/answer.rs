@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use kube_shields_badge::{Badge, Color};
-use serde_json::{Value, json};
 
+use crate::RawAnswer;
 use crate::plugin::{Outcome, PluginError};
 use crate::pods::health::{Health, health};
 use crate::pods::model::PodInfo;
@@ -77,29 +77,61 @@ impl Answer {
         }
     }
 
-    /// The check's own result for `?raw`, and whether it is available (`busy` is not).
-    /// Health: `{"ready","total","restarts","color"}` (plus `"stale":true` when stale); a
-    /// plugin value `{"raw"}` or `{"label","status","color"}`; a failed check `{"failed"}`
-    /// (`error` or `timeout`: not `{"error"}`, which is every HTTP error's body); `busy` is no
-    /// answer (a `503` with `{"error":"busy"}`).
-    pub fn raw(&self) -> (bool, Value) {
+    /// The check's own result for `?raw` (see [`RawAnswer`]), and whether it is available
+    /// (`busy` is not: a `503`).
+    pub fn raw(&self) -> (bool, RawAnswer) {
         match self {
-            Answer::Health { health, stale } => {
-                let mut raw = json!(health);
-                if *stale {
-                    raw["stale"] = json!(true);
-                }
-                (true, raw)
-            }
+            Answer::Health { health, stale } => (
+                true,
+                RawAnswer::Health {
+                    ready: health.ready,
+                    total: health.total,
+                    restarts: health.restarts,
+                    color: health.color.to_string(),
+                    last_run: health.last_run.clone(),
+                    stale: *stale,
+                },
+            ),
             Answer::Plugin(result) => match result.as_ref() {
-                Ok(outcome) => (true, json!(outcome)),
-                Err(err) => (true, json!({ "failed": err.badge_text() })),
+                Ok(Outcome::Raw(raw)) => (true, RawAnswer::Raw { raw: raw.clone() }),
+                Ok(Outcome::Shield {
+                    label,
+                    status,
+                    color,
+                }) => (
+                    true,
+                    RawAnswer::Shield {
+                        label: label.clone(),
+                        status: status.clone(),
+                        color: color.clone(),
+                    },
+                ),
+                Err(err) => (
+                    true,
+                    RawAnswer::Failed {
+                        failed: err.badge_text().to_owned(),
+                    },
+                ),
             },
-            Answer::Busy => (false, json!({ "error": "busy" })),
-            Answer::Failed(text) => (true, json!({ "failed": text })),
+            Answer::Busy => (
+                false,
+                RawAnswer::Error {
+                    error: "busy".to_owned(),
+                },
+            ),
+            Answer::Failed(text) => (
+                true,
+                RawAnswer::Failed {
+                    failed: text.clone(),
+                },
+            ),
             Answer::Joined(badge) => (
                 true,
-                json!({ "label": badge.label, "status": badge.message, "color": badge.color }),
+                RawAnswer::Shield {
+                    label: Some(badge.label.clone()),
+                    status: badge.message.clone(),
+                    color: Some(badge.color.to_string()),
+                },
             ),
         }
     }
@@ -151,6 +183,7 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+    use serde_json::json;
 
     fn health(ready: u32, total: u32, restarts: u32, color: Color) -> Answer {
         Answer::Health {
@@ -239,7 +272,7 @@ mod tests {
             ("1.0, 2.0", "yellow")
         );
         assert_eq!(
-            combined.raw().1,
+            serde_json::to_value(combined.raw().1).unwrap(),
             json!({"label": "image", "status": "1.0, 2.0", "color": "yellow"})
         );
     }
@@ -256,11 +289,12 @@ mod tests {
             },
             stale: true,
         };
+        let (available, raw) = stale.raw();
         assert_eq!(
-            stale.raw(),
+            (available, serde_json::to_string(&raw).unwrap()),
             (
                 true,
-                json!({"ready": 1, "total": 1, "restarts": 0, "color": "green", "stale": true})
+                r#"{"ready":1,"total":1,"restarts":0,"color":"green","stale":true}"#.to_owned()
             )
         );
     }

@@ -2,10 +2,10 @@
 //! else, texts cut by the plugin outcome rule, colors normalized where badges are made.
 
 use kube_shields_badge::Color;
-use serde::Deserialize;
 
+use crate::RawAnswer;
 use crate::plugin::{Outcome, cut_status};
-use crate::pods::health::{Health, LastRun};
+use crate::pods::health::Health;
 
 /// What a peer answered for one of its checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,52 +23,21 @@ pub enum RemoteResult {
     Failed(String),
 }
 
-/// The raw shapes, tried in this order; anything else is refused.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Wire {
-    Failed {
-        failed: String,
-    },
-    /// How peers before the `failed` shape said it (and how any peer says `busy`).
-    Error {
-        error: String,
-    },
-    Health {
-        ready: u32,
-        total: u32,
-        restarts: u32,
-        color: String,
-        #[serde(default)]
-        stale: bool,
-        #[serde(default, rename = "lastRun")]
-        last_run: Option<LastRun>,
-    },
-    Raw {
-        raw: String,
-    },
-    Shield {
-        label: Option<String>,
-        status: String,
-        color: Option<String>,
-    },
-}
-
 /// Reads a `?raw` body.
 pub(crate) fn parse(body: &[u8]) -> Result<RemoteResult, String> {
-    let wire: Wire =
+    let answer: RawAnswer =
         serde_json::from_slice(body).map_err(|_| "not a kube-shields result".to_owned())?;
-    Ok(match wire {
-        Wire::Failed { failed: text } | Wire::Error { error: text } => {
+    Ok(match answer {
+        RawAnswer::Failed { failed: text } | RawAnswer::Error { error: text } => {
             RemoteResult::Failed(cut_status(text))
         }
-        Wire::Health {
+        RawAnswer::Health {
             ready,
             total,
             restarts,
             color,
-            stale,
             last_run,
+            stale,
         } => RemoteResult::Health {
             health: Health {
                 ready,
@@ -79,8 +48,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<RemoteResult, String> {
             },
             stale,
         },
-        Wire::Raw { raw } => RemoteResult::Outcome(Outcome::Raw(raw).capped()),
-        Wire::Shield {
+        RawAnswer::Raw { raw } => RemoteResult::Outcome(Outcome::Raw(raw).capped()),
+        RawAnswer::Shield {
             label,
             status,
             color,

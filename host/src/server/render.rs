@@ -107,7 +107,8 @@ pub fn respond(
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            (status, "application/json", body.to_string())
+            let body = serde_json::to_string(&body).expect("a raw answer serializes");
+            (status, "application/json", body)
         }
     };
     let etag = etag(&body);
