@@ -10,14 +10,15 @@
 //! route costs: the kernel shared the cores evenly between plugin polls and badges.
 //!
 //! So calls that have to wait for a slot wait, and then execute, on a runtime of their own:
-//! `--plugin-cpus` worker threads at a lower CPU priority than the threads serving HTTP. When
-//! the cores are contended the kernel gives the badge threads precedence, while on an idle
-//! machine plugins still get whole cores. At nice +10 (a tenth of nice 0's weight) health
-//! badges kept 77 % and 87 % under the hammered hostile plugins, and 76–92 % with one spinning
-//! request; under `SCHED_IDLE` (a weight of 3 against nice 0's 1,024) 92–102 % with one
-//! spinning request. Plugin calls past their first poll only progress on cores the badge
-//! traffic leaves free: saturating badge traffic slows them towards their deadline, which is
-//! the order of precedence we want. A call that finds a slot free starts at once on the caller's thread:
+//! `--plugin-cpus` worker threads at the lowest CPU priority, nice 19, while the threads serving
+//! HTTP keep the process's. When the cores are contended the kernel gives the badge threads
+//! precedence, while on an idle machine plugins still get whole cores. At nice +10 (a tenth of
+//! nice 0's weight) health badges kept 77 % and 87 % under the hammered hostile plugins, and
+//! 79–80 % with one spinning request. `SCHED_IDLE` (a weight of 3 against nice 0's 1,024) kept
+//! 92–102 % with one spinning request, but starved plugin loads whenever anything else of
+//! normal priority ran (compiles, another process): a test loading hundreds of scripts timed
+//! out with a build beside it. Nice 19 (a weight of 15) is between: a check still gets about
+//! 1.5 % of a contended core. A call that finds a slot free starts at once on the caller's thread:
 //! a trivial check ends within that first poll (~5 µs), where handing it to another thread
 //! costs two thread wake-ups (25–60 µs on this 2-core VM). Only that first poll: a call still
 //! running after it (it spun to an epoch tick, or waits for HTTP) goes on on the plugin threads,
@@ -35,8 +36,9 @@ use tracing::instrument::WithSubscriber;
 use super::cpu_slots::CpuSlots;
 use super::error::PluginError;
 
-/// How much lower plugin threads' CPU priority is than the process's (in nice steps).
-const NICER_BY: i32 = 10;
+/// How much lower plugin threads' CPU priority is than the process's (in nice steps): to
+/// nice 19, the lowest, from the usual 0.
+const NICER_BY: i32 = 19;
 
 /// Half the cores, at least one.
 pub fn default_plugin_cpus() -> usize {
@@ -133,22 +135,19 @@ impl PluginThreads {
     }
 }
 
-/// Lowers the calling thread's CPU priority: Linux's `SCHED_IDLE` policy, and a nice value
-/// [`NICER_BY`] higher where that policy is refused (Linux keeps both per thread). Neither
-/// needs a privilege; failing only costs the precedence.
+/// Lowers the calling thread's CPU priority by [`NICER_BY`] (Linux keeps a nice value per
+/// thread). Lowering needs no privilege; failing to only costs the precedence.
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    // SAFETY: plain system calls about the calling thread; `param` outlives the call.
-    let (niced, idle) = unsafe {
+    // SAFETY: plain system calls about the calling thread, with no pointers.
+    let result = unsafe {
         let thread = libc::gettid() as libc::id_t;
         *libc::__errno_location() = 0;
         let current = libc::getpriority(libc::PRIO_PROCESS, thread);
-        let niced = libc::setpriority(libc::PRIO_PROCESS, thread, (current + NICER_BY).min(19));
-        let param = libc::sched_param { sched_priority: 0 };
-        (niced, libc::sched_setscheduler(0, libc::SCHED_IDLE, &param))
+        libc::setpriority(libc::PRIO_PROCESS, thread, (current + NICER_BY).min(19))
     };
-    if niced != 0 || idle != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "plugin thread keeps some of its CPU priority");
+    if result != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "plugin thread keeps its CPU priority");
     }
 }
 
@@ -187,23 +186,18 @@ mod tests {
         assert!((1..=2).contains(&most.load(Ordering::SeqCst)));
     }
 
-    /// This thread's nice value (from `/proc/thread-self/stat`, field 19) and scheduling policy.
+    /// This thread's nice value, from `/proc/thread-self/stat` (field 19).
     #[cfg(target_os = "linux")]
-    fn nice() -> (i32, i32) {
+    fn nice() -> i32 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-        // SAFETY: asks about the calling thread.
-        let policy = unsafe { libc::sched_getscheduler(0) };
-        (
-            after_name.split(' ').nth(16).unwrap().parse().unwrap(),
-            policy,
-        )
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
     }
 
     /// The priority plugin threads run at, from a caller's.
     #[cfg(target_os = "linux")]
-    fn lowered((nice, _): (i32, i32)) -> (i32, i32) {
-        ((nice + NICER_BY).min(19), libc::SCHED_IDLE)
+    fn lowered(nice: i32) -> i32 {
+        (nice + NICER_BY).min(19)
     }
 
     #[cfg(target_os = "linux")]
