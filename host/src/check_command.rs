@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::app::{App, AppConfig, AppError};
 use crate::checks::{Answer, CheckError, CheckerConfig};
-use crate::plugin_dir::PluginSource;
+use crate::plugin_dir::{PluginSource, is_settings_of};
 use crate::pods::{PodOrigin, PodSourceConfig};
 use crate::server::{Mode, ServerConfig};
 
@@ -71,13 +71,17 @@ fn default_service(plugin: &Path) -> String {
 }
 
 impl CheckCommand {
+    /// The service the plugin runs for: `--service`, else named after the file.
+    fn service(&self) -> String {
+        self.service
+            .clone()
+            .unwrap_or_else(|| default_service(&self.plugin))
+    }
+
     /// Runs the checks, writing one JSON line per check to `out`; problems go to the log.
     /// The error is why nothing could run (exit 2), with the file it concerns.
     pub async fn run(&self, out: &mut impl Write) -> Result<CheckExit, String> {
-        let service = self
-            .service
-            .clone()
-            .unwrap_or_else(|| default_service(&self.plugin));
+        let service = self.service();
         let origin = self.pods.clone().map_or(PodOrigin::Empty, PodOrigin::File);
         let config = AppConfig {
             pods: PodSourceConfig {
@@ -203,10 +207,7 @@ impl CheckCommand {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => Path::new(".").to_owned(),
         };
-        let service = self
-            .service
-            .clone()
-            .unwrap_or_else(|| default_service(&self.plugin));
+        let service = self.service();
         let read: Vec<std::ffi::OsString> = [
             Some(self.plugin.as_path()),
             self.settings.as_deref(),
@@ -215,14 +216,12 @@ impl CheckCommand {
         .into_iter()
         .flatten()
         .filter_map(|path| path.file_name().map(ToOwned::to_owned))
-        .chain([
-            format!("{service}.toml").into(),
-            format!("{service}.json").into(),
-        ])
         .collect();
-        let (_watcher, mut changes) =
-            crate::changes::watch_dir(&dir, move |name| read.iter().any(|file| file == name))
-                .map_err(|err| format!("{}: cannot watch for changes: {err}", dir.display()))?;
+        let relevant = move |name: &std::ffi::OsStr| {
+            read.iter().any(|file| file == name) || is_settings_of(name, &service)
+        };
+        let (_watcher, mut changes) = crate::changes::watch_dir(&dir, relevant)
+            .map_err(|err| format!("{}: cannot watch for changes: {err}", dir.display()))?;
         loop {
             match self.run(out).await {
                 Ok(CheckExit::Answered) => tracing::info!("every check answered"),

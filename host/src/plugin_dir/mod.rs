@@ -26,6 +26,7 @@ use crate::plugin::{PluginEngine, PluginError};
 
 pub use precompiled::{Precompiled, precompile};
 pub use runtimes::Language;
+pub(crate) use scan::is_settings_of;
 pub use set::{LoadError, PluginEntry, PluginSet};
 
 /// Why the plugin directory, or one of its files, cannot be used.

@@ -90,6 +90,15 @@ pub(crate) fn is_relevant(file_name: &OsStr) -> bool {
     file_name == CONFIGMAP_DATA_LINK || file_name.to_str().and_then(file_role).is_some()
 }
 
+/// Whether `file_name` is a settings file of `service` (`<service>.toml` or `.json`), as the
+/// plugin directory pairs them.
+pub(crate) fn is_settings_of(file_name: &OsStr, service: &str) -> bool {
+    matches!(
+        file_name.to_str().and_then(file_role),
+        Some(FileRole::Settings { service: owner, .. }) if owner == service
+    )
+}
+
 /// A file's name in the directory, its contents and their SHA-256 (hex).
 pub(crate) struct FileRead {
     /// File name, e.g. `web.wasm.gz`.
