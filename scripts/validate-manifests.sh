@@ -111,9 +111,12 @@ for filename in sys.argv[1:]:
         for obj in filter(None, yaml.safe_load_all(f)):
             kind, name = obj["kind"], obj["metadata"]["name"]
             if kind in ("Role", "ClusterRole"):
-                expected = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+                read = ["get", "list", "watch"]
+                expected = [{"apiGroups": [""], "resources": ["pods"], "verbs": read},
+                            {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": read},
+                            {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": read}]
                 if obj.get("rules") != expected:
-                    problems.append(f"{kind}/{name} must grant exactly get, list, watch on pods: {obj.get('rules')}")
+                    problems.append(f"{kind}/{name} must grant exactly get, list, watch on pods and the workload kinds: {obj.get('rules')}")
             if kind == "Deployment":
                 replicas[name] = (obj["spec"].get("replicas", 1), obj["spec"]["template"]["metadata"].get("labels", {}))
                 pod = obj["spec"]["template"]["spec"]

@@ -1,5 +1,6 @@
-//! The pod endpoints, answered the way kube-apiserver answers them: paged lists with
-//! `metadata.resourceVersion`, and watches streaming one JSON event per line.
+//! The list and watch endpoints of every served resource, answered the way kube-apiserver
+//! answers them: paged lists with `metadata.resourceVersion`, and watches streaming one JSON
+//! event per line. One handler serves every resource type; [`RESOURCES`] says which.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,20 +14,20 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+use crate::resource::{RESOURCES, ResourceType};
 use crate::selector::Selector;
-use crate::store::{Change, PodKey};
+use crate::store::{Change, ObjectKey, Store};
 use crate::{ListMode, Scope, Shared};
 
-/// The query parameters kube clients send on pod list and watch requests.
+/// The query parameters kube clients send on list and watch requests.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PodQuery {
+struct ListQuery {
     watch: Option<String>,
     resource_version: Option<String>,
     label_selector: Option<String>,
@@ -40,42 +41,54 @@ struct PodQuery {
     resource_version_match: Option<String>,
 }
 
+/// `{base}/{plural}` and `{base}/namespaces/{ns}/{plural}` for every served resource.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/api/v1/pods", get(all_namespaces))
-        .route("/api/v1/namespaces/{namespace}/pods", get(one_namespace))
+    let mut router = Router::new();
+    for resource in &RESOURCES {
+        let base = resource.base_path();
+        let plural = resource.plural;
+        router = router
+            .route(
+                &format!("{base}/{plural}"),
+                get(
+                    move |State(shared): State<Arc<Shared>>,
+                          headers: HeaderMap,
+                          Query(query): Query<ListQuery>| async move {
+                        serve(&shared, &headers, resource, Scope::AllNamespaces, query).await
+                    },
+                ),
+            )
+            .route(
+                &format!("{base}/namespaces/{{namespace}}/{plural}"),
+                get(
+                    move |State(shared): State<Arc<Shared>>,
+                          Path(namespace): Path<String>,
+                          headers: HeaderMap,
+                          Query(query): Query<ListQuery>| async move {
+                        let scope = Scope::Namespace(namespace);
+                        serve(&shared, &headers, resource, scope, query).await
+                    },
+                ),
+            );
+    }
+    router
         .fallback(|| async {
             status(
                 StatusCode::NOT_FOUND,
                 "NotFound",
                 "the server could not find the requested resource",
+                None,
             )
         })
         .with_state(shared)
 }
 
-async fn all_namespaces(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Query(query): Query<PodQuery>,
-) -> Response {
-    serve_pods(&shared, &headers, Scope::AllNamespaces, query).await
-}
-
-async fn one_namespace(
-    State(shared): State<Arc<Shared>>,
-    Path(namespace): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<PodQuery>,
-) -> Response {
-    serve_pods(&shared, &headers, Scope::Namespace(namespace), query).await
-}
-
-async fn serve_pods(
+async fn serve(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
+    resource: &'static ResourceType,
     scope: Scope,
-    query: PodQuery,
+    query: ListQuery,
 ) -> Response {
     if let Some(token) = &shared.settings.token {
         let expected = format!("Bearer {token}");
@@ -84,50 +97,77 @@ async fn serve_pods(
             .and_then(|v| v.to_str().ok())
             != Some(&expected)
         {
-            return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+            return status(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "Unauthorized",
+                None,
+            );
         }
     }
     let watch = matches!(query.watch.as_deref(), Some("true" | "1"));
     let verb = if watch { "watch" } else { "list" };
-    if shared.settings.forbidden.contains(&scope) {
+    if shared.settings.forbidden.contains(&scope)
+        || shared
+            .settings
+            .forbidden_resources
+            .iter()
+            .any(|plural| plural == resource.plural)
+    {
         let place = match &scope {
             Scope::AllNamespaces => "at the cluster scope".to_owned(),
             Scope::Namespace(ns) => format!("in the namespace \"{ns}\""),
         };
         let message = format!(
-            "pods is forbidden: User \"system:serviceaccount:default:kube-shields\" cannot {verb} \
-             resource \"pods\" in API group \"\" {place}"
+            "{} is forbidden: User \"system:serviceaccount:default:kube-shields\" cannot {verb} \
+             resource \"{}\" in API group \"{}\" {place}",
+            resource.qualified_name(),
+            resource.plural,
+            resource.group,
         );
-        return status(StatusCode::FORBIDDEN, "Forbidden", &message);
+        return status(StatusCode::FORBIDDEN, "Forbidden", &message, Some(resource));
     }
-    let filter = match PodFilter::new(scope, &query) {
+    let filter = match Filter::new(resource, scope, &query) {
         Ok(filter) => filter,
-        Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message),
+        Err(message) => {
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &message,
+                Some(resource),
+            );
+        }
     };
+    let counters = shared.counters_of(resource);
     if watch {
-        shared.counters.watches.fetch_add(1, Ordering::Relaxed);
+        counters.watches.fetch_add(1, Ordering::Relaxed);
         if query.send_initial_events == Some(true) {
-            if let Some(refusal) = watch_list_refusal(shared, &query) {
+            if let Some(refusal) = watch_list_refusal(shared, resource, &query) {
                 return refusal;
             }
-            shared.counters.watch_lists.fetch_add(1, Ordering::Relaxed);
+            counters.watch_lists.fetch_add(1, Ordering::Relaxed);
         }
-        watch_pods(shared, filter, &query).await
+        watch_objects(shared, filter, &query).await
     } else {
-        shared.counters.lists.fetch_add(1, Ordering::Relaxed);
-        list_pods(shared, &filter, &query)
+        counters.lists.fetch_add(1, Ordering::Relaxed);
+        list_objects(shared, &filter, &query)
     }
 }
 
 /// Why a streaming list is refused, if it is: not offered, or not asked for as kube-apiserver
 /// requires (with bookmarks and `resourceVersionMatch=NotOlderThan`). Refusals are
 /// `422 Invalid`, as kube-apiserver's.
-fn watch_list_refusal(shared: &Shared, query: &PodQuery) -> Option<Response> {
+fn watch_list_refusal(
+    shared: &Shared,
+    resource: &ResourceType,
+    query: &ListQuery,
+) -> Option<Response> {
     let invalid = |message: &str| {
         status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Invalid",
             &format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"),
+            Some(resource),
         )
     };
     if !shared.settings.watch_list {
@@ -149,37 +189,49 @@ fn watch_list_refusal(shared: &Shared, query: &PodQuery) -> Option<Response> {
     None
 }
 
-/// Which pods a request sees: its namespace, field selector and label selector.
+/// Which objects a request sees: its resource type, namespace, field selector and label
+/// selector.
 #[derive(Debug)]
-struct PodFilter {
+struct Filter {
+    resource: &'static ResourceType,
     scope: Scope,
     fields: Selector,
     labels: Selector,
 }
 
-impl PodFilter {
-    fn new(scope: Scope, query: &PodQuery) -> Result<Self, String> {
+impl Filter {
+    fn new(
+        resource: &'static ResourceType,
+        scope: Scope,
+        query: &ListQuery,
+    ) -> Result<Self, String> {
         let fields = Selector::parse(query.field_selector.as_deref().unwrap_or_default())?;
-        fields.check_fields()?;
+        fields.check_fields(resource)?;
         let labels = Selector::parse(query.label_selector.as_deref().unwrap_or_default())?;
-        Ok(PodFilter {
+        Ok(Filter {
+            resource,
             scope,
             fields,
             labels,
         })
     }
 
-    fn matches(&self, pod: &Pod) -> bool {
+    /// Whether an object of this filter's resource type is seen.
+    fn matches(&self, object: &Value) -> bool {
         let in_scope = match &self.scope {
             Scope::AllNamespaces => true,
-            Scope::Namespace(ns) => pod.metadata.namespace.as_deref() == Some(ns),
+            Scope::Namespace(ns) => object["metadata"]["namespace"].as_str() == Some(ns),
         };
-        in_scope && self.fields.matches_fields(pod) && self.labels.matches_labels(pod)
+        in_scope && self.fields.matches_fields(object) && self.labels.matches_labels(object)
     }
 
-    /// The watch event type a change shows this filter: a pod whose labels stop matching is
-    /// `DELETED` for it, one that starts matching is `ADDED`.
+    /// The watch event type a change shows this filter: none for other resource types; an
+    /// object whose labels stop matching is `DELETED` for it, one that starts matching is
+    /// `ADDED`.
     fn event_type(&self, change: &Change) -> Option<&'static str> {
+        if !std::ptr::eq(change.resource, self.resource) {
+            return None;
+        }
         let after = self.matches(&change.after);
         if change.deleted {
             return after.then_some("DELETED");
@@ -206,15 +258,15 @@ struct ListMeta {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PodList {
+struct List {
     kind: &'static str,
     api_version: &'static str,
     metadata: ListMeta,
-    items: Vec<Pod>,
+    items: Vec<Value>,
 }
 
 /// A continue token names the list's resource version and the last key served.
-fn parse_continue(token: &str) -> Option<(u64, PodKey)> {
+fn parse_continue(token: &str) -> Option<(u64, ObjectKey)> {
     let mut parts = token.splitn(3, '/');
     let resource_version = parts.next()?.parse().ok()?;
     Some((
@@ -223,7 +275,7 @@ fn parse_continue(token: &str) -> Option<(u64, PodKey)> {
     ))
 }
 
-fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response {
+fn list_objects(shared: &Shared, filter: &Filter, query: &ListQuery) -> Response {
     let continued = match query.continue_token.as_deref().filter(|t| !t.is_empty()) {
         Some(token) => match parse_continue(token) {
             Some(parsed) => Some(parsed),
@@ -232,6 +284,7 @@ fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response 
                     StatusCode::BAD_REQUEST,
                     "BadRequest",
                     "invalid continue token",
+                    Some(filter.resource),
                 );
             }
         },
@@ -247,9 +300,9 @@ fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response 
             .as_ref()
             .map_or(store.resource_version(), |(rv, _)| *rv);
         let mut matching = store
-            .pods_after(continued.as_ref().map(|(_, key)| key))
-            .filter(|(_, pod)| filter.matches(pod));
-        let items: Vec<(PodKey, Pod)> = matching
+            .objects_after(filter.resource, continued.as_ref().map(|(_, key)| key))
+            .filter(|(_, object)| filter.matches(object));
+        let items: Vec<(ObjectKey, Value)> = matching
             .by_ref()
             .take(limit)
             .map(|(k, p)| (k.clone(), p.clone()))
@@ -260,18 +313,18 @@ fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response 
         };
         (resource_version, items, continue_token)
     };
-    let list = PodList {
-        kind: "PodList",
-        api_version: "v1",
+    let list = List {
+        kind: filter.resource.list_kind,
+        api_version: filter.resource.api_version,
         metadata: ListMeta {
             resource_version: resource_version.to_string(),
             continue_token,
         },
-        items: items.into_iter().map(|(_, pod)| pod).collect(),
+        items: items.into_iter().map(|(_, object)| object).collect(),
     };
     json_response(
         StatusCode::OK,
-        serde_json::to_vec(&list).expect("pod list serializes"),
+        serde_json::to_vec(&list).expect("list serializes"),
     )
 }
 
@@ -279,15 +332,11 @@ fn list_pods(shared: &Shared, filter: &PodFilter, query: &PodQuery) -> Response 
 struct WatchLine<'a> {
     #[serde(rename = "type")]
     event_type: &'a str,
-    object: &'a Pod,
+    object: &'a Value,
 }
 
-fn event_line(event_type: &str, pod: &Pod) -> Bytes {
-    let mut line = serde_json::to_vec(&WatchLine {
-        event_type,
-        object: pod,
-    })
-    .expect("event serializes");
+fn event_line(event_type: &str, object: &Value) -> Bytes {
+    let mut line = serde_json::to_vec(&WatchLine { event_type, object }).expect("event serializes");
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -298,25 +347,31 @@ fn json_line(value: &serde_json::Value) -> Bytes {
     Bytes::from(line)
 }
 
-/// The pods a watch shows as ADDED when it starts without a resource version.
-fn current_pods(store: &crate::store::Store, filter: &PodFilter) -> Vec<Bytes> {
+/// The objects a watch shows as ADDED when it starts without a resource version.
+fn current_objects(store: &Store, filter: &Filter) -> Vec<Bytes> {
     store
-        .pods_after(None)
-        .filter(|(_, pod)| filter.matches(pod))
-        .map(|(_, pod)| event_line("ADDED", pod))
+        .objects_after(filter.resource, None)
+        .filter(|(_, object)| filter.matches(object))
+        .map(|(_, object)| event_line("ADDED", object))
         .collect()
 }
 
 /// A `BOOKMARK` at `resource_version`; `initial_events_end` annotates the one that ends a
 /// streaming list's initial events.
-fn bookmark_line(resource_version: u64, initial_events_end: bool) -> Bytes {
+fn bookmark_line(
+    resource: &ResourceType,
+    resource_version: u64,
+    initial_events_end: bool,
+) -> Bytes {
     let mut metadata = json!({ "resourceVersion": resource_version.to_string() });
     if initial_events_end {
         metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
     }
     json_line(&json!({
         "type": "BOOKMARK",
-        "object": { "kind": "Pod", "apiVersion": "v1", "metadata": metadata },
+        "object": {
+            "kind": resource.kind, "apiVersion": resource.api_version, "metadata": metadata,
+        },
     }))
 }
 
@@ -331,7 +386,7 @@ enum WatchStart {
     Expired { requested: u64, oldest: u64 },
 }
 
-async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -> Response {
+async fn watch_objects(shared: &Arc<Shared>, filter: Filter, query: &ListQuery) -> Response {
     // A held watch waits here, like a request to an API server that is not answering.
     let mut held = shared.held.subscribe();
     let _ = held.wait_for(|held| !held).await;
@@ -348,6 +403,7 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 "invalid resourceVersion",
+                Some(filter.resource),
             );
         }
     };
@@ -358,11 +414,15 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
         let changes = shared.changes.subscribe();
         match requested {
             // "Start at any", or a streaming list (the current state is never older than the
-            // version asked for): the current pods as ADDED events, then live changes; a
+            // version asked for): the current objects as ADDED events, then live changes; a
             // streaming list marks the end of the initial events with a bookmark.
             _ if initial_events => {
-                let mut lines = current_pods(&store, &filter);
-                lines.push(bookmark_line(store.resource_version(), true));
+                let mut lines = current_objects(&store, &filter);
+                lines.push(bookmark_line(
+                    filter.resource,
+                    store.resource_version(),
+                    true,
+                ));
                 WatchStart::Replay {
                     lines,
                     progress: store.resource_version(),
@@ -370,7 +430,7 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
                 }
             }
             None => WatchStart::Replay {
-                lines: current_pods(&store, &filter),
+                lines: current_objects(&store, &filter),
                 progress: store.resource_version(),
                 changes,
             },
@@ -390,7 +450,10 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     match start {
         WatchStart::Expired { requested, oldest } => {
-            shared.counters.expired.fetch_add(1, Ordering::Relaxed);
+            shared
+                .counters_of(filter.resource)
+                .expired
+                .fetch_add(1, Ordering::Relaxed);
             let error = json!({
                 "type": "ERROR",
                 "object": {
@@ -438,7 +501,7 @@ async fn watch_pods(shared: &Arc<Shared>, filter: PodFilter, query: &PodQuery) -
 /// `drop_watches` or when the client goes away.
 struct WatchStream {
     tx: mpsc::Sender<Bytes>,
-    filter: PodFilter,
+    filter: Filter,
     changes: broadcast::Receiver<Arc<Change>>,
     /// The resource version this watch has seen every change up to (what a bookmark reports).
     progress: u64,
@@ -478,7 +541,9 @@ impl WatchStream {
                     // A watcher that fell behind is cut off; it resumes from its last version.
                     Err(_) => return,
                 },
-                _ = bookmark.tick(), if self.bookmarks.is_some() => bookmark_line(self.progress, false),
+                _ = bookmark.tick(), if self.bookmarks.is_some() => {
+                    bookmark_line(self.filter.resource, self.progress, false)
+                }
             };
             if self.tx.send(line).await.is_err() {
                 return;
@@ -494,11 +559,22 @@ fn json_response(code: StatusCode, body: Vec<u8>) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// A `Status` object, the body kube-apiserver sends with every error.
-fn status(code: StatusCode, reason: &str, message: &str) -> Response {
+/// A `Status` object, the body kube-apiserver sends with every error; `details` name the
+/// resource asked for, when there was one.
+fn status(
+    code: StatusCode,
+    reason: &str,
+    message: &str,
+    resource: Option<&ResourceType>,
+) -> Response {
+    let details = match resource {
+        Some(r) if r.group.is_empty() => json!({ "kind": r.plural }),
+        Some(r) => json!({ "group": r.group, "kind": r.plural }),
+        None => json!({}),
+    };
     let body = json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "details": { "kind": "pods" }, "code": code.as_u16(),
+        "message": message, "reason": reason, "details": details, "code": code.as_u16(),
     });
     json_response(code, serde_json::to_vec(&body).expect("status serializes"))
 }

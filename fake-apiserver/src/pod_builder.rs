@@ -87,6 +87,12 @@ impl PodBuilder {
         self
     }
 
+    /// Clears `metadata.generateName` (StatefulSet pods have none).
+    pub(crate) fn without_generate_name(mut self) -> Self {
+        self.generate_name = None;
+        self
+    }
+
     /// Sets `metadata.generateName`.
     pub fn generate_name(mut self, prefix: &str) -> Self {
         self.generate_name = Some(prefix.to_owned());

@@ -1,6 +1,10 @@
 //! Equality-based label and field selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-joined).
 
-use k8s_openapi::api::core::v1::Pod;
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::resource::ResourceType;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Term {
@@ -28,43 +32,47 @@ impl Selector {
     }
 
     /// Whether a value lookup (label or field by key) satisfies every term.
-    fn matches<'a>(&self, value_of: impl Fn(&str) -> Option<&'a str>) -> bool {
+    fn matches<'a>(&self, value_of: impl Fn(&str) -> Option<Cow<'a, str>>) -> bool {
         self.terms.iter().all(|term| match term {
-            Term::Equals(k, v) => value_of(k) == Some(v.as_str()),
-            Term::NotEquals(k, v) => value_of(k) != Some(v.as_str()),
+            Term::Equals(k, v) => value_of(k).as_deref() == Some(v.as_str()),
+            Term::NotEquals(k, v) => value_of(k).as_deref() != Some(v.as_str()),
             Term::Exists(k) => value_of(k).is_some(),
             Term::NotExists(k) => value_of(k).is_none(),
         })
     }
 
-    pub fn matches_labels(&self, pod: &Pod) -> bool {
-        let labels = pod.metadata.labels.as_ref();
-        self.matches(|key| labels.and_then(|l| l.get(key)).map(String::as_str))
+    /// Whether `object`'s `metadata.labels` satisfy every term.
+    pub fn matches_labels(&self, object: &Value) -> bool {
+        let labels = &object["metadata"]["labels"];
+        self.matches(|key| labels.get(key).and_then(Value::as_str).map(Cow::Borrowed))
     }
 
-    /// Field selectors support the fields kube-apiserver indexes for pods.
-    pub fn check_fields(&self) -> Result<(), String> {
+    /// Field selectors support the fields kube-apiserver indexes for `resource`.
+    pub fn check_fields(&self, resource: &ResourceType) -> Result<(), String> {
         for term in &self.terms {
             let (Term::Equals(key, _) | Term::NotEquals(key, _)) = term else {
                 return Err("field selectors support only =, == and !=".to_owned());
             };
-            if !matches!(
-                key.as_str(),
-                "metadata.name" | "metadata.namespace" | "status.phase" | "spec.nodeName"
-            ) {
-                return Err(format!("field label not supported: {key}"));
+            if !resource.supports_field(key) {
+                return Err(format!("field label not supported: {key}",));
             }
         }
         Ok(())
     }
 
-    pub fn matches_fields(&self, pod: &Pod) -> bool {
-        self.matches(|key| match key {
-            "metadata.name" => pod.metadata.name.as_deref(),
-            "metadata.namespace" => pod.metadata.namespace.as_deref(),
-            "status.phase" => pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-            "spec.nodeName" => pod.spec.as_ref().and_then(|s| s.node_name.as_deref()),
-            _ => None,
+    /// Whether `object`'s fields (dotted paths such as `status.phase`; numbers compare as
+    /// their decimal text) satisfy every term.
+    pub fn matches_fields(&self, object: &Value) -> bool {
+        self.matches(|key| {
+            match key
+                .split('.')
+                .try_fold(object, |value, step| value.get(step))?
+            {
+                Value::String(text) => Some(Cow::Borrowed(text.as_str())),
+                Value::Number(number) => Some(Cow::Owned(number.to_string())),
+                Value::Bool(flag) => Some(Cow::Owned(flag.to_string())),
+                _ => None,
+            }
         })
     }
 }

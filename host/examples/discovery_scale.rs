@@ -1,13 +1,16 @@
-//! Scale figures for discovery: 100,000 pods (Deployments of 3 pods in 20 namespaces) served
-//! by the fake API server, watched through the real `pods::kube` source. For each way an API
-//! server can hand out the initial list, prints the time to the first synced index, the
-//! resident memory once synced and settled (steady) and its peak (VmHWM) during the initial list
-//! (goals: ≤ 4 s, ≤ 200 MB steady, peak ≤ 1.3 × steady).
+//! Scale figures for discovery: 100,000 pods (Deployments of 3 pods in 20 namespaces) and their
+//! 33,334 Deployments served by the fake API server, watched through the real `pods::kube`
+//! source (pods, and the workloads of the `rollout` check). For each way an API server can hand
+//! out the initial list, prints the time to the first synced index and to every rollout known,
+//! the resident memory once synced and settled (steady) and its peak (VmHWM) during the initial
+//! lists (goals: ≤ 4 s, ≤ 200 MB steady, peak ≤ 1.3 × steady).
 //!
-//! `cargo run --release --example discovery_scale -p kube-shields [-- PODS [MODE]]`
+//! `cargo run --release --example discovery_scale -p kube-shields [-- PODS [MODE [pods-only]]]`
 //!
 //! MODE is `paged` (lists honour `limit`), `whole` (lists ignore `limit`, as the watch cache at
 //! `resourceVersion=0`) or `watch-list` (streaming lists offered); without it every mode runs.
+//! `pods-only` serves no Deployments (the figures before workloads were watched: the one
+//! Deployment watch then lists nothing).
 //! Each measurement runs in a fresh process (this binary with `measure`), and the fake API
 //! server in a child of that (`serve`), so the memory figures are kube-shields' alone.
 
@@ -16,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_apiserver::{FakeApiServer, ListMode, PodBuilder, loopback_ip};
+use fake_apiserver::{DeploymentBuilder, FakeApiServer, ListMode, PodBuilder, loopback_ip};
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::index::SharedIndex;
 use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig};
@@ -30,16 +33,17 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let pods = |arg: Option<&String>| arg.map_or(100_000, |n| n.parse().expect("pod count"));
     match args.first().map(String::as_str) {
-        Some("serve") => runtime.block_on(serve(pods(args.get(1)), &args[2])),
-        Some("measure") => runtime.block_on(measure(pods(args.get(1)), &args[2])),
+        Some("serve") => runtime.block_on(serve(pods(args.get(1)), &args[2], &args[3])),
+        Some("measure") => runtime.block_on(measure(pods(args.get(1)), &args[2], &args[3])),
         _ => {
             let count = pods(args.first());
             let modes: Vec<&str> = match args.get(1) {
                 Some(mode) => vec![mode.as_str()],
                 None => MODES.to_vec(),
             };
+            let workloads = args.get(2).map_or("workloads", String::as_str);
             for mode in modes {
-                run_child(&["measure", &count.to_string(), mode]);
+                run_child(&["measure", &count.to_string(), mode, workloads]);
             }
         }
     }
@@ -56,7 +60,7 @@ fn run_child(args: &[&str]) {
 
 /// Child: serves the pods the way `mode` says, prints its URL, and exits when the parent
 /// closes stdin.
-async fn serve(pods: u32, mode: &str) {
+async fn serve(pods: u32, mode: &str, workloads: &str) {
     let builder = FakeApiServer::builder();
     let fake = match mode {
         "paged" => builder.list_mode(ListMode::Paged),
@@ -77,6 +81,14 @@ async fn serve(pods: u32, mode: &str) {
             .label("app", &deployment)
             .ip(loopback_ip(n));
         fake.upsert(pod.build());
+        if workloads != "pods-only" && n % PODS_PER_DEPLOYMENT == 0 {
+            let replicas = PODS_PER_DEPLOYMENT as i32;
+            fake.upsert_object(
+                DeploymentBuilder::new(&namespace, &deployment)
+                    .replicas(replicas)
+                    .build(),
+            );
+        }
     }
     fake.compact();
     println!("{}", fake.url());
@@ -88,9 +100,9 @@ async fn serve(pods: u32, mode: &str) {
 }
 
 /// Starts the fake, then times discovery against it.
-async fn measure(pods: u32, mode: &str) {
+async fn measure(pods: u32, mode: &str, workloads: &str) {
     let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["serve", &pods.to_string(), mode])
+        .args(["serve", &pods.to_string(), mode, workloads])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -123,14 +135,23 @@ async fn measure(pods: u32, mode: &str) {
     let index = shared.current();
     let (pods, services) = (index.pod_count(), index.names().count());
     drop(index);
+    // Every rollout known: the Deployment watch has listed.
+    use kube_shields::pods::workload::{KindAccess, WorkloadKind};
+    while shared.workloads().access(WorkloadKind::Deployment) != KindAccess::Listed {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let rollouts_known = started.elapsed();
+    let workload_count = shared.workloads().len();
     let rss_synced = memory_kib("VmRSS");
     // Steady: after the list's buffers are gone and the allocator has had time to return them.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (steady, peak) = (memory_kib("VmRSS"), memory_kib("VmHWM"));
 
     println!(
-        "[{mode}] pods: {pods}, services: {services}; first synced index in {:.2} s (goal ≤ 4 s)",
-        elapsed.as_secs_f64()
+        "[{mode}] pods: {pods}, services: {services}, workloads: {workload_count}; first synced \
+         index in {:.2} s (goal ≤ 4 s), every rollout known in {:.2} s",
+        elapsed.as_secs_f64(),
+        rollouts_known.as_secs_f64()
     );
     println!(
         "[{mode}] resident memory: steady {:.1} MB (goal ≤ 200 MB), peak {:.1} MB = {:.2} × steady \

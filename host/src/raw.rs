@@ -39,6 +39,24 @@ pub enum RawAnswer {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         stale: bool,
     },
+    /// The rollout check (or a rollout aggregate).
+    Rollout {
+        /// The status word: `current`, `in progress`, `failed`, `terminating`, `not found`,
+        /// `unknown`; the worst part's in an aggregate.
+        rollout: String,
+        /// What it is about, for one part: `2/3 updated`, `ProgressDeadlineExceeded`.
+        #[serde(default)]
+        detail: Option<String>,
+        /// Parts with that status.
+        count: u32,
+        /// Parts in all (workloads: one per namespace, more in an aggregate).
+        total: u32,
+        /// The badge's color name.
+        color: String,
+        /// Whether the workload watch is failing (only written when it is).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stale: bool,
+    },
     /// A plugin check's plain value.
     Raw {
         /// The value as text.
@@ -100,6 +118,24 @@ mod tests {
                         restarts,
                         color,
                         last_run,
+                        stale,
+                    }
+                }),
+            (
+                text(),
+                proptest::option::of(text()),
+                any::<u32>(),
+                any::<u32>(),
+                text(),
+                any::<bool>()
+            )
+                .prop_map(|(rollout, detail, count, total, color, stale)| {
+                    RawAnswer::Rollout {
+                        rollout,
+                        detail,
+                        count,
+                        total,
+                        color,
                         stale,
                     }
                 }),

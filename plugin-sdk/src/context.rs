@@ -1,7 +1,9 @@
-//! What a check reads: the service, its pods and the plugin's configuration.
+//! What a check reads: the service, its pods, the plugin's configuration and, on request,
+//! the pods' controllers.
 
 use std::collections::BTreeMap;
 
+use crate::Controller;
 use crate::bindings::kube_shields::plugin::types as wit;
 
 /// What a check is given on every run.
@@ -19,6 +21,63 @@ impl Context {
     /// The configuration value for `key`, if the settings file sets it.
     pub fn config(&self, key: &str) -> Option<&str> {
         self.config.get(key).map(String::as_str)
+    }
+
+    /// The controllers of the service's pods (its Deployment, StatefulSet, DaemonSet,
+    /// ReplicaSet, Job or CronJob), one per namespace: one for `/_/web.staging/...`, one per
+    /// namespace the service runs in for `/_/web/...`.
+    ///
+    /// Empty for a service made only of a plugin, for pods without a controller, and while
+    /// kube-shields cannot read the controller's kind (its RBAC lacks it; the built-in
+    /// `rollout` badge then says `unknown`).
+    ///
+    /// Each call asks the host (the `workload.controllers` import of contract 0.1.3; only a
+    /// plugin that calls it imports it): keep the answer rather than calling it in a loop.
+    /// Outside kube-shields (native `cargo test`) there is no host: the call aborts the test
+    /// process, so test your logic on [`Controller`] values you build instead.
+    ///
+    /// ```
+    /// use kube_shields_plugin::{Context, Controller, Shield, checks};
+    ///
+    /// /// `gen 3/3`, green, once the controller has acted on its latest spec and is Available.
+    /// fn deploy(ctx: &Context) -> Result<Shield, String> {
+    ///     Ok(judge(ctx.controllers().first()))
+    /// }
+    ///
+    /// // The logic apart from the host call, for `cargo test`.
+    /// fn judge(controller: Option<&Controller>) -> Shield {
+    ///     let Some(c) = controller else {
+    ///         return Shield::new("no controller").color("lightgrey");
+    ///     };
+    ///     match (c.observed_generation, c.generation) {
+    ///         (Some(seen), Some(latest)) if seen == latest && c.is_condition_true("Available") => {
+    ///             Shield::new(format!("gen {seen}/{latest}")).color("green")
+    ///         }
+    ///         _ => Shield::new(&c.rollout_message).color("yellow"),
+    ///     }
+    /// }
+    ///
+    /// checks! {
+    ///     /// The controller's generation: green when observed and Available.
+    ///     deploy => deploy,
+    /// }
+    ///
+    /// # fn main() {
+    /// let settled = Controller {
+    ///     generation: Some(3),
+    ///     observed_generation: Some(3),
+    ///     conditions: vec![kube_shields_plugin::Condition {
+    ///         type_: "Available".into(),
+    ///         status: "True".into(),
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(judge(Some(&settled)), Shield::new("gen 3/3").color("green"));
+    /// # }
+    /// ```
+    pub fn controllers(&self) -> Vec<Controller> {
+        crate::workload::controllers()
     }
 }
 

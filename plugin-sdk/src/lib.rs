@@ -53,8 +53,9 @@
 //! `kube-shields:plugin/check-plugin`, ready for `kube-shields check <file>.wasm`.
 //!
 //! Besides the log import ([`log`]) a plugin may use WASI clocks, random and
-//! stdout/stderr (both go to the host log) and outgoing HTTP ([`http`]); it has no
-//! filesystem and an empty environment. A panic ends the call as a trap.
+//! stdout/stderr (both go to the host log), outgoing HTTP ([`http`]) and the controllers
+//! of the service's pods ([`Context::controllers`]: generation, conditions, rollout
+//! status); it has no filesystem and an empty environment. A panic ends the call as a trap.
 
 #![deny(missing_docs)]
 
@@ -65,12 +66,14 @@ pub mod http;
 pub mod log;
 mod outcome;
 mod registry;
+mod workload;
 
 pub use context::{Container, ContainerState, Context, Pod};
 pub use outcome::{Outcome, Shield};
 /// For [`http::Response::json`]: `serde_json::Value` and friends without a dependency of your own.
 #[cfg(feature = "json")]
 pub use serde_json;
+pub use workload::{Condition, Controller, RolloutStatus};
 
 /// Registers the plugin's checks and exports the `checks` interface for them.
 ///

@@ -5,15 +5,17 @@
 // author's API as globals (`check`, `shield`, `http`, `log`, `console`), and dispatches
 // `checks` to the functions it registered. See example-plugins/js/README.md.
 
-import * as scriptNs from 'kube-shields:plugin/script@0.1.2';
-import * as loggingNs from 'kube-shields:plugin/logging@0.1.2';
-import * as httpNs from 'kube-shields:plugin/http@0.1.2';
+import * as scriptNs from 'kube-shields:plugin/script@0.1.3';
+import * as loggingNs from 'kube-shields:plugin/logging@0.1.3';
+import * as httpNs from 'kube-shields:plugin/http@0.1.3';
+import * as workloadNs from 'kube-shields:plugin/workload@0.1.3';
 
 // Backends differ: QuickJS exposes an interface as the default export, StarlingMonkey as
 // named exports.
 const script = scriptNs.default ?? scriptNs;
 const logging = loggingNs.default ?? loggingNs;
 const wasiHttp = httpNs.default ?? httpNs;
+const workload = workloadNs.default ?? workloadNs;
 
 const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 let registered = new Map();
@@ -219,6 +221,46 @@ function pod(p) {
   };
 }
 
+// s64 arrives as a BigInt; generations and replica counts fit a Number.
+function int(value) {
+  return value === undefined || value === null ? null : Number(value);
+}
+
+function controller(c) {
+  const conditions = c.conditions.map((x) => ({
+    type: x.type,
+    status: x.status,
+    reason: x.reason ?? null,
+    message: x.message ?? null,
+  }));
+  return {
+    kind: c.kind,
+    name: c.name,
+    namespace: c.namespace,
+    generation: int(c.generation),
+    observedGeneration: int(c.observedGeneration),
+    replicas: int(c.replicas),
+    conditions,
+    rolloutStatus: c.rolloutStatus,
+    rolloutMessage: c.rolloutMessage,
+    condition: (type) => conditions.find((x) => x.type === type) ?? null,
+  };
+}
+
+// The check's context; `controllers` is asked of the host the first time the check reads it.
+function context(ctx) {
+  let controllers;
+  return {
+    service: ctx.service,
+    pods: ctx.pods.map(pod),
+    config: pairs(ctx.config),
+    get controllers() {
+      controllers ??= workload.controllers().map(controller);
+      return controllers;
+    },
+  };
+}
+
 function outcome(name, value) {
   if (value instanceof Shield) {
     return { tag: 'shield', val: { label: value.label, status: value.status, color: value.color } };
@@ -251,7 +293,7 @@ export const checks = {
     if (!entry) throw `${fileName} has no check \`${name}\``;
     let value;
     try {
-      value = entry.fn({ service: ctx.service, pods: ctx.pods.map(pod), config: pairs(ctx.config) });
+      value = entry.fn(context(ctx));
     } catch (err) {
       throw where(fileName, err);
     }

@@ -16,6 +16,7 @@ import json as _json
 
 from wit_world.imports import http as _http
 from wit_world.imports import logging as _logging
+from wit_world.imports import workload as _workload
 from componentize_py_types import Err as _Err
 
 __all__ = ["check", "shield", "log", "http_get", "HttpError", "Shield"]
@@ -181,16 +182,64 @@ class Pod:
         return f"<Pod {self.namespace}/{self.name} {self.phase}>"
 
 
-class Context:
-    """`service` (name), `pods` (list of Pod) and `config` (dict of str from the settings'
-    `[config]`)."""
+class Condition:
+    """A status condition of a controller: `type` (e.g. Available, Progressing, Complete),
+    `status` (True, False, Unknown), `reason` and `message` (or None)."""
 
-    __slots__ = ("service", "pods", "config")
+    __slots__ = ("type", "status", "reason", "message")
+
+    def __init__(self, c):
+        self.type, self.status, self.reason, self.message = c.type, c.status, c.reason, c.message
+
+    def __repr__(self):
+        return f"<Condition {self.type}={self.status}>"
+
+
+class Controller:
+    """The controller of the service's pods in one namespace: `kind` (Deployment,
+    StatefulSet, DaemonSet, ReplicaSet, Job, CronJob), `name`, `namespace`, `generation`,
+    `observed_generation` and `replicas` (int or None), `conditions` (list of Condition),
+    `rollout_status` (kstatus': Current, InProgress, Failed, Terminating, Unknown) and
+    `rollout_message` (e.g. `Updated: 2/3`); `condition(type)` finds one condition."""
+
+    __slots__ = (
+        "kind", "name", "namespace", "generation", "observed_generation", "replicas",
+        "conditions", "rollout_status", "rollout_message",
+    )
+
+    def __init__(self, c):
+        self.kind, self.name, self.namespace = c.kind, c.name, c.namespace
+        self.generation, self.observed_generation = c.generation, c.observed_generation
+        self.replicas = c.replicas
+        self.conditions = [Condition(x) for x in c.conditions]
+        self.rollout_status, self.rollout_message = c.rollout_status, c.rollout_message
+
+    def condition(self, type):
+        """The condition of that type (`"Available"`), or None."""
+        return next((c for c in self.conditions if c.type == type), None)
+
+    def __repr__(self):
+        return f"<Controller {self.kind} {self.namespace}/{self.name} {self.rollout_status}>"
+
+
+class Context:
+    """`service` (name), `pods` (list of Pod), `config` (dict of str from the settings'
+    `[config]`) and `controllers` (list of Controller: one per namespace of the pods; asked
+    of kube-shields the first time a check reads it)."""
+
+    __slots__ = ("service", "pods", "config", "_controllers")
 
     def __init__(self, ctx):
         self.service = ctx.service
         self.pods = [Pod(p) for p in ctx.pods]
         self.config = dict(ctx.config)
+        self._controllers = None
+
+    @property
+    def controllers(self):
+        if self._controllers is None:
+            self._controllers = [Controller(c) for c in _workload.controllers()]
+        return self._controllers
 
     def __repr__(self):
         return f"<Context {self.service}: {len(self.pods)} pods>"

@@ -9,6 +9,7 @@ use crate::RawAnswer;
 use crate::plugin::{Outcome, PluginError};
 use crate::pods::health::{Health, health};
 use crate::pods::model::PodInfo;
+use crate::pods::rollout::{Rollout, status_word};
 
 /// A plugin run's result, shared between the cache and every request that waited for it.
 pub type PluginResult = Arc<Result<Outcome, PluginError>>;
@@ -22,6 +23,14 @@ pub enum Answer {
         /// Readiness and restarts.
         health: Health,
         /// Whether the pods may be out of date.
+        stale: bool,
+    },
+    /// The built-in rollout check, `stale` when the workload watch has failed for longer than
+    /// `--stale-after`.
+    Rollout {
+        /// Status, detail and counts.
+        rollout: Rollout,
+        /// Whether the workloads may be out of date.
         stale: bool,
     },
     /// A plugin check that ran (now or within its cache time).
@@ -58,6 +67,14 @@ impl Answer {
                 health,
                 stale: true,
             } => Badge::failure(check, format!("stale: {}", health.status_text())),
+            Answer::Rollout {
+                rollout,
+                stale: false,
+            } => Badge::new(check, rollout.status_text(), rollout.color()),
+            Answer::Rollout {
+                rollout,
+                stale: true,
+            } => Badge::failure(check, format!("stale: {}", rollout.status_text())),
             Answer::Plugin(result) => match result.as_ref() {
                 Ok(Outcome::Raw(value)) => Badge::new(check, value.as_str(), Color::DEFAULT),
                 Ok(Outcome::Shield {
@@ -89,6 +106,17 @@ impl Answer {
                     restarts: health.restarts,
                     color: health.color.to_string(),
                     last_run: health.last_run.clone(),
+                    stale: *stale,
+                },
+            ),
+            Answer::Rollout { rollout, stale } => (
+                true,
+                RawAnswer::Rollout {
+                    rollout: status_word(rollout.status).to_owned(),
+                    detail: rollout.detail.clone(),
+                    count: rollout.count,
+                    total: rollout.total,
+                    color: rollout.color().to_string(),
                     stale: *stale,
                 },
             ),
@@ -145,13 +173,27 @@ impl Answer {
                 .map_or_else(PluginError::badge_text, |_| "ok"),
             Answer::Busy => "busy",
             Answer::Failed(_) => "error",
-            Answer::Health { .. } | Answer::Joined(_) => "ok",
+            Answer::Health { .. } | Answer::Rollout { .. } | Answer::Joined(_) => "ok",
         }
     }
 
     /// Several services' answers to `check` as one: health sums ready, total and restarts (stale
-    /// when any part is); others join their statuses with `, ` under the worst color.
+    /// when any part is); rollouts show the worst status and how many parts have it; others join
+    /// their statuses with `, ` under the worst color.
     pub fn combine(check: &str, parts: &[Answer]) -> Answer {
+        let rollouts: Vec<(Rollout, bool)> = parts
+            .iter()
+            .filter_map(|part| match part {
+                Answer::Rollout { rollout, stale } => Some((rollout.clone(), *stale)),
+                _ => None,
+            })
+            .collect();
+        if rollouts.len() == parts.len()
+            && let Some(rollout) = Rollout::combine(rollouts.iter().map(|(r, _)| r.clone()))
+        {
+            let stale = rollouts.iter().any(|(_, stale)| *stale);
+            return Answer::Rollout { rollout, stale };
+        }
         let healths: Vec<(Health, bool)> = parts
             .iter()
             .filter_map(|part| match part {

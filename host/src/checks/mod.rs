@@ -23,9 +23,14 @@ use crate::plugin::{LoadedPlugin, Outcome, PluginError};
 use crate::plugin_dir::PluginDir;
 use crate::pods::index::SharedIndex;
 use crate::pods::model::PodInfo;
+use crate::pods::naming::workload_of;
+use crate::pods::rollout::{Rollout, controllers, rollout};
 
-/// The name of the built-in check.
-pub const HEALTH: &str = kube_shields_check_name::RESERVED;
+/// The built-in pod health check.
+pub const HEALTH: &str = kube_shields_check_name::HEALTH;
+
+/// The built-in rollout check: the service's controller by kstatus' rules.
+pub const ROLLOUT: &str = kube_shields_check_name::ROLLOUT;
 
 /// Why a check cannot be answered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,24 +80,35 @@ pub struct Service {
     pub scope: String,
     /// Its pods; empty for a service made of a plugin only.
     pub pods: Vec<Arc<PodInfo>>,
+    /// Whether its pods have a workload whose rollout is followed (the `rollout` check).
+    has_rollout: bool,
     plugin: Option<(Arc<LoadedPlugin>, u64)>,
 }
 
 impl Service {
-    /// The check names, `health` first when the service has pods, then the plugin's in order.
+    /// The check names, `health` first when the service has pods, `rollout` when they have a
+    /// followed workload, then the plugin's in order.
     pub fn check_names(&self) -> Vec<&str> {
         let health = (!self.pods.is_empty()).then_some(HEALTH);
+        let rollout = self.has_rollout.then_some(ROLLOUT);
         let plugin_checks = self
             .plugin
             .iter()
             .flat_map(|(plugin, _)| plugin.checks().iter().map(|c| c.name.as_str()));
-        health.into_iter().chain(plugin_checks).collect()
+        health
+            .into_iter()
+            .chain(rollout)
+            .chain(plugin_checks)
+            .collect()
     }
 
     /// Whether the service has this check.
     pub fn has_check(&self, check: &str) -> bool {
         if check == HEALTH {
             return !self.pods.is_empty();
+        }
+        if check == ROLLOUT {
+            return self.has_rollout;
         }
         self.plugin
             .as_ref()
@@ -221,10 +237,15 @@ impl Checker {
         if pods.is_empty() && plugin.is_none() {
             return Err(CheckError::UnknownService(name.to_owned()));
         }
+        let workloads = self.pods.workloads();
+        let has_rollout = pods
+            .iter()
+            .any(|pod| workload_of(pod).is_some_and(|(kind, _)| workloads.follows(kind)));
         Ok(Service {
             name: flat.to_owned(),
             scope: name.to_owned(),
             pods: pods.to_vec(),
+            has_rollout,
             plugin,
         })
     }
@@ -238,6 +259,17 @@ impl Checker {
                 .failing_for()
                 .is_some_and(|failing| failing >= self.stale_after);
             return Ok(Answer::health(&service.pods, jiff::Timestamp::now(), stale));
+        }
+        if check == ROLLOUT && service.has_rollout {
+            let stale = self
+                .pods
+                .workload_watch_health()
+                .failing_for()
+                .is_some_and(|failing| failing >= self.stale_after);
+            let workloads = self.pods.workloads();
+            let rollout = rollout(&service.pods, &workloads)
+                .unwrap_or_else(|| Rollout::one(kstatus::Status::Unknown, None));
+            return Ok(Answer::Rollout { rollout, stale });
         }
         match &service.plugin {
             Some((plugin, generation)) if service.has_check(check) => {
@@ -329,6 +361,7 @@ impl Checker {
     async fn remote(&self, cluster: &str, path_and_query: &str) -> Answer {
         match self.peers.result(cluster, path_and_query).await {
             RemoteResult::Health { health, stale } => Answer::Health { health, stale },
+            RemoteResult::Rollout { rollout, stale } => Answer::Rollout { rollout, stale },
             RemoteResult::Outcome(outcome) => Answer::Plugin(Arc::new(Ok(outcome))),
             RemoteResult::Failed(text) => Answer::Failed(text),
         }
@@ -492,6 +525,7 @@ impl Checker {
             check: check.to_owned(),
         };
         let run = || {
+            let controllers = controllers(&service.pods, &self.pods.workloads());
             let (plugin, pods, runs, metrics) = (
                 Arc::clone(plugin),
                 service.pods.clone(),
@@ -501,7 +535,7 @@ impl Checker {
             let (service, check) = (service.name.clone(), check.to_owned());
             async move {
                 let started = std::time::Instant::now();
-                let result = plugin.run(&check, &pods).await;
+                let result = plugin.run_with(&check, &pods, &controllers).await;
                 metrics.observe_plugin_call(&service, &check, started.elapsed().as_secs_f64());
                 if let Err(err) = &result {
                     tracing::warn!(plugin = %service, check = %check, error = %err, "plugin check failed");

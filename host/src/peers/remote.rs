@@ -6,6 +6,7 @@ use kube_shields_badge::Color;
 use crate::RawAnswer;
 use crate::plugin::{Outcome, cut_status};
 use crate::pods::health::Health;
+use crate::pods::rollout::{Rollout, status_of_word};
 
 /// What a peer answered for one of its checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,13 @@ pub enum RemoteResult {
         /// Counts and color.
         health: Health,
         /// Whether the peer's pod watch is failing.
+        stale: bool,
+    },
+    /// Its rollout check (or a rollout aggregate).
+    Rollout {
+        /// Status, detail and counts.
+        rollout: Rollout,
+        /// Whether the peer's workload watch is failing.
         stale: bool,
     },
     /// A plugin check's value or shield (or joined statuses).
@@ -48,6 +56,25 @@ pub(crate) fn parse(body: &[u8]) -> Result<RemoteResult, String> {
             },
             stale,
         },
+        RawAnswer::Rollout {
+            rollout,
+            detail,
+            count,
+            total,
+            color: _,
+            stale,
+        } => {
+            let status =
+                status_of_word(&rollout).ok_or_else(|| "not a kube-shields result".to_owned())?;
+            RemoteResult::Rollout {
+                rollout: Rollout {
+                    total: total.max(1),
+                    count: count.clamp(1, total.max(1)),
+                    ..Rollout::one(status, detail)
+                },
+                stale,
+            }
+        }
         RawAnswer::Raw { raw } => RemoteResult::Outcome(Outcome::Raw(raw).capped()),
         RawAnswer::Shield {
             label,
@@ -75,6 +102,8 @@ mod tests {
         health: Health { ready: 1, total: 2, restarts: 3, color: Color::RED, last_run: None }, stale: false }))]
     #[case::unknown_color_is_lightgrey(r#"{"ready":1,"total":1,"restarts":0,"color":"url(x)","stale":true}"#, Ok(RemoteResult::Health {
         health: Health { ready: 1, total: 1, restarts: 0, color: Color::LIGHTGREY, last_run: None }, stale: true }))]
+    #[case::rollout(r#"{"rollout":"in progress","detail":"2/3 updated","count":1,"total":1,"color":"yellow"}"#,
+        Ok(RemoteResult::Rollout { rollout: Rollout::one(kstatus::Status::InProgress, Some("2/3 updated".into())), stale: false }))]
     #[case::raw(r#"{"raw":"v1"}"#, Ok(RemoteResult::Outcome(Outcome::Raw("v1".into()))))]
     #[case::shield(r#"{"label":null,"status":"<b>up</b>","color":"green"}"#, Ok(RemoteResult::Outcome(Outcome::Shield {
         label: None, status: "<b>up</b>".into(), color: Some("green".into()) })))]

@@ -32,6 +32,7 @@ pub(crate) mod runtime {
             "kube-shields:plugin/types": super::kube_shields::plugin::types,
             "kube-shields:plugin/logging": super::kube_shields::plugin::logging,
             "kube-shields:plugin/http": super::kube_shields::plugin::http,
+            "kube-shields:plugin/workload": super::kube_shields::plugin::workload,
         },
         // `fail` ends the call with a trap.
         imports: { default: trappable },

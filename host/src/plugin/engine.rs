@@ -17,7 +17,7 @@ use super::threads::PluginThreads;
 
 /// The interface a check plugin must export. Export lookup is semver-compatible: a plugin
 /// built against any `0.1.x` of the package matches.
-const CHECKS_INTERFACE: &str = "kube-shields:plugin/checks@0.1.2";
+const CHECKS_INTERFACE: &str = "kube-shields:plugin/checks@0.1.3";
 /// How often the epoch advances: the granularity of deadlines and of yields to the executor.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use kube_shields_check_name::{RESERVED as RESERVED_CHECK, RULE as CHECK_NAME_RULE, is_check_name};
+use kube_shields_check_name::{RULE as CHECK_NAME_RULE, is_check_name, is_reserved};
 
 use super::bindings::CheckPluginPre;
 use super::bindings::kube_shields::plugin::types;
@@ -15,6 +15,7 @@ use super::script::Script;
 use super::settings::PluginSettings;
 use super::threads::PluginThreads;
 use crate::pods::model::PodInfo;
+use crate::pods::workload::WorkloadInfo;
 /// The check tag of the one call made at load time.
 const LIST_CHECKS_TAG: &str = "(list-checks)";
 
@@ -56,6 +57,7 @@ impl LoadedPlugin {
             tags: tags(&service, LIST_CHECKS_TAG),
             settings: &settings,
             pods: &[],
+            controllers: &[],
             script: script.as_ref(),
             threads: &threads,
         }
@@ -101,8 +103,20 @@ impl LoadedPlugin {
         &self.settings
     }
 
-    /// Runs one check in a fresh instance with the service's pods as context.
+    /// Runs one check in a fresh instance with the service's pods as context (and no
+    /// controllers: see [`run_with`](Self::run_with)).
     pub async fn run(&self, check: &str, pods: &[Arc<PodInfo>]) -> Result<Outcome, PluginError> {
+        self.run_with(check, pods, &[]).await
+    }
+
+    /// Runs one check in a fresh instance with the service's pods and their controllers
+    /// (`workload.controllers`) as context.
+    pub async fn run_with(
+        &self,
+        check: &str,
+        pods: &[Arc<PodInfo>],
+        controllers: &[Arc<WorkloadInfo>],
+    ) -> Result<Outcome, PluginError> {
         if !self.checks.iter().any(|info| info.name == check) {
             return Err(PluginError::UnknownCheck(check.to_owned()));
         }
@@ -121,6 +135,7 @@ impl LoadedPlugin {
             tags: tags(&self.service, check),
             settings: &self.settings,
             pods,
+            controllers,
             script: self.script.as_ref(),
             threads: &self.threads,
         }
@@ -152,7 +167,7 @@ fn accept_checks(listed: Vec<types::CheckInfo>) -> (Vec<CheckInfo>, Vec<RefusedC
     let mut seen = HashSet::new();
     for info in listed {
         let name = cut(info.name.escape_debug().to_string(), 64);
-        let reason = if info.name == RESERVED_CHECK {
+        let reason = if is_reserved(&info.name) {
             "is reserved for the built-in check".to_owned()
         } else if !is_check_name(&info.name) {
             format!("has an invalid name (allowed: {CHECK_NAME_RULE})")

@@ -12,7 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::CheckPluginPre;
 use super::bindings::exports::kube_shields::plugin::checks::Guest;
-use super::bindings::kube_shields::plugin::{http as wit_http, logging, types};
+use super::bindings::kube_shields::plugin::{http as wit_http, logging, types, workload};
 use super::bindings::runtime::kube_shields::plugin::script;
 use super::error::PluginError;
 use super::http::{AllowList, HttpPolicy};
@@ -22,6 +22,7 @@ use super::script::Script;
 use super::settings::PluginSettings;
 use super::threads::PluginThreads;
 use crate::pods::model::PodInfo;
+use crate::pods::workload::WorkloadInfo;
 
 /// Most elements a table may grow to; Rust and C plugins use a few hundred.
 pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
@@ -40,6 +41,8 @@ pub(crate) struct CallState {
     script: Option<Arc<Script>>,
     /// Why the runtime gave up on the script (`script.fail`).
     script_failure: Option<String>,
+    /// The controllers of the context's pods (`workload.controllers`).
+    controllers: Vec<Arc<WorkloadInfo>>,
 }
 
 impl WasiView for CallState {
@@ -68,6 +71,35 @@ impl logging::Host for CallState {
 }
 
 impl types::Host for CallState {}
+
+impl workload::Host for CallState {
+    fn controllers(&mut self) -> Vec<workload::Controller> {
+        self.controllers.iter().map(|w| wit_controller(w)).collect()
+    }
+}
+
+fn wit_controller(workload: &WorkloadInfo) -> workload::Controller {
+    workload::Controller {
+        kind: workload.kind.name().to_owned(),
+        name: workload.name.clone(),
+        namespace: workload.namespace.clone(),
+        generation: workload.generation,
+        observed_generation: workload.observed_generation,
+        replicas: workload.replicas,
+        conditions: workload
+            .conditions
+            .iter()
+            .map(|c| workload::Condition {
+                type_: c.type_.to_string(),
+                status: c.status.to_string(),
+                reason: c.reason.as_ref().map(ToString::to_string),
+                message: c.message.clone(),
+            })
+            .collect(),
+        rollout_status: workload.status.status.as_str().to_owned(),
+        rollout_message: workload.status.message.clone(),
+    }
+}
 
 impl wit_http::Host for CallState {
     async fn get(
@@ -106,7 +138,7 @@ impl script::Host for CallState {
 }
 
 /// Links what a plugin may import: WASI 0.2 (with every capability denied per call),
-/// `wasi:http` and the `logging` and `http` interfaces; for language runtimes
+/// `wasi:http` and the `logging`, `workload` and `http` interfaces; for language runtimes
 /// (`with_script`) also the `script` interface.
 pub(crate) fn linker(
     engine: &wasmtime::Engine,
@@ -116,6 +148,7 @@ pub(crate) fn linker(
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     logging::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    workload::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
     wit_http::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
     if with_script {
         script::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
@@ -172,6 +205,8 @@ pub(crate) struct Call<'a> {
     pub(crate) tags: CallTags,
     pub(crate) settings: &'a PluginSettings,
     pub(crate) pods: &'a [Arc<PodInfo>],
+    /// Their controllers.
+    pub(crate) controllers: &'a [Arc<WorkloadInfo>],
     /// The author's script, when `pre` is a language runtime.
     pub(crate) script: Option<&'a Arc<Script>>,
     /// The call executes (instantiated, run and torn down) on these.
@@ -250,6 +285,7 @@ impl Call<'_> {
             output: Arc::clone(output),
             script: self.script.cloned(),
             script_failure: None,
+            controllers: self.controllers.to_vec(),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);

@@ -1,5 +1,7 @@
 //! `--pods-file`: pods from a `kubectl get pods -A -o json` dump instead of a cluster,
-//! re-read when the file changes.
+//! re-read when the file changes. The dump may hold the pods' workloads too (`kubectl get
+//! pods,deployments,statefulsets,daemonsets,replicasets,jobs,cronjobs -A -o json`): the
+//! `rollout` check then follows the kinds it lists.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -13,7 +15,8 @@ use tokio::task::JoinHandle;
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
 use super::source::PodSourceConfig;
-use super::wire::PartialPod;
+use super::wire::{PartialPod, PartialWorkload};
+use super::workload::{KindAccess, WorkloadIndex, WorkloadInfo, WorkloadKind};
 
 /// Why a pods file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -50,17 +53,71 @@ struct PodListFile<T> {
     items: Vec<T>,
 }
 
-/// Reads a pod list as `kubectl get pods -A -o json` writes it, keeping only what is served.
-pub fn read_pod_list(path: &Path) -> Result<Vec<PodInfo>, PodsFileError> {
-    Ok(read_items::<PartialPod>(path)?
-        .into_iter()
-        .map(PodInfo::from)
-        .collect())
+/// One item of a dump: a pod (an item without `kind` too), a workload, or anything else.
+enum FileItem {
+    Pod(Box<PartialPod>),
+    Workload(WorkloadKind, Box<PartialWorkload>),
+    Other,
 }
 
-/// Reads a pod list file as whole Kubernetes pods (to serve them from a fake API server).
+impl<'de> Deserialize<'de> for FileItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let kind = value.get("kind").and_then(serde_json::Value::as_str);
+        Ok(
+            match kind.map(|kind| (kind, WorkloadKind::from_name(kind))) {
+                None | Some(("Pod", _)) => {
+                    FileItem::Pod(serde_json::from_value(value).map_err(D::Error::custom)?)
+                }
+                Some((_, Some(kind))) => FileItem::Workload(
+                    kind,
+                    serde_json::from_value(value).map_err(D::Error::custom)?,
+                ),
+                Some((_, None)) => FileItem::Other,
+            },
+        )
+    }
+}
+
+/// A dump's pods and workloads, keeping only what is served.
+struct Dump {
+    pods: Vec<PodInfo>,
+    workloads: Vec<WorkloadInfo>,
+}
+
+/// Reads a pod list as `kubectl get pods -A -o json` writes it (with workloads, if listed).
+fn read_dump(path: &Path) -> Result<Dump, PodsFileError> {
+    let mut dump = Dump {
+        pods: Vec::new(),
+        workloads: Vec::new(),
+    };
+    for item in read_items::<FileItem>(path)? {
+        match item {
+            FileItem::Pod(pod) => dump.pods.push(PodInfo::from(*pod)),
+            FileItem::Workload(kind, workload) => {
+                dump.workloads.push(WorkloadInfo::read(kind, *workload));
+            }
+            FileItem::Other => {}
+        }
+    }
+    Ok(dump)
+}
+
+/// Reads the pods of a pods file as whole Kubernetes pods (to serve them from a fake API
+/// server); its other items are left out.
 pub fn read_pod_list_raw(path: &Path) -> Result<Vec<Pod>, PodsFileError> {
-    read_items(path)
+    let items: Vec<serde_json::Value> = read_items(path)?;
+    let pods = items.into_iter().filter(|item| {
+        item.get("kind")
+            .is_none_or(|kind| kind == <Pod as k8s_openapi::Resource>::KIND)
+    });
+    pods.map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|source| PodsFileError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 fn read_items<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, PodsFileError> {
@@ -88,7 +145,7 @@ pub async fn watch_pods_file(
 ) -> Result<JoinHandle<()>, PodsFileError> {
     let config = Arc::new(config);
     let first = read_index(path.clone(), Arc::clone(&config)).await?;
-    shared.publish(first);
+    publish(&shared, first);
 
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -108,9 +165,9 @@ pub async fn watch_pods_file(
         let _watcher = watcher;
         while crate::changes::next_burst(&mut changes).await {
             match read_index(path.clone(), Arc::clone(&config)).await {
-                Ok(index) => {
-                    tracing::info!(file = %path.display(), pods = index.pod_count(), "pods file re-read");
-                    shared.publish(index);
+                Ok(indexes) => {
+                    tracing::info!(file = %path.display(), pods = indexes.0.pod_count(), workloads = indexes.1.len(), "pods file re-read");
+                    publish(&shared, indexes);
                 }
                 Err(error) => tracing::warn!(%error, "keeping the last good pod list"),
             }
@@ -118,18 +175,39 @@ pub async fn watch_pods_file(
     }))
 }
 
+/// Workloads first: a service's `rollout` check is offered once its pods are published.
+fn publish(shared: &SharedIndex, (pods, workloads): (ServiceIndex, WorkloadIndex)) {
+    shared.publish_workloads(workloads);
+    shared.publish(pods);
+}
+
 /// Reads, filters by namespace and groups the file off the async workers (a large cluster
-/// dump is megabytes of JSON).
+/// dump is megabytes of JSON). The kinds the file lists are followed (a workload missing from
+/// them is `not found`); the others are not.
 async fn read_index(
     path: PathBuf,
     config: Arc<PodSourceConfig>,
-) -> Result<ServiceIndex, PodsFileError> {
+) -> Result<(ServiceIndex, WorkloadIndex), PodsFileError> {
     tokio::task::spawn_blocking(move || {
-        read_pod_list(&path).map(|pods| {
-            let admitted = pods
+        read_dump(&path).map(|dump| {
+            let pods = dump
+                .pods
                 .into_iter()
                 .filter(|pod| config.admits_namespace(&pod.namespace));
-            ServiceIndex::build(admitted.map(Arc::new))
+            let workloads: Vec<Arc<WorkloadInfo>> = dump
+                .workloads
+                .into_iter()
+                .filter(|workload| config.admits_namespace(&workload.namespace))
+                .map(Arc::new)
+                .collect();
+            let listed = workloads
+                .iter()
+                .map(|workload| (workload.kind, KindAccess::Listed))
+                .collect();
+            (
+                ServiceIndex::build(pods.map(Arc::new)),
+                WorkloadIndex::build(workloads, listed),
+            )
         })
     })
     .await

@@ -1,15 +1,16 @@
 //! The service index: pods grouped by service name, rebuilt from the pod store and swapped in
 //! whole, so badge requests read a consistent snapshot without touching the API server.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
 
 use super::model::PodInfo;
-use super::naming::{cron_run, service_name};
+use super::naming::{cron_run, service_name, workload_of};
 use super::watch_health::WatchHealth;
+use super::workload::{WorkloadIndex, WorkloadKind};
 
 /// Pods grouped by service: by flat name across namespaces, and by `name.namespace`.
 #[derive(Debug, Default)]
@@ -19,6 +20,8 @@ pub struct ServiceIndex {
     /// `name.namespace` → the flat name and the pods of that one namespace.
     by_qualified_name: HashMap<String, (String, Vec<Arc<PodInfo>>)>,
     pod_count: usize,
+    /// The workload kinds owning the listed pods: the ones whose rollout is followed.
+    workload_kinds: BTreeSet<WorkloadKind>,
 }
 
 impl ServiceIndex {
@@ -49,6 +52,13 @@ impl ServiceIndex {
             let Some(name) = service_name(&pod) else {
                 continue;
             };
+            if let Some((kind, _)) = workload_of(&pod) {
+                index.workload_kinds.insert(kind);
+                // A CronJob's rollout, once the CronJob is current, is its latest run's.
+                if kind == WorkloadKind::CronJob {
+                    index.workload_kinds.insert(WorkloadKind::Job);
+                }
+            }
             index
                 .by_qualified_name
                 .entry(format!("{name}.{}", pod.namespace))
@@ -100,6 +110,11 @@ impl ServiceIndex {
             .map(|(name, pods)| (name.as_str(), pods.as_slice()))
     }
 
+    /// The workload kinds owning the listed pods.
+    pub fn workload_kinds(&self) -> BTreeSet<WorkloadKind> {
+        self.workload_kinds.clone()
+    }
+
     /// Number of pods in the store, bare pods included.
     pub fn pod_count(&self) -> usize {
         self.pod_count
@@ -107,12 +122,29 @@ impl ServiceIndex {
 }
 
 /// The current index, shared between the pod source that publishes it and the requests that
-/// read it.
-#[derive(Debug, Default)]
+/// read it; likewise the workloads owning the pods.
+#[derive(Debug)]
 pub struct SharedIndex {
     current: ArcSwap<ServiceIndex>,
     synced: AtomicBool,
     watch_health: WatchHealth,
+    /// Bumped on each publish: the workload watch starts the kinds a new index needs.
+    published: tokio::sync::watch::Sender<u64>,
+    workloads: ArcSwap<WorkloadIndex>,
+    workload_watch_health: WatchHealth,
+}
+
+impl Default for SharedIndex {
+    fn default() -> Self {
+        SharedIndex {
+            current: ArcSwap::default(),
+            synced: AtomicBool::default(),
+            watch_health: WatchHealth::default(),
+            published: tokio::sync::watch::Sender::new(0),
+            workloads: ArcSwap::default(),
+            workload_watch_health: WatchHealth::of("workload"),
+        }
+    }
 }
 
 impl SharedIndex {
@@ -131,6 +163,27 @@ impl SharedIndex {
     pub fn publish(&self, index: ServiceIndex) {
         self.current.store(Arc::new(index));
         self.synced.store(true, Ordering::Release);
+        self.published.send_modify(|count| *count += 1);
+    }
+
+    /// Tells of each [`publish`](Self::publish).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// The latest workloads.
+    pub fn workloads(&self) -> Guard<Arc<WorkloadIndex>> {
+        self.workloads.load()
+    }
+
+    /// Replaces the workloads.
+    pub fn publish_workloads(&self, index: WorkloadIndex) {
+        self.workloads.store(Arc::new(index));
+    }
+
+    /// Whether the workload watches work, per kind and scope.
+    pub fn workload_watch_health(&self) -> &WatchHealth {
+        &self.workload_watch_health
     }
 
     /// Whether a full pod list has been published at least once.

@@ -24,7 +24,10 @@ use super::connection::{
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
 use super::repage::RepageLayer;
+use super::watch_health::WatchHealth;
 use super::wire::PartialPod;
+use super::workload::WorkloadIndex;
+use super::workload_watch::{WorkloadWatch, watch_workloads};
 use crate::changes::{self, ChangeSignal, Changes};
 
 /// The reflector stores [`PodInfo`] (what we read of a pod) rather than whole pods.
@@ -127,13 +130,22 @@ pub async fn start(
     let (changed, changes) = changes::channel();
     let mut tasks = JoinSet::new();
     let mut stores = Vec::with_capacity(scopes.len());
+    let mut workload_scopes = Vec::new();
     for (scope, initial_list) in scopes.into_iter().zip(initial_lists) {
         tracing::debug!(scope = %scope.describe(), ?initial_list, "watching pods");
         let (store, writer) = reflector::store::<PodInfo>();
         stores.push(store);
         let watch_config =
             watcher_config(&scope, initial_list, exclude, label_selector, watch_timeout);
-        let client = watch_client(config.clone(), silence, &scope, &shared)?;
+        let client = watch_client(
+            config.clone(),
+            silence,
+            scope.metric_label(),
+            SharedIndex::watch_health,
+            &shared,
+        )?;
+        let workload_config = watcher_config(&scope, initial_list, exclude, None, watch_timeout);
+        workload_scopes.push((scope.clone(), workload_config));
         let reflector = Reflector {
             scope,
             shared: Arc::clone(&shared),
@@ -142,6 +154,14 @@ pub async fn start(
         tasks.spawn(reflector.run(client, watch_config, writer));
     }
     tasks.spawn(notice_silence(Arc::clone(&shared), silence));
+    let workloads = WorkloadWatch {
+        config: config.clone(),
+        silence,
+        scopes: workload_scopes,
+    };
+    // Rollouts are followed from the start: `unknown` until their kind is first listed.
+    shared.publish_workloads(WorkloadIndex::cluster());
+    tasks.spawn(watch_workloads(workloads, Arc::clone(&shared)));
     tasks.spawn(publish(stores, changes, shared));
     // Dropping the set (when this task is aborted) aborts the watchers with it.
     Ok(tokio::spawn(async move {
@@ -166,6 +186,7 @@ async fn notice_silence(shared: Arc<SharedIndex>, silence: Duration) {
     loop {
         ticks.tick().await;
         shared.watch_health().notice_silence(silence);
+        shared.workload_watch_health().notice_silence(silence);
     }
 }
 
@@ -173,20 +194,21 @@ async fn notice_silence(shared: Arc<SharedIndex>, silence: Duration) {
 /// answers (kube's watcher emits nothing when a watch resumes after an outage with no pod
 /// changed, so its events alone cannot say that the watch works again), and hands the watcher
 /// a list the server sent whole a page at a time ([`RepageLayer`]).
-fn watch_client(
+pub(super) fn watch_client(
     mut config: kube::Config,
     silence: Duration,
-    scope: &PodScope,
+    label: String,
+    health: fn(&SharedIndex) -> &WatchHealth,
     shared: &Arc<SharedIndex>,
 ) -> Result<Client, ConnectionError> {
     // A request (or a response) the API server stops sending fails after the silence bound,
     // and the watcher retries, instead of waiting on it for good.
     config.read_timeout = Some(silence);
     config.reset_reader_on_write = true;
-    let (label, shared) = (scope.metric_label(), Arc::clone(shared));
+    let shared = Arc::clone(shared);
     let report = move |response: http::Response<Box<DynBody>>| {
         if response.status().is_success() {
-            shared.watch_health().answered(&label);
+            health(&shared).answered(&label);
         }
         response
     };
@@ -198,9 +220,23 @@ fn watch_client(
 }
 
 /// kube's default back-off, remembering its last delay so a failure can say when it retries.
-struct ObservedBackoff {
+pub(super) struct ObservedBackoff {
     inner: DefaultBackoff,
     last: Arc<Mutex<Option<Duration>>>,
+}
+
+impl ObservedBackoff {
+    pub(super) fn new(inner: DefaultBackoff) -> Self {
+        ObservedBackoff {
+            inner,
+            last: Arc::default(),
+        }
+    }
+
+    /// The delay before the next retry, shared with the back-off.
+    pub(super) fn last_delay(&self) -> Arc<Mutex<Option<Duration>>> {
+        Arc::clone(&self.last)
+    }
 }
 
 impl Iterator for ObservedBackoff {
@@ -240,11 +276,8 @@ impl Reflector {
         writer: reflector::store::Writer<PodInfo>,
     ) {
         let label = self.scope.metric_label();
-        let last_delay = Arc::new(Mutex::new(None));
-        let backoff = ObservedBackoff {
-            inner: DefaultBackoff::default(),
-            last: Arc::clone(&last_delay),
-        };
+        let backoff = ObservedBackoff::new(DefaultBackoff::default());
+        let last_delay = backoff.last_delay();
         let api = self.scope.api(client);
         let events = watcher(api, config).backoff(backoff).map_ok(keep_pod_info);
         let mut events = std::pin::pin!(reflector::reflector(writer, events));

@@ -9,8 +9,11 @@ pub mod kube;
 pub mod model;
 pub mod naming;
 mod repage;
+pub mod rollout;
 pub mod source;
 pub mod watch_health;
 pub mod wire;
+pub mod workload;
+mod workload_watch;
 
 pub use source::{DEFAULT_WATCH_TIMEOUT, PodOrigin, PodSourceConfig, PodsError, start};

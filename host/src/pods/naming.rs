@@ -3,6 +3,7 @@
 //! changes with every new ReplicaSet).
 
 use super::model::PodInfo;
+use super::workload::WorkloadKind;
 
 /// Whether `name` can be a service: what Kubernetes allows in object names (lowercase
 /// letters, digits, `-`, and `.` for `<name>.<namespace>`), which is also safe in a URL path.
@@ -27,33 +28,38 @@ pub fn service_name(pod: &PodInfo) -> Option<&str> {
     controller_name(pod).filter(|name| is_service_name(name) && is_service_name(&pod.namespace))
 }
 
-/// The name [`service_name`] derives, before it is validated.
-///
-/// A ReplicaSet named `<deployment>-<pod-template-hash>` maps to the Deployment; a Job named
-/// `<cronjob>-<scheduled minute>` (as the CronJob controller names them) to the CronJob; any
-/// other controller (DaemonSet, StatefulSet, ReplicationController, Job, a plain ReplicaSet)
-/// maps to its own name; a pod without a controller maps to its `generateName` minus the
-/// trailing `-`.
+/// The name [`service_name`] derives, before it is validated: the name of the pod's workload
+/// ([`workload_of`]), any other controller's own name (a ReplicationController), or for a pod
+/// without a controller its `generateName` minus the trailing `-`.
 fn controller_name(pod: &PodInfo) -> Option<&str> {
     if let Some(owner) = &pod.controller {
-        if owner.kind == "ReplicaSet"
-            && let Some(hash) = pod.label("pod-template-hash")
-            && let Some(deployment) = owner
-                .name
-                .strip_suffix(hash)
-                .and_then(|rest| rest.strip_suffix('-'))
-            && !deployment.is_empty()
-        {
-            return Some(deployment);
-        }
-        if let Some((cronjob, _)) = cron_run(pod) {
-            return Some(cronjob);
-        }
-        return Some(&owner.name);
+        return Some(workload_of(pod).map_or(owner.name.as_str(), |(_, name)| name));
     }
     let generate_name = pod.generate_name.as_deref()?;
     let name = generate_name.strip_suffix('-').unwrap_or(generate_name);
     (!name.is_empty()).then_some(name)
+}
+
+/// The workload a pod belongs to, whose name is its service's: a ReplicaSet named
+/// `<deployment>-<pod-template-hash>` maps to the Deployment; a Job named `<cronjob>-<scheduled
+/// minute>` (as the CronJob controller names them) to the CronJob; a DaemonSet, StatefulSet,
+/// Job or plain ReplicaSet to itself. `None` without a controller or for other kinds.
+pub fn workload_of(pod: &PodInfo) -> Option<(WorkloadKind, &str)> {
+    let owner = pod.controller.as_ref()?;
+    if owner.kind == "ReplicaSet"
+        && let Some(hash) = pod.label("pod-template-hash")
+        && let Some(deployment) = owner
+            .name
+            .strip_suffix(hash)
+            .and_then(|rest| rest.strip_suffix('-'))
+        && !deployment.is_empty()
+    {
+        return Some((WorkloadKind::Deployment, deployment));
+    }
+    if let Some((cronjob, _)) = cron_run(pod) {
+        return Some((WorkloadKind::CronJob, cronjob));
+    }
+    Some((WorkloadKind::from_name(&owner.kind)?, &owner.name))
 }
 
 /// For a pod of a Job the CronJob controller made: the CronJob's name and the run's scheduled
@@ -110,6 +116,20 @@ mod tests {
     fn service_of_a_pod(#[case] pod: PodBuilder, #[case] expected: Option<&str>) {
         let info = PodInfo::from(&pod.build());
         assert_eq!(service_name(&info), expected);
+    }
+
+    #[rstest]
+    #[case::deployment(pod("web-7d4b9c-x2x9p").deployment("web", "7d4b9c"), Some((WorkloadKind::Deployment, "web")))]
+    #[case::plain_replica_set(pod("cache-k2j4h").controller("ReplicaSet", "cache"), Some((WorkloadKind::ReplicaSet, "cache")))]
+    #[case::stateful_set(pod("db-0").controller("StatefulSet", "db"), Some((WorkloadKind::StatefulSet, "db")))]
+    #[case::daemon_set(pod("agent-q8w7e").controller("DaemonSet", "agent"), Some((WorkloadKind::DaemonSet, "agent")))]
+    #[case::cron_job_run(pod("nightly-29001000-abcde").controller("Job", "nightly-29001000"), Some((WorkloadKind::CronJob, "nightly")))]
+    #[case::plain_job(pod("migrate-abcde").controller("Job", "migrate"), Some((WorkloadKind::Job, "migrate")))]
+    #[case::replication_controller(pod("legacy-x7k2p").controller("ReplicationController", "legacy"), None)]
+    #[case::bare_pod(pod("debug-shell").generate_name("debug-"), None)]
+    fn workload_of_a_pod(#[case] pod: PodBuilder, #[case] expected: Option<(WorkloadKind, &str)>) {
+        let info = PodInfo::from(&pod.build());
+        assert_eq!(workload_of(&info), expected);
     }
 
     #[rstest]

@@ -1,4 +1,5 @@
-//! Pod lists handed to the watcher a page at a time, whatever the API server sends.
+//! Pod (and workload) lists handed to the watcher a page at a time, whatever the API server
+//! sends.
 //!
 //! kube's client reads a list response whole before decoding it (`Client::request_text`
 //! collects the body, then copies it into a `String`), and the watcher keeps every decoded pod
@@ -30,7 +31,8 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use tokio::sync::mpsc;
 use tower::{BoxError, Layer, Service};
 
-use super::wire::PartialPod;
+use super::wire::{PartialPod, PartialWorkload};
+use super::workload::WorkloadKind;
 
 /// Continue tokens of this layer start so; a server's own tokens are passed on to it.
 const TOKEN_PREFIX: &str = "kube-shields-page.";
@@ -113,7 +115,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let Some(asked) = PodListRequest::of(&request) else {
+        let Some(asked) = ListRequest::of(&request) else {
             let answer = self.inner.call(request);
             return Box::pin(async move { answer.await.map_err(Into::into) });
         };
@@ -137,7 +139,7 @@ where
             let in_progress = ListInProgress {
                 list,
                 next: 0,
-                pages: read_list(body, asked.limit),
+                pages: read_list(body, asked.limit, asked.items),
             };
             parts.headers.remove(header::CONTENT_LENGTH);
             parts.headers.remove(header::TRANSFER_ENCODING);
@@ -147,21 +149,43 @@ where
     }
 }
 
-/// A `GET` of pods without `watch`: what the watcher pages through.
-struct PodListRequest {
-    limit: usize,
-    continue_token: Option<String>,
+/// What a list holds, and so what is kept of each item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Items {
+    /// Pods, read as [`PartialPod`]s.
+    Pods,
+    /// Workloads, read as [`PartialWorkload`]s (their pod templates skipped).
+    Workloads,
 }
 
-impl PodListRequest {
+/// A `GET` of pods or workloads without `watch`: what the watcher pages through.
+struct ListRequest {
+    limit: usize,
+    continue_token: Option<String>,
+    items: Items,
+}
+
+impl ListRequest {
     fn of(request: &Request<Body>) -> Option<Self> {
-        if request.method() != Method::GET || !request.uri().path().ends_with("/pods") {
+        if request.method() != Method::GET {
             return None;
         }
+        let resource = request.uri().path().rsplit('/').next().unwrap_or_default();
+        let items = if resource == "pods" {
+            Items::Pods
+        } else if WorkloadKind::ALL
+            .iter()
+            .any(|kind| kind.plural() == resource)
+        {
+            Items::Workloads
+        } else {
+            return None;
+        };
         let query = request.uri().query().unwrap_or_default();
-        let mut list = PodListRequest {
+        let mut list = ListRequest {
             limit: usize::MAX,
             continue_token: None,
+            items,
         };
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match &*key {
@@ -265,13 +289,17 @@ fn boxed(bytes: Bytes) -> Box<DynBody> {
 
 /// Reads a list response in the background: the body's chunks go to a parser on a blocking
 /// thread, whose pages come out of the returned channel. Dropping the channel stops both.
-fn read_list(mut body: Box<DynBody>, page_size: usize) -> mpsc::Receiver<Result<Page, BoxError>> {
+fn read_list(
+    mut body: Box<DynBody>,
+    page_size: usize,
+    items: Items,
+) -> mpsc::Receiver<Result<Page, BoxError>> {
     let (chunks, received) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let (pages, pages_out) = mpsc::channel(PAGES_AHEAD);
     let parsed = pages.clone();
     tokio::task::spawn_blocking(move || {
         let reader = BufReader::with_capacity(64 * 1024, ChunkReader::new(received));
-        if let Err(error) = parse_list(reader, page_size, &parsed) {
+        if let Err(error) = parse_list(reader, page_size, items, &parsed) {
             // Nobody to tell when the list was given up.
             let _ = parsed.blocking_send(Err(error.into()));
         }
@@ -297,14 +325,16 @@ fn read_list(mut body: Box<DynBody>, page_size: usize) -> mpsc::Receiver<Result<
     pages_out
 }
 
-/// Parses a `PodList`, sending pages of what [`PartialPod`] reads of each pod as they fill.
+/// Parses a list, sending pages of what is kept of each item as they fill.
 fn parse_list(
     reader: impl Read,
     page_size: usize,
+    items: Items,
     pages: &mpsc::Sender<Result<Page, BoxError>>,
 ) -> Result<(), serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let mut pager = Pager {
+        items,
         page_size,
         pages,
         resource_version: None,
@@ -345,8 +375,9 @@ impl Read for ChunkReader {
     }
 }
 
-/// Fills pages of pods and sends each when the next pod shows there is more.
+/// Fills pages of items and sends each when the next item shows there is more.
 struct Pager<'a> {
+    items: Items,
     page_size: usize,
     pages: &'a mpsc::Sender<Result<Page, BoxError>>,
     resource_version: Option<String>,
@@ -355,7 +386,7 @@ struct Pager<'a> {
 }
 
 impl Pager<'_> {
-    fn push(&mut self, pod: &PartialPod) -> Result<(), serde_json::Error> {
+    fn push(&mut self, item: &impl serde::Serialize) -> Result<(), serde_json::Error> {
         if self.in_page == self.page_size {
             self.send(None)?;
         }
@@ -363,7 +394,7 @@ impl Pager<'_> {
             self.page.push(b',');
         }
         self.in_page += 1;
-        serde_json::to_writer(&mut self.page, pod)
+        serde_json::to_writer(&mut self.page, item)
     }
 
     /// Sends the page filled so far; `last` carries the list's metadata.
@@ -421,7 +452,8 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_> {
     }
 }
 
-/// `items`: each pod read as a [`PartialPod`] and written back compactly into its page.
+/// `items`: each read as a [`PartialPod`] (or [`PartialWorkload`]) and written back compactly
+/// into its page.
 struct ItemsSeed<'a, 'b> {
     pager: &'a mut Pager<'b>,
 }
@@ -446,8 +478,19 @@ impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        while let Some(pod) = items.next_element::<PartialPod>()? {
-            self.pager.push(&pod).map_err(serde::de::Error::custom)?;
+        let pushed =
+            |pushed: Result<(), serde_json::Error>| pushed.map_err(serde::de::Error::custom);
+        match self.pager.items {
+            Items::Pods => {
+                while let Some(pod) = items.next_element::<PartialPod>()? {
+                    pushed(self.pager.push(&pod))?;
+                }
+            }
+            Items::Workloads => {
+                while let Some(workload) = items.next_element::<PartialWorkload>()? {
+                    pushed(self.pager.push(&workload))?;
+                }
+            }
         }
         Ok(())
     }
@@ -607,7 +650,7 @@ mod tests {
     fn broken_json_is_an_error_naming_where() {
         let (pages, _received) = mpsc::channel(8);
         let broken = &br#"{"items":[{"metadata":{"name":"a"}},"#[..];
-        let error = parse_list(broken, 500, &pages).unwrap_err();
+        let error = parse_list(broken, 500, Items::Pods, &pages).unwrap_err();
         assert!(error.to_string().contains("EOF"), "{error}");
     }
 }

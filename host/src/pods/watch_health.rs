@@ -29,16 +29,42 @@ impl ScopeHealth {
     }
 }
 
-/// The watch state of every scope of the pod source.
-#[derive(Debug, Default)]
+/// The watch state of every scope of the pod source (or of the workload watches).
+#[derive(Debug)]
 pub struct WatchHealth {
+    /// What is watched, for the log: `pod` or `workload`.
+    what: &'static str,
     scopes: Mutex<BTreeMap<String, ScopeHealth>>,
     /// Whether any scope is failing: every health badge asks, mostly when none is, without
     /// the lock.
     any_failing: AtomicBool,
 }
 
+impl Default for WatchHealth {
+    fn default() -> Self {
+        WatchHealth::of("pod")
+    }
+}
+
 impl WatchHealth {
+    /// The health of the `what` watches (`pod`: health badges turn stale; `workload`: rollout
+    /// badges).
+    pub fn of(what: &'static str) -> Self {
+        WatchHealth {
+            what,
+            scopes: Mutex::default(),
+            any_failing: AtomicBool::default(),
+        }
+    }
+
+    fn badges(&self) -> &'static str {
+        if self.what == "pod" {
+            "health"
+        } else {
+            "rollout"
+        }
+    }
+
     /// The API server answered a list or watch of `scope`: the watch works (again).
     pub fn answered(&self, scope: &str) {
         let mut scopes = self.lock();
@@ -49,7 +75,8 @@ impl WatchHealth {
             tracing::info!(
                 scope,
                 failed_for_secs = since.elapsed().as_secs(),
-                "pod watch recovered"
+                "{} watch recovered",
+                self.what
             );
         }
         health.last_error = None;
@@ -75,7 +102,9 @@ impl WatchHealth {
             tracing::warn!(
                 scope,
                 error = reason,
-                "pod watch failing; retrying {retry}, backing off up to 30 s; health badges turn stale after --stale-after"
+                "{} watch failing; retrying {retry}, backing off up to 30 s; {} badges turn stale after --stale-after",
+                self.what,
+                self.badges()
             );
             health.failing_since = Some(Instant::now());
         }
@@ -103,7 +132,9 @@ impl WatchHealth {
             tracing::warn!(
                 scope = scope.as_str(),
                 error = reason,
-                "pod watch silent; the watcher retries; health badges turn stale after --stale-after"
+                "{} watch silent; the watcher retries; {} badges turn stale after --stale-after",
+                self.what,
+                self.badges()
             );
             health.failing_since = Some(last + bound);
             health.last_error = Some(reason);

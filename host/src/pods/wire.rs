@@ -12,6 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference,
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::workload::WorkloadKind;
+
 /// The parts of a pod kube-shields reads; used with kube's `Api` and watcher in place of
 /// [`Pod`], under the same API path.
 ///
@@ -198,6 +200,79 @@ impl kube::Resource for PartialPod {
 
     fn plural(_: &()) -> Cow<'_, str> {
         <Pod as k8s_openapi::Resource>::URL_PATH_SEGMENT.into()
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// A workload (Deployment, StatefulSet, …) as read from the API server: the metadata the
+/// rollout rules and the plugin context use, and only the `spec` and `status` fields kstatus'
+/// rules read ([`kstatus::Spec`], [`kstatus::ObservedStatus`]). The pod template, the largest
+/// part of a workload, is skipped while parsing and never allocated. It writes back as compact
+/// JSON that reads as the same partial workload (`repage` holds workload lists so).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct PartialWorkload {
+    /// Name, namespace, resource version, generation, deletion time and owners.
+    #[serde(default, deserialize_with = "workload_meta")]
+    pub metadata: ObjectMeta,
+    /// What the rules read of the spec.
+    #[serde(default)]
+    pub spec: kstatus::Spec,
+    /// What the rules read of the status.
+    #[serde(default)]
+    pub status: kstatus::ObservedStatus,
+}
+
+/// The metadata fields a workload is read with.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkloadMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+    resource_version: Option<String>,
+    generation: Option<i64>,
+    deletion_timestamp: Option<Time>,
+    owner_references: Option<Vec<OwnerReference>>,
+}
+
+fn workload_meta<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ObjectMeta, D::Error> {
+    let meta = WorkloadMeta::deserialize(deserializer)?;
+    Ok(ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        resource_version: meta.resource_version,
+        generation: meta.generation,
+        deletion_timestamp: meta.deletion_timestamp,
+        owner_references: meta.owner_references,
+        ..ObjectMeta::default()
+    })
+}
+
+/// Workloads' API paths: `Api<PartialWorkload>` lists and watches the kind it is made with.
+impl kube::Resource for PartialWorkload {
+    type DynamicType = WorkloadKind;
+    type Scope = kube::core::DynamicResourceScope;
+
+    fn kind(kind: &WorkloadKind) -> Cow<'_, str> {
+        kind.name().into()
+    }
+
+    fn group(kind: &WorkloadKind) -> Cow<'_, str> {
+        kind.group().into()
+    }
+
+    fn version(kind: &WorkloadKind) -> Cow<'_, str> {
+        kind.version().into()
+    }
+
+    fn plural(kind: &WorkloadKind) -> Cow<'_, str> {
+        kind.plural().into()
     }
 
     fn meta(&self) -> &ObjectMeta {

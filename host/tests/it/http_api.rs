@@ -251,6 +251,13 @@ async fn other_methods_get_a_json_error() {
     );
 }
 
+/// The trapping plugin's one check, after the built-in `health` and `rollout`.
+async fn trap_check(server: &common::TestServer) -> String {
+    let (_, checks) = server.json("/services/web/").await;
+    let last = checks.as_array().unwrap().last().unwrap();
+    last.as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn a_failing_plugin_shows_only_error_and_its_detail_in_plugin_status() {
     let trap = fixture("trap.wat");
@@ -258,8 +265,7 @@ async fn a_failing_plugin_shows_only_error_and_its_detail_in_plugin_status() {
         .plugin("web", trap, None)
         .start()
         .await;
-    let (_, checks) = server.json("/services/web/").await;
-    let check = checks[1].as_str().unwrap().to_owned();
+    let check = trap_check(&server).await;
     assert_eq!(
         server.json(&format!("/_/web/{check}/?format=json")).await.1,
         json!({"schemaVersion": 1, "label": check, "message": "error", "color": "lightgrey", "isError": true})
@@ -316,6 +322,7 @@ async fn the_raw_shapes_are_as_the_readme_says() {
         .await;
     for (kind, path) in [
         ("health", "/_/web/health/?raw"),
+        ("rollout", "/_/web/rollout/?raw"),
         ("a value", "/_/web/raw/?raw"),
         ("a shield", "/_/web/ok/?raw"),
     ] {
@@ -941,8 +948,7 @@ async fn a_color_override_does_not_recolor_a_failing_check() {
         .plugin("web", fixture("trap.wat"), None)
         .start()
         .await;
-    let (_, checks) = server.json("/services/web/").await;
-    let check = checks[1].as_str().unwrap().to_owned();
+    let check = trap_check(&server).await;
     assert_eq!(
         server
             .location(&format!("/_/web/{check}/?color=blue&label=web"))

@@ -118,8 +118,10 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
     let sources: Vec<&str> = badges.iter().map(|tag| attr(tag, "src").unwrap()).collect();
     for expected in [
         "/_/web/health/?format=svg".to_owned(),
+        "/_/web/rollout/?format=svg".to_owned(),
         "/_/api/health/?format=svg".to_owned(),
         format!("/_/billing@{private_name}/health/?format=svg"),
+        format!("/_/billing@{private_name}/rollout/?format=svg"),
         format!("/_/ledger@{private_name}/health/?format=svg"),
         format!("/_/version@{private_name}/release/?format=svg"),
         format!("/_/cart@{public_name}/health/?format=svg"),
@@ -130,7 +132,8 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
             "{expected} not in {sources:?}"
         );
     }
-    assert_eq!(badges.len(), 7, "{sources:?}");
+    // Each service's health and rollout (its pods have a Deployment), and the plugin's release.
+    assert_eq!(badges.len(), 13, "{sources:?}");
     // Every badge image loaded (index.js marks naturalWidth > 0) and the progress line says so.
     for badge in &badges {
         assert_eq!(attr(badge, "data-loaded"), Some("1"), "not loaded: {badge}");
@@ -138,7 +141,7 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
         assert!(width > 0, "{badge}");
     }
     assert!(
-        dom.contains("4 clusters (1 unreachable), 7 of 7 badges loaded"),
+        dom.contains("4 clusters (1 unreachable), 13 of 13 badges loaded"),
         "{dom}"
     );
     // Each badge offers its URL as Markdown and HTML, ready to paste.

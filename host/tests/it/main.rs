@@ -12,6 +12,8 @@ mod http_api;
 mod index_browser;
 mod plugin_engine;
 mod plugin_reload;
+mod plugin_workload;
 mod replicas;
+mod rollout;
 mod script_plugins;
 mod script_runtimes;

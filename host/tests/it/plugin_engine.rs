@@ -210,7 +210,7 @@ async fn a_component_of_another_world_is_refused_naming_the_missing_export() {
     assert_eq!(
         load("other_world.wat").await.unwrap_err(),
         PluginError::WrongWorld(
-            "the component does not export `kube-shields:plugin/checks@0.1.2` or a \
+            "the component does not export `kube-shields:plugin/checks@0.1.3` or a \
              semver-compatible 0.1.x (it exports wasi:cli/run@0.2.0)"
                 .into()
         )
@@ -224,7 +224,7 @@ async fn wrong_export_types_are_refused_naming_the_mismatch() {
     assert_eq!(
         err,
         PluginError::WrongWorld(
-            "instance export `kube-shields:plugin/checks@0.1.2` does not have export `run-check`"
+            "instance export `kube-shields:plugin/checks@0.1.3` does not have export `run-check`"
                 .into()
         )
     );

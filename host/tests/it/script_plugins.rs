@@ -83,7 +83,7 @@ async fn a_script_is_added_changed_broken_and_removed_through_a_configmap_swap(
 
     volume.write(&[]);
     eventually("the script's checks are gone", FIRST_LOAD, async || {
-        (server.json("/services/web/").await.1 == json!(["health"])).then_some(())
+        (server.json("/services/web/").await.1 == json!(["health", "rollout"])).then_some(())
     })
     .await;
 }

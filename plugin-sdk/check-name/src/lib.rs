@@ -3,8 +3,14 @@
 #![no_std]
 #![deny(missing_docs)]
 
-/// The host's built-in check; a plugin may not offer a check of this name.
-pub const RESERVED: &str = "health";
+/// The host's built-in pod health check.
+pub const HEALTH: &str = "health";
+
+/// The host's built-in rollout check (the controller's status by kstatus' rules).
+pub const ROLLOUT: &str = "rollout";
+
+/// The host's built-in checks; a plugin may not offer a check of these names.
+pub const RESERVED: [&str; 2] = [HEALTH, ROLLOUT];
 
 /// Longest check name: a DNS label, so names fit anywhere a Kubernetes name does.
 pub const MAX_LEN: usize = 63;
@@ -34,9 +40,15 @@ pub const fn is_check_name(name: &str) -> bool {
     true
 }
 
+/// Whether `name` is one of the host's built-in checks ([`RESERVED`]).
+pub const fn is_reserved(name: &str) -> bool {
+    // `const`: the Rust SDK checks check names at compile time, where `==` on `str` is not allowed.
+    matches!(name.as_bytes(), b"health" | b"rollout")
+}
+
 /// Whether a plugin may offer a check called `name`: a check name that is not [`RESERVED`].
 pub const fn is_plugin_check_name(name: &str) -> bool {
-    is_check_name(name) && !matches!(name.as_bytes(), b"health")
+    is_check_name(name) && !is_reserved(name)
 }
 
 #[cfg(test)]
@@ -52,6 +64,7 @@ mod tests {
     #[case::longest(&"a".repeat(63), true, true)]
     #[case::too_long(&"a".repeat(64), false, false)]
     #[case::reserved("health", true, false)]
+    #[case::reserved_rollout("rollout", true, false)]
     #[case::empty("", false, false)]
     #[case::leading_dash("-x", false, false)]
     #[case::leading_underscore("_x", false, false)]
@@ -65,5 +78,18 @@ mod tests {
             (is_check_name(name), is_plugin_check_name(name)),
             (check_name, plugin_check_name)
         );
+    }
+}
+
+#[cfg(test)]
+mod reserved {
+    use super::*;
+
+    #[test]
+    fn the_const_rule_lists_every_reserved_name() {
+        for name in RESERVED {
+            assert!(is_reserved(name), "{name}");
+        }
+        assert!(!is_reserved("healthz"));
     }
 }

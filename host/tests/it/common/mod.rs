@@ -251,6 +251,7 @@ impl TestServerBuilder {
                 for pod in kube_shields::pods::file::read_pod_list_raw(&demo_pods).unwrap() {
                     fake.upsert(pod);
                 }
+                serve_demo_workloads(&fake, &demo_pods);
                 (PodOrigin::Kube(proxy(fake.url())), Some(fake))
             }
             Pods::Fake(fake) => (PodOrigin::Kube(proxy(fake.url())), Some(fake)),
@@ -380,8 +381,33 @@ pub async fn until(what: &str, within: Duration, mut holds: impl FnMut() -> bool
     eventually(what, within, async || holds().then_some(())).await
 }
 
+/// Serves the workloads of the demo pods file (its Deployments, StatefulSet, DaemonSet,
+/// CronJob and Job) from `fake`, as a cluster would.
+pub fn serve_demo_workloads(fake: &FakeApiServer, demo_pods: &Path) {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    let file: Value = serde_json::from_slice(&std::fs::read(demo_pods).unwrap()).unwrap();
+    for item in file["items"].as_array().unwrap() {
+        let item = item.clone();
+        match item["kind"].as_str() {
+            Some("Deployment") => {
+                fake.upsert_object(serde_json::from_value::<Deployment>(item).unwrap())
+            }
+            Some("StatefulSet") => {
+                fake.upsert_object(serde_json::from_value::<StatefulSet>(item).unwrap())
+            }
+            Some("DaemonSet") => {
+                fake.upsert_object(serde_json::from_value::<DaemonSet>(item).unwrap())
+            }
+            Some("CronJob") => fake.upsert_object(serde_json::from_value::<CronJob>(item).unwrap()),
+            Some("Job") => fake.upsert_object(serde_json::from_value::<Job>(item).unwrap()),
+            _ => continue,
+        };
+    }
+}
+
 /// A fake API server (the `Pods::Fake` of a cluster) with one ready pod per
-/// `(namespace, deployment, containers)`.
+/// `(namespace, deployment, containers)`, and its Deployment (current).
 pub async fn fake_cluster(services: &[(&str, &str, u32)]) -> Pods {
     let fake = FakeApiServer::start().await;
     for (namespace, deployment, containers) in services {
@@ -392,6 +418,11 @@ pub async fn fake_cluster(services: &[(&str, &str, u32)]) -> Pods {
             fake_apiserver::PodBuilder::new(namespace, &format!("{deployment}-5d8f7-abcde"))
                 .deployment(deployment, "5d8f7")
                 .containers(&containers)
+                .build(),
+        );
+        fake.upsert_object(
+            fake_apiserver::DeploymentBuilder::new(namespace, deployment)
+                .replicas(1)
                 .build(),
         );
     }

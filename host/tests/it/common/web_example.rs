@@ -40,7 +40,7 @@ pub async fn assert_badges(plugin: PathBuf, ip: Ipv4Addr) {
         .await;
     assert_eq!(
         server.json("/services/web/").await.1,
-        json!(["health", "running", "release", "version"])
+        json!(["health", "rollout", "running", "release", "version"])
     );
     assert_eq!(
         server.json("/_/web/running/?format=json").await.1,
