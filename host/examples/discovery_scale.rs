@@ -116,14 +116,11 @@ async fn measure(pods: u32, mode: &str, workloads: &str) {
     let shared = SharedIndex::new();
     let started = Instant::now();
     let config = PodSourceConfig {
-        origin: PodOrigin::Kube(KubeConnection {
+        exclude: vec!["kube-system".to_owned()],
+        ..PodSourceConfig::all(PodOrigin::Kube(KubeConnection {
             kube_url: Some(url.trim().to_owned()),
             ..KubeConnection::default()
-        }),
-        namespaces: Vec::new(),
-        exclude: vec!["kube-system".to_owned()],
-        label_selector: None,
-        watch_timeout: kube_shields::pods::DEFAULT_WATCH_TIMEOUT,
+        }))
     };
     let task = source::start(config, Arc::clone(&shared))
         .await

@@ -64,6 +64,7 @@ async fn instance(pods: &Path, mode: Mode, secret: &Secret) -> (App, String) {
             shields_base: "https://img.shields.io".to_owned(),
             mode,
             site_name: "federation figures".to_owned(),
+            cluster_name: None,
         },
         secret: Some(secret.clone()),
         peers: PeerSettings::default(),

@@ -104,6 +104,7 @@ impl CheckCommand {
                 shields_base: String::new(),
                 mode: Mode::Public { peers: Vec::new() },
                 site_name: String::new(),
+                cluster_name: None,
             },
             secret: None,
             peers: Default::default(),

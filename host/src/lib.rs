@@ -21,6 +21,6 @@ pub mod plugin;
 pub mod plugin_dir;
 pub mod pods;
 mod raw;
-pub use raw::RawAnswer;
+pub use raw::{RawAnswer, RawBody};
 mod result_cache;
 pub mod server;

@@ -115,6 +115,10 @@ struct ServeArgs {
     /// Page title and badge hover text on `/`.
     #[arg(long, env = "SHIELD_SITE_NAME", default_value = "kube-shields")]
     site_name: String,
+    /// This cluster's name, shown on `/` and in `/catalog` (a DNS label, e.g. `us`); peers name
+    /// it in their `OTHER_SHIELDS` (`us=https://...`).
+    #[arg(long, env = "CLUSTER_NAME", value_parser = cluster_name)]
+    cluster_name: Option<String>,
     #[command(flatten)]
     secret: SecretArgs,
     /// Extra CA certificates (PEM) trusted for peers' TLS, beside the system roots.
@@ -347,15 +351,15 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = AppConfig {
         pods: PodSourceConfig {
-            origin: match &args.pods_file {
-                Some(path) => PodOrigin::File(path.clone()),
-                None if developing => PodOrigin::Empty,
-                None => PodOrigin::Kube(args.kube.connection()),
-            },
             namespaces: args.kube.namespaces.clone(),
             exclude: args.kube.exclude_namespaces.clone(),
             label_selector: args.kube.label_selector.clone(),
             watch_timeout: Duration::from_secs(args.watch_timeout.max(1)),
+            ..PodSourceConfig::all(match &args.pods_file {
+                Some(path) => PodOrigin::File(path.clone()),
+                None if developing => PodOrigin::Empty,
+                None => PodOrigin::Kube(args.kube.connection()),
+            })
         },
         plugins: args.plugins.clone().map(PluginSource::Directory),
         cache_dir: args.cache_dir.clone(),
@@ -372,6 +376,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
                 false => Mode::from_other_shields(args.other_shields.as_deref()),
             },
             site_name: args.site_name.clone(),
+            cluster_name: args.cluster_name.clone(),
         },
         secret: args.secret.load()?,
         peers: PeerSettings {
@@ -554,4 +559,16 @@ fn sign(args: &SignArgs) -> anyhow::Result<()> {
         Signer::new(&secret).sign(&args.method, &args.path, now_unix())
     );
     Ok(())
+}
+
+/// `--cluster-name`: a DNS label, as peers' names are.
+fn cluster_name(value: &str) -> Result<String, String> {
+    if kube_shields::peers::is_cluster_name(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{}` is not a cluster name: a DNS label ([a-z0-9-], at most 63, no leading or trailing -)",
+            value.escape_debug()
+        ))
+    }
 }

@@ -73,6 +73,27 @@ pub enum RawAnswer {
     },
 }
 
+/// A `?raw` body: the answer, and for an aggregate that lacks the part of a cluster that did
+/// not answer, `"missing": ["eu"]` beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawBody {
+    /// The answer's own shape.
+    #[serde(flatten)]
+    pub answer: RawAnswer,
+    /// Clusters whose part is missing (only written when one is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+impl From<RawAnswer> for RawBody {
+    fn from(answer: RawAnswer) -> Self {
+        RawBody {
+            answer,
+            missing: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use kube_shields_badge::{Badge, Color};
 
-use crate::RawAnswer;
 use crate::plugin::{Outcome, PluginError};
 use crate::pods::health::{Health, health};
 use crate::pods::model::PodInfo;
 use crate::pods::rollout::{Rollout, status_word};
+use crate::raw::{RawAnswer, RawBody};
 
 /// A plugin run's result, shared between the cache and every request that waited for it.
 pub type PluginResult = Arc<Result<Outcome, PluginError>>;
@@ -43,6 +43,14 @@ pub enum Answer {
     /// A peer's check that could not be answered: the failure it reported (capped), or
     /// `unreachable` when the peer did not answer in time.
     Failed(String),
+    /// An aggregate without the parts of these clusters, which did not answer: the badge says
+    /// so after the status (`3/4 (0 restarts), eu unreachable`), `?raw` adds `"missing"`.
+    Partial {
+        /// What the clusters that answered make.
+        answer: Box<Answer>,
+        /// The clusters that did not.
+        missing: Vec<String>,
+    },
 }
 
 impl Answer {
@@ -91,12 +99,39 @@ impl Answer {
             Answer::Busy => Badge::failure(check, "busy"),
             Answer::Joined(badge) => badge.clone(),
             Answer::Failed(text) => Badge::failure(check, text.as_str()),
+            Answer::Partial { answer, missing } => {
+                let badge = answer.badge(check);
+                let marker = match missing.as_slice() {
+                    [cluster] => format!("{cluster} unreachable"),
+                    clusters => format!("{} clusters unreachable", clusters.len()),
+                };
+                Badge::new(
+                    badge.label,
+                    format!("{}, {marker}", badge.message),
+                    badge.color,
+                )
+            }
         }
     }
 
-    /// The check's own result for `?raw` (see [`RawAnswer`]), and whether it is available
-    /// (`busy` is not: a `503`).
-    pub fn raw(&self) -> (bool, RawAnswer) {
+    /// The check's own result for `?raw` (see [`RawAnswer`]; an aggregate missing a cluster adds
+    /// `"missing"`), and whether it is available (`busy` is not: a `503`).
+    pub fn raw(&self) -> (bool, RawBody) {
+        if let Answer::Partial { answer, missing } = self {
+            let (available, body) = answer.raw();
+            return (
+                available,
+                RawBody {
+                    missing: missing.clone(),
+                    ..body
+                },
+            );
+        }
+        let (available, answer) = self.raw_answer();
+        (available, answer.into())
+    }
+
+    fn raw_answer(&self) -> (bool, RawAnswer) {
         match self {
             Answer::Health { health, stale } => (
                 true,
@@ -153,14 +188,17 @@ impl Answer {
                     failed: text.clone(),
                 },
             ),
-            Answer::Joined(badge) => (
-                true,
-                RawAnswer::Shield {
-                    label: Some(badge.label.clone()),
-                    status: badge.message.clone(),
-                    color: Some(badge.color.to_string()),
-                },
-            ),
+            Answer::Joined(_) | Answer::Partial { .. } => {
+                let badge = self.badge("");
+                (
+                    true,
+                    RawAnswer::Shield {
+                        label: Some(badge.label.clone()),
+                        status: badge.message.clone(),
+                        color: Some(badge.color.to_string()),
+                    },
+                )
+            }
         }
     }
 
@@ -174,6 +212,7 @@ impl Answer {
             Answer::Busy => "busy",
             Answer::Failed(_) => "error",
             Answer::Health { .. } | Answer::Rollout { .. } | Answer::Joined(_) => "ok",
+            Answer::Partial { answer, .. } => answer.metric_label(),
         }
     }
 

@@ -317,9 +317,13 @@ impl Checker {
                 }
             };
         };
-        if reach == Reach::Local || !self.peers.knows(cluster) {
+        let Some(cluster) = self
+            .peers
+            .canonical(cluster)
+            .filter(|_| reach == Reach::Federated)
+        else {
             return Err(CheckError::UnknownCluster(cluster.to_owned()));
-        }
+        };
         let known = self
             .peers
             .clusters()
@@ -370,7 +374,8 @@ impl Checker {
     /// `check` over every service whose name starts with `prefix` and has it, as one answer
     /// (see [`Answer::combine`]); with `reach` federated, over every cluster: each peer whose
     /// catalog has a match answers its own part (`/a/` with the hop marker). Peers that do not
-    /// answer are left out while any part answered; with none, the answer is `unreachable`.
+    /// answer are left out while any part answered, and named ([`Answer::Partial`]); with none,
+    /// the answer is `unreachable`.
     pub async fn aggregate(
         &self,
         prefix: &str,
@@ -383,24 +388,39 @@ impl Checker {
             }
             let path = format!("/a/{prefix}/{check}/?raw");
             let clusters = self.peers.clusters();
-            let matching = clusters.iter().filter(|cluster| {
-                cluster.services.iter().any(|entry| {
-                    entry.name.starts_with(prefix) && entry.checks.iter().any(|c| c == check)
+            let matching: Vec<&Cluster> = clusters
+                .iter()
+                .filter(|cluster| {
+                    cluster.services.iter().any(|entry| {
+                        entry.name.starts_with(prefix) && entry.checks.iter().any(|c| c == check)
+                    })
                 })
-            });
-            join_all(matching.map(|cluster| self.remote(&cluster.name, &path))).await
+                .collect();
+            let answers = join_all(
+                matching
+                    .iter()
+                    .map(|cluster| self.remote(&cluster.name, &path)),
+            );
+            let names = matching.iter().map(|cluster| cluster.name.clone());
+            names.zip(answers.await).collect::<Vec<(String, Answer)>>()
         };
         let local_parts = self.local_aggregate_parts(prefix, check);
         let (remote_parts, local_parts) = futures::join!(remote_parts, local_parts);
         let mut answers = local_parts?;
         let any_remote = !remote_parts.is_empty();
-        answers.extend(
-            remote_parts
-                .into_iter()
-                .filter(|answer| !matches!(answer, Answer::Failed(text) if text == UNREACHABLE)),
-        );
+        let mut missing = Vec::new();
+        for (cluster, answer) in remote_parts {
+            match answer {
+                Answer::Failed(text) if text == UNREACHABLE => missing.push(cluster),
+                answer => answers.push(answer),
+            }
+        }
         match answers.is_empty() {
-            false => Ok(Answer::combine(check, &answers)),
+            false if missing.is_empty() => Ok(Answer::combine(check, &answers)),
+            false => Ok(Answer::Partial {
+                answer: Box::new(Answer::combine(check, &answers)),
+                missing,
+            }),
             true if any_remote => Ok(Answer::Failed(UNREACHABLE.to_owned())),
             true => Err(CheckError::NoServiceMatches {
                 prefix: prefix.to_owned(),

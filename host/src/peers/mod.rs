@@ -5,8 +5,10 @@
 //! with a fresh `Intra-Shield` header and carries [`HOP_HEADER`], so the peer answers from its
 //! own cluster only: peers never forward to their peers.
 //!
-//! A peer is named by its authority as configured (`host` or `host:port`); a user addresses one
-//! cluster's service as `<service>@<peer>`.
+//! A peer is named in `OTHER_SHIELDS` (`eu=https://shields.eu.internal`), or else by its
+//! authority as configured (`host` or `host:port`); a user addresses one cluster's service as
+//! `<service>@<name>`, and `<service>@<host[:port]>` keeps working for a named peer too. Names
+//! keep internal host names out of public pages and badge URLs, and survive moving a peer.
 
 mod client;
 mod remote;
@@ -73,9 +75,9 @@ impl Default for PeerSettings {
 /// Why peers cannot be used; each names the setting to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum PeersError {
-    /// An `OTHER_SHIELDS` entry that is not `host[:port]` or an `http(s)://host[:port]` URL.
+    /// An `OTHER_SHIELDS` entry that is not `[name=]host[:port]` or `[name=]http(s)://host[:port]`.
     #[error(
-        "setting OTHER_SHIELDS: `{0}` is not a peer (host[:port] for https, or an http(s)://host[:port] URL without a path)"
+        "setting OTHER_SHIELDS: `{0}` is not a peer (host[:port] for https, or an http(s)://host[:port] URL without a path, each optionally named: eu=https://shields.eu.internal, a name being a DNS label: [a-z0-9-], at most 63)"
     )]
     BadPeer(String),
     /// The same peer twice.
@@ -109,11 +111,14 @@ pub struct CatalogEntry {
 /// A peer's catalog as last fetched, and whether the last fetch worked.
 #[derive(Debug, Clone)]
 pub struct Cluster {
-    /// The peer's name (`host[:port]`).
+    /// The peer's name: as named in `OTHER_SHIELDS`, else its `host[:port]`.
     pub name: String,
     /// `None` before the first fetch finished; then whether the last one worked.
     pub up: Option<bool>,
-    /// The last catalog fetched (kept while the peer is down, so its badges say unreachable).
+    /// Since when its catalog fetches fail (while `up` is `Some(false)`).
+    pub down_since: Option<jiff::Timestamp>,
+    /// The last catalog fetched (kept while the peer is down: its services stay listed, and
+    /// their badges say unreachable).
     pub services: Arc<Vec<CatalogEntry>>,
 }
 
@@ -128,6 +133,8 @@ pub struct PeerStatus {
     pub up: Option<bool>,
     /// When a catalog fetch last worked.
     pub last_success: Option<jiff::Timestamp>,
+    /// Since when its catalog fetches fail; `null` while they work.
+    pub down_since: Option<jiff::Timestamp>,
     /// The last failure (of a catalog or a result fetch).
     pub last_error: Option<String>,
     /// When it happened.
@@ -140,6 +147,8 @@ pub struct PeerStatus {
 
 struct Slot {
     client: PeerClient,
+    /// `host[:port]`: also addresses a named peer (`<service>@<host[:port]>`).
+    authority: String,
     status: Mutex<PeerStatus>,
     catalog: Mutex<Arc<Vec<CatalogEntry>>>,
     /// `true` once the first catalog fetch finished, either way.
@@ -179,15 +188,23 @@ impl Peers {
         let signer = Arc::new(Signer::new(secret));
         let mut slots: Vec<Arc<Slot>> = Vec::new();
         for entry in entries {
-            let (name, base) =
-                parse_peer(entry).ok_or_else(|| PeersError::BadPeer(entry.clone()))?;
-            if slots.iter().any(|slot| slot.client.name == name) {
+            let PeerEntry {
+                name,
+                authority,
+                base,
+            } = parse_peer(entry).ok_or_else(|| PeersError::BadPeer(entry.clone()))?;
+            let taken = |slot: &Arc<Slot>| {
+                [&slot.client.name, &slot.authority].contains(&&name)
+                    || [&slot.client.name, &slot.authority].contains(&&authority)
+            };
+            if slots.iter().any(taken) {
                 return Err(PeersError::DuplicatePeer(name));
             }
             let status = PeerStatus {
                 name: name.clone(),
                 url: base.clone(),
                 up: None,
+                down_since: None,
                 last_success: None,
                 last_error: None,
                 last_error_at: None,
@@ -196,6 +213,7 @@ impl Peers {
             };
             slots.push(Arc::new(Slot {
                 client: PeerClient::new(name, base, http.clone(), Arc::clone(&signer)),
+                authority,
                 status: Mutex::new(status),
                 catalog: Mutex::default(),
                 settled: watch::Sender::new(false),
@@ -211,7 +229,9 @@ impl Peers {
     }
 
     /// Refreshes every catalog now and then every `refresh`, each peer on its own schedule (a
-    /// slow peer never holds back another's refresh), until the handle is aborted.
+    /// slow peer never holds back another's refresh), until the handle is aborted. After a
+    /// failed refresh the next comes sooner ([`retry_after`]), so a peer back from an outage
+    /// shows again within seconds.
     pub fn start(self: &Arc<Self>) -> Option<JoinHandle<()>> {
         if self.slots.is_empty() {
             return None;
@@ -219,11 +239,13 @@ impl Peers {
         let peers = Arc::clone(self);
         Some(tokio::spawn(async move {
             let each_peer = peers.slots.iter().map(|slot| async {
-                let mut every = tokio::time::interval(peers.refresh);
-                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut failures = 0;
                 loop {
-                    every.tick().await;
-                    peers.refresh_one(slot).await;
+                    let started = tokio::time::Instant::now();
+                    let worked = peers.refresh_one(slot).await;
+                    failures = if worked { 0 } else { failures + 1 };
+                    let wait = retry_after(failures, peers.refresh);
+                    tokio::time::sleep_until(started + wait).await;
                 }
             });
             futures::future::join_all(each_peer).await;
@@ -242,15 +264,25 @@ impl Peers {
         self.refresh.max(self.request_timeout)
     }
 
-    async fn refresh_one(&self, slot: &Slot) {
+    /// Refreshes one peer's catalog; whether it worked.
+    async fn refresh_one(&self, slot: &Slot) -> bool {
         let started = Instant::now();
         let deadline = self.refresh_deadline();
         let fetched = tokio::time::timeout(deadline, slot.client.catalog())
             .await
             .unwrap_or(Err(client::FetchError::TooSlow(deadline)));
         let mut status = slot.status.lock().expect("peer status lock");
+        let worked = fetched.is_ok();
         match fetched {
             Ok(catalog) => {
+                if let Some(since) = status.down_since.take() {
+                    let down = jiff::Timestamp::now().duration_since(since);
+                    tracing::info!(
+                        peer = %slot.client.name,
+                        down_secs = down.as_secs(),
+                        "peer catalog available again"
+                    );
+                }
                 status.up = Some(true);
                 status.last_success = Some(jiff::Timestamp::now());
                 status.latency_seconds = Some(started.elapsed().as_secs_f64());
@@ -259,7 +291,8 @@ impl Peers {
             }
             Err(err) => {
                 if status.up != Some(false) {
-                    tracing::warn!(peer = %slot.client.name, error = %err, "peer catalog unavailable");
+                    tracing::warn!(peer = %slot.client.name, error = %err, "peer catalog unavailable; its services stay listed as unreachable, retrying with back-off");
+                    status.down_since = Some(jiff::Timestamp::now());
                 }
                 status.up = Some(false);
                 note_error(&mut status, err);
@@ -267,6 +300,7 @@ impl Peers {
         }
         drop(status);
         slot.settled.send_replace(true);
+        worked
     }
 
     /// Whether any peer is configured.
@@ -297,15 +331,27 @@ impl Peers {
     }
 
     fn cluster_of(slot: &Slot) -> Cluster {
+        let status = slot.status.lock().expect("peer status lock");
         Cluster {
             name: slot.client.name.clone(),
-            up: slot.status.lock().expect("peer status lock").up,
+            up: status.up,
+            down_since: status.down_since,
             services: Arc::clone(&slot.catalog.lock().expect("peer catalog lock")),
         }
     }
 
+    /// The peer `name` addresses: its name, or the `host[:port]` it is reached at.
     fn slot(&self, name: &str) -> Option<&Arc<Slot>> {
-        self.slots.iter().find(|slot| slot.client.name == name)
+        let name = name.to_ascii_lowercase();
+        self.slots
+            .iter()
+            .find(|slot| slot.client.name == name)
+            .or_else(|| self.slots.iter().find(|slot| slot.authority == name))
+    }
+
+    /// The name of the peer `name` addresses (by name or by `host[:port]`), if configured.
+    pub fn canonical(&self, name: &str) -> Option<&str> {
+        self.slot(name).map(|slot| slot.client.name.as_str())
     }
 
     /// Whether a peer of this name is configured.
@@ -351,14 +397,64 @@ impl Peers {
     }
 }
 
+/// How long after a refresh the next one starts: `refresh` while they work; after `failures`
+/// failed ones in a row 1 s, 2 s, 4 s, … up to `refresh`.
+fn retry_after(failures: u32, refresh: Duration) -> Duration {
+    if failures == 0 {
+        return refresh;
+    }
+    let backoff = Duration::from_secs(1u64 << (failures - 1).min(16));
+    backoff.min(refresh)
+}
+
 fn note_error(status: &mut PeerStatus, err: client::FetchError) {
     status.last_error = Some(err.to_string());
     status.last_error_at = Some(jiff::Timestamp::now());
 }
 
-/// `host[:port]` → https; `http(s)://host[:port][/]` as written. Gives the peer's name (its
-/// authority) and its base URL (no trailing slash).
-fn parse_peer(entry: &str) -> Option<(String, String)> {
+/// An `OTHER_SHIELDS` entry.
+#[derive(Debug, PartialEq, Eq)]
+struct PeerEntry {
+    /// Its name: as given, else its authority.
+    name: String,
+    /// `host[:port]`, lowercase.
+    authority: String,
+    /// Its base URL (no trailing slash).
+    base: String,
+}
+
+/// Whether `name` can name a cluster: a DNS label (`[a-z0-9]`, `-` inside, at most 63), so it
+/// reads as a plain word in a badge URL (`/_/billing@eu/health/`).
+pub fn is_cluster_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// `[name=]host[:port]` → https; `[name=]http(s)://host[:port][/]` as written.
+fn parse_peer(entry: &str) -> Option<PeerEntry> {
+    let (name, address) = match entry.split_once('=') {
+        Some((name, address)) => (Some(name), address),
+        None => (None, entry),
+    };
+    if name.is_some_and(|name| !is_cluster_name(name)) {
+        return None;
+    }
+    let (authority, base) = parse_address(address)?;
+    Some(PeerEntry {
+        name: name.map_or_else(|| authority.clone(), str::to_owned),
+        authority,
+        base,
+    })
+}
+
+/// `host[:port]` → https; `http(s)://host[:port][/]` as written. Gives the authority and the
+/// base URL (no trailing slash).
+fn parse_address(entry: &str) -> Option<(String, String)> {
     let (scheme, rest) = match entry.split_once("://") {
         Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
         Some(_) => return None,
@@ -383,18 +479,48 @@ mod tests {
     use super::*;
 
     #[rstest]
-    #[case::host("shields.eu.example.com", Some(("shields.eu.example.com", "https://shields.eu.example.com")))]
-    #[case::host_port("shields.eu:8443", Some(("shields.eu:8443", "https://shields.eu:8443")))]
-    #[case::http_url("http://127.0.0.1:8080/", Some(("127.0.0.1:8080", "http://127.0.0.1:8080")))]
-    #[case::https_url("https://a.example", Some(("a.example", "https://a.example")))]
+    #[case::host("shields.eu.example.com", Some(("shields.eu.example.com", "shields.eu.example.com", "https://shields.eu.example.com")))]
+    #[case::host_port("shields.eu:8443", Some(("shields.eu:8443", "shields.eu:8443", "https://shields.eu:8443")))]
+    #[case::http_url("http://127.0.0.1:8080/", Some(("127.0.0.1:8080", "127.0.0.1:8080", "http://127.0.0.1:8080")))]
+    #[case::https_url("https://a.example", Some(("a.example", "a.example", "https://a.example")))]
+    #[case::named_url("eu=https://shields.eu.internal", Some(("eu", "shields.eu.internal", "https://shields.eu.internal")))]
+    #[case::named_host("us-east-1=shields.us:8443", Some(("us-east-1", "shields.us:8443", "https://shields.us:8443")))]
+    #[case::named_http("dev=http://127.0.0.1:8081", Some(("dev", "127.0.0.1:8081", "http://127.0.0.1:8081")))]
+    #[case::upper_case_name("EU=https://a.example", None)]
+    #[case::dotted_name("eu.west=https://a.example", None)]
+    #[case::empty_name("=https://a.example", None)]
     #[case::path("https://a.example/shields", None)]
     #[case::other_scheme("ftp://a.example", None)]
     #[case::userinfo("https://user:pw@a.example", None)]
     #[case::empty("https://", None)]
-    fn peers_are_host_port_or_a_url(#[case] entry: &str, #[case] expected: Option<(&str, &str)>) {
+    fn peers_are_host_port_or_a_url_each_optionally_named(
+        #[case] entry: &str,
+        #[case] expected: Option<(&str, &str, &str)>,
+    ) {
         assert_eq!(
             parse_peer(entry),
-            expected.map(|(name, base)| (name.to_owned(), base.to_owned()))
+            expected.map(|(name, authority, base)| PeerEntry {
+                name: name.to_owned(),
+                authority: authority.to_owned(),
+                base: base.to_owned()
+            })
+        );
+    }
+
+    #[rstest]
+    #[case::working(0, 30)]
+    #[case::first_failure(1, 1)]
+    #[case::second(2, 2)]
+    #[case::third(3, 4)]
+    #[case::capped_at_the_refresh(6, 30)]
+    #[case::many(1000, 30)]
+    fn a_failed_refresh_is_retried_sooner_with_back_off(
+        #[case] failures: u32,
+        #[case] seconds: u64,
+    ) {
+        assert_eq!(
+            retry_after(failures, Duration::from_secs(30)),
+            Duration::from_secs(seconds)
         );
     }
 }

@@ -25,7 +25,7 @@ use tokio::task::AbortHandle;
 use crate::plugin::{PluginEngine, PluginError};
 
 pub use precompiled::{Precompiled, precompile};
-pub use runtimes::Language;
+pub use runtimes::{Language, prepare_runtime_cached};
 pub(crate) use scan::is_settings_of;
 pub use set::{LoadError, PluginEntry, PluginSet};
 

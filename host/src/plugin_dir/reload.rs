@@ -41,7 +41,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// straight into its serialized form, which goes to the compile cache and is mapped from there
 /// (file-backed pages the kernel can reclaim) or, without a cache, loaded from memory; the
 /// allocator gives freed memory back to the system meanwhile.
-fn compile_large(
+pub(super) fn compile_large(
     engine: &PluginEngine,
     cache: Option<&CompileCache>,
     sha256: &str,
@@ -206,8 +206,10 @@ impl ServiceState {
         };
         self.entry.sha256 = Some(inputs.plugin_sha256.clone());
         if self.serving.as_ref() == Some(&inputs) {
-            // Back to the version serving (e.g. a broken update reverted).
+            // Back to the version serving (e.g. a broken update reverted). The failed version
+            // is forgotten with its error: should it come back, it is tried (and reported) again.
             self.entry.last_error = None;
+            self.failed = None;
             return None;
         }
         if self.failed.as_ref() == Some(&inputs) {
@@ -658,5 +660,358 @@ impl Reloader {
             let cache = Arc::clone(cache);
             let _ = tokio::task::spawn_blocking(move || cache.prune(&in_use)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The reloader's state machine, one rescan at a time: a temporary plugin directory, the
+    //! engine and [`Reloader::reload`] called directly (no watcher, no debounce, no server). The
+    //! plugins are the `answer` fixture (WebAssembly text, which the engine reads whatever the
+    //! file is called), one version per four-character answer.
+
+    use std::sync::LazyLock;
+
+    use rstest::rstest;
+
+    use super::*;
+    use crate::plugin::Outcome;
+
+    static ENGINE: LazyLock<Arc<PluginEngine>> =
+        LazyLock::new(|| Arc::new(PluginEngine::new().expect("the plugin engine starts")));
+
+    /// The `answer` plugin answering `answer` (four characters), as WebAssembly text.
+    fn answer_plugin(answer: &str) -> Vec<u8> {
+        assert_eq!(answer.len(), 4, "the fixture's answer is four bytes");
+        include_str!("../../tests/fixtures/reload/answer.wat")
+            .replace("\"v000\"", &format!("\"{answer}\""))
+            .into_bytes()
+    }
+
+    fn sha256(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    /// A plugin directory and its reloader, rescanned on demand.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        shared: Arc<Shared>,
+        reloader: Reloader,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let shared = Arc::new(Shared {
+                log_load_errors: true,
+                ..Shared::default()
+            });
+            let reloader = Reloader::new(
+                PluginSource::Directory(dir.path().to_owned()),
+                Arc::clone(&ENGINE),
+                None,
+                None,
+                Arc::clone(&shared),
+            );
+            Fixture {
+                dir,
+                shared,
+                reloader,
+            }
+        }
+
+        fn path(&self, name: &str) -> std::path::PathBuf {
+            self.dir.path().join(name)
+        }
+
+        fn write(&self, name: &str, bytes: impl AsRef<[u8]>) {
+            std::fs::write(self.path(name), bytes).unwrap();
+        }
+
+        fn remove(&self, name: &str) {
+            std::fs::remove_file(self.path(name)).unwrap();
+        }
+
+        async fn rescan(&mut self) {
+            self.reloader.reload().await.expect("the directory rescans");
+        }
+
+        fn services(&self) -> Vec<String> {
+            self.shared
+                .set
+                .load()
+                .services()
+                .map(str::to_owned)
+                .collect()
+        }
+
+        fn entry(&self, service: &str) -> PluginEntry {
+            self.shared
+                .set
+                .load()
+                .get(service)
+                .cloned()
+                .unwrap_or_else(|| panic!("no entry for {service}"))
+        }
+
+        /// What the serving version of `service` answers.
+        async fn answer(&self, service: &str) -> String {
+            let plugin = self.entry(service).plugin.expect("a plugin serves");
+            match plugin.run("answer", &[]).await.expect("the check runs") {
+                Outcome::Raw(value) => value,
+                other => panic!("expected a raw answer, got {other:?}"),
+            }
+        }
+
+        fn compiled(&self) -> u64 {
+            self.shared.compiled.load(Ordering::Relaxed)
+        }
+
+        fn errors(&self) -> u64 {
+            self.shared.reload_errors.load(Ordering::Relaxed)
+        }
+
+        fn error_message(&self, service: &str) -> Option<String> {
+            self.entry(service).last_error.map(|error| error.message)
+        }
+    }
+
+    fn cache_ttl(entry: &PluginEntry) -> Duration {
+        entry.plugin.as_ref().unwrap().settings().cache_ttl
+    }
+
+    #[tokio::test]
+    async fn a_plugin_is_added_changed_broken_reverted_fixed_and_removed() {
+        let mut dir = Fixture::new();
+        dir.rescan().await;
+        assert_eq!(dir.services(), Vec::<String>::new());
+
+        // Added: loaded, first generation.
+        let v001 = answer_plugin("v001");
+        dir.write("shop.wasm", &v001);
+        dir.rescan().await;
+        assert_eq!(dir.services(), ["shop"]);
+        let entry = dir.entry("shop");
+        assert_eq!((entry.generation, entry.file.as_str()), (1, "shop.wasm"));
+        assert_eq!(entry.sha256.as_deref(), Some(sha256(&v001).as_str()));
+        assert_eq!(entry.loaded_sha256, entry.sha256);
+        assert!(entry.loaded_at.is_some());
+        assert_eq!(entry.last_error, None);
+        assert_eq!(dir.answer("shop").await, "v001");
+
+        // Unchanged: nothing is loaded again.
+        dir.rescan().await;
+        assert_eq!(dir.entry("shop").generation, 1);
+        assert_eq!(dir.compiled(), 1);
+
+        // Changed: a new generation serves.
+        let v002 = answer_plugin("v002");
+        dir.write("shop.wasm", &v002);
+        dir.rescan().await;
+        assert_eq!(dir.entry("shop").generation, 2);
+        assert_eq!(dir.answer("shop").await, "v002");
+
+        // Broken: the last good version keeps serving, the error says why, once.
+        let broken = b"\xffnot a plugin";
+        dir.write("shop.wasm", broken);
+        dir.rescan().await;
+        let entry = dir.entry("shop");
+        let entry_error = entry.last_error.as_ref().map(|error| error.message.clone());
+        assert_eq!(
+            entry.last_error.as_ref().unwrap().message,
+            "shop.wasm: not a WebAssembly component: neither a WebAssembly binary (no `\\0asm` \
+             header) nor WebAssembly text"
+        );
+        assert_eq!(entry.sha256.as_deref(), Some(sha256(broken).as_str()));
+        assert_eq!(entry.loaded_sha256.as_deref(), Some(sha256(&v002).as_str()));
+        assert_eq!(entry.generation, 2);
+        assert_eq!(dir.answer("shop").await, "v002");
+        assert_eq!(dir.errors(), 1);
+        let compiled = dir.compiled();
+
+        // The same broken file is not tried again, nor reported again.
+        dir.rescan().await;
+        assert_eq!(dir.entry("shop").last_error, entry.last_error);
+        assert_eq!((dir.errors(), dir.compiled()), (1, compiled));
+
+        // Reverted to the version serving: the error clears, nothing loads.
+        dir.write("shop.wasm", &v002);
+        dir.rescan().await;
+        let entry = dir.entry("shop");
+        assert_eq!((entry.last_error, entry.generation), (None, 2));
+        assert_eq!(entry.sha256, entry.loaded_sha256);
+
+        // The same broken file again: reported again (not taken for the failure forgotten on
+        // the revert), then fixed by a new version.
+        dir.write("shop.wasm", broken);
+        dir.rescan().await;
+        assert_eq!(
+            dir.entry("shop").last_error.map(|error| error.message),
+            entry_error
+        );
+        assert_eq!(dir.errors(), 2);
+        dir.write("shop.wasm", answer_plugin("v003"));
+        dir.rescan().await;
+        let entry = dir.entry("shop");
+        assert_eq!((entry.last_error, entry.generation), (None, 3));
+        assert_eq!(dir.answer("shop").await, "v003");
+
+        // Removed: gone.
+        dir.remove("shop.wasm");
+        dir.rescan().await;
+        assert_eq!(dir.services(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn plugins_keep_their_own_state_and_generations_count_across_them() {
+        let mut dir = Fixture::new();
+        dir.write("web.wasm", answer_plugin("w001"));
+        dir.write("api.wasm", answer_plugin("a001"));
+        dir.write(".hidden.wasm", answer_plugin("nope"));
+        dir.rescan().await;
+        assert_eq!(dir.services(), ["api", "web"]);
+        let mut generations = [dir.entry("api").generation, dir.entry("web").generation];
+        generations.sort_unstable();
+        assert_eq!(generations, [1, 2], "each load takes the next generation");
+
+        dir.write("web.wasm", answer_plugin("w002"));
+        dir.write("api.wasm", b"broken");
+        dir.rescan().await;
+        assert_eq!(dir.entry("web").generation, 3);
+        assert_eq!(dir.answer("web").await, "w002");
+        assert!(dir.error_message("api").is_some());
+        assert_eq!(dir.answer("api").await, "a001");
+        assert_eq!(dir.entry("web").last_error, None);
+
+        dir.remove("api.wasm");
+        dir.rescan().await;
+        assert_eq!(dir.services(), ["web"]);
+        // A plugin that comes back starts afresh, with the next generation.
+        dir.write("api.wasm", answer_plugin("a001"));
+        dir.rescan().await;
+        let entry = dir.entry("api");
+        assert_eq!((entry.generation, entry.last_error), (4, None));
+    }
+
+    #[tokio::test]
+    async fn settings_changes_prepare_again_without_compiling_and_bad_settings_keep_the_last() {
+        let mut dir = Fixture::new();
+        dir.write("web.wasm", answer_plugin("v001"));
+        dir.write("web.toml", "cache_seconds = 5\n");
+        dir.rescan().await;
+        let first = dir.entry("web");
+        assert_eq!(cache_ttl(&first), Duration::from_secs(5));
+
+        // New settings: a new generation of the same component, not compiled again.
+        dir.write("web.toml", "cache_seconds = 7\n");
+        dir.rescan().await;
+        let second = dir.entry("web");
+        assert_eq!(cache_ttl(&second), Duration::from_secs(7));
+        assert_eq!(second.generation, first.generation + 1);
+        assert_eq!(dir.compiled(), 1);
+
+        // Bad settings: reported once; the settings in effect and the plugin stay.
+        dir.write("web.toml", "cache_seconds = \"soon\"\n");
+        dir.rescan().await;
+        dir.rescan().await;
+        let rejected = dir.entry("web");
+        let error = rejected.settings_error.clone().unwrap();
+        assert!(
+            error.starts_with("web.toml: invalid plugin settings: "),
+            "{error}"
+        );
+        assert_eq!(rejected.generation, second.generation);
+        assert_eq!(cache_ttl(&rejected), Duration::from_secs(7));
+        assert_eq!(rejected.last_error, None);
+        assert_eq!(dir.errors(), 1);
+
+        // The same settings again: the error clears, nothing reloads.
+        dir.write("web.toml", "cache_seconds = 7\n");
+        dir.rescan().await;
+        let restored = dir.entry("web");
+        assert_eq!(restored.settings_error, None);
+        assert_eq!(restored.generation, second.generation);
+
+        // No settings file: the defaults, in a new generation.
+        dir.remove("web.toml");
+        dir.rescan().await;
+        let defaults = dir.entry("web");
+        assert_eq!(cache_ttl(&defaults), Duration::from_secs(10));
+        assert_eq!(defaults.generation, second.generation + 1);
+
+        // Settings in JSON work alike.
+        dir.write("web.json", r#"{"cache_seconds": 3}"#);
+        dir.rescan().await;
+        assert_eq!(cache_ttl(&dir.entry("web")), Duration::from_secs(3));
+        assert_eq!(dir.compiled(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_plugin_that_failed_loads_again_when_its_settings_change() {
+        let mut dir = Fixture::new();
+        dir.write("web.wasm", b"broken");
+        dir.rescan().await;
+        assert!(dir.error_message("web").is_some());
+        assert!(dir.entry("web").plugin.is_none());
+
+        // A new settings file changes the inputs: the (still broken) file is tried again.
+        dir.write("web.toml", "cache_seconds = 5\n");
+        dir.rescan().await;
+        assert_eq!(dir.errors(), 2);
+
+        dir.write("web.wasm", answer_plugin("v001"));
+        dir.rescan().await;
+        let entry = dir.entry("web");
+        assert_eq!((entry.last_error, entry.generation), (None, 1));
+        assert_eq!(cache_ttl(&dir.entry("web")), Duration::from_secs(5));
+    }
+
+    /// The `answer` plugin with its one check renamed `health` (reserved for the built-in check).
+    fn reserved_check_plugin() -> Vec<u8> {
+        String::from_utf8(answer_plugin("v001"))
+            .unwrap()
+            .replace("(i32.const 0) \"answer\"", "(i32.const 0) \"health\"")
+            .into_bytes()
+    }
+
+    /// Files that never load: each is an entry with its error (reported once, however many
+    /// rescans see it) and no plugin, until a file changes.
+    #[rstest]
+    #[case::not_wasm(
+        vec![("web.wasm", b"\0asm but not really".to_vec())],
+        "web.wasm: not a WebAssembly component: "
+    )]
+    #[case::only_a_reserved_check(
+        vec![("web.wasm", reserved_check_plugin())],
+        "web.wasm: the plugin offers no check it can serve: check `health` is reserved"
+    )]
+    #[case::script_without_runtimes(
+        vec![("web.py", b"from kube_shields import check\n".to_vec())],
+        "web.py: no Python runtime: build the runtimes with scripts/build-runtimes.sh"
+    )]
+    #[case::not_gzip(
+        vec![("web.wasm.gz", b"not gzip".to_vec())],
+        "web.wasm.gz is not valid gzip: "
+    )]
+    #[case::two_files_for_one_service(
+        vec![("web.wasm", answer_plugin("v001")), ("web.wasm.gz", Vec::new())],
+        "both web.wasm"
+    )]
+    #[tokio::test]
+    async fn a_file_that_does_not_load_is_an_entry_with_its_error(
+        #[case] files: Vec<(&str, Vec<u8>)>,
+        #[case] message: &str,
+    ) {
+        let mut dir = Fixture::new();
+        for (name, bytes) in &files {
+            dir.write(name, bytes);
+        }
+        dir.rescan().await;
+        dir.rescan().await;
+        let entry = dir.entry("web");
+        let error = entry.last_error.expect("an error");
+        assert!(error.message.starts_with(message), "{}", error.message);
+        assert!(entry.plugin.is_none());
+        assert_eq!(dir.errors(), 1);
     }
 }

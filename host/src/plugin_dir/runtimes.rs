@@ -4,11 +4,14 @@
 //! change never compiles anything.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use crate::plugin::PreparedRuntime;
+use super::PluginDirError;
+use super::compile_cache::CompileCache;
+use crate::plugin::{PluginEngine, PreparedRuntime};
 
 /// A language scripts can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,4 +104,31 @@ pub(crate) enum RuntimeError<E> {
     Missing { language: Language, path: PathBuf },
     /// The runtime file did not compile or prepare.
     Prepare(E),
+}
+
+/// The language runtime at `path`, compiled through the compile cache at `cache_dir` as a server
+/// compiles it for its first script (the same artifact, so each maps what the other compiled):
+/// mapped from the cache when it has this runtime, else compiled one function at a time and
+/// cached. The cache is opened shared, so nothing in it is removed. Blocking: seconds of CPU on a
+/// miss. For running scripts on a runtime without a plugin directory (the integration tests, which
+/// compile the Python runtime once per machine instead of once per run).
+pub fn prepare_runtime_cached(
+    engine: &PluginEngine,
+    path: &Path,
+    cache_dir: &Path,
+) -> Result<PreparedRuntime, PluginDirError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| PluginDirError::ReadFile {
+        file: file.clone(),
+        source,
+    })?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let cache = CompileCache::open(cache_dir, None, engine.wasmtime())?;
+    let component = match cache.load(engine.wasmtime(), &sha256) {
+        Some(component) => Ok(component),
+        None => super::reload::compile_large(engine, Some(&cache), &sha256, bytes),
+    };
+    component
+        .and_then(|component| engine.prepare_runtime(&component))
+        .map_err(|source| PluginDirError::Plugin { file, source })
 }

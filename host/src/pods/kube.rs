@@ -13,8 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use kube::Client;
 use kube::client::{ClientBuilder, DynBody};
 use kube::runtime::reflector::{self, Lookup, Store};
-use kube::runtime::utils::Backoff;
-use kube::runtime::watcher::DefaultBackoff;
+use kube::runtime::utils::{Backoff, ResetTimerBackoff};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -24,6 +23,7 @@ use super::connection::{
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
 use super::repage::RepageLayer;
+use super::source::WatchBackoff;
 use super::watch_health::WatchHealth;
 use super::wire::PartialPod;
 use super::workload::WorkloadIndex;
@@ -119,6 +119,7 @@ pub async fn start(
     exclude: &[String],
     label_selector: Option<&str>,
     watch_timeout: Duration,
+    backoff: WatchBackoff,
     shared: Arc<SharedIndex>,
 ) -> Result<JoinHandle<()>, ConnectionError> {
     let config = connection.client_config().await?;
@@ -150,6 +151,7 @@ pub async fn start(
             scope,
             shared: Arc::clone(&shared),
             changed: changed.clone(),
+            backoff,
         };
         tasks.spawn(reflector.run(client, watch_config, writer));
     }
@@ -158,6 +160,7 @@ pub async fn start(
         config: config.clone(),
         silence,
         scopes: workload_scopes,
+        backoff,
     };
     // Rollouts are followed from the start: `unknown` until their kind is first listed.
     shared.publish_workloads(WorkloadIndex::cluster());
@@ -219,16 +222,21 @@ pub(super) fn watch_client(
         .build())
 }
 
-/// kube's default back-off, remembering its last delay so a failure can say when it retries.
+/// After this long without a failure, a watch's back-off starts again from its first wait
+/// (as kube's `DefaultBackoff`).
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(120);
+
+/// The watch back-off ([`WatchBackoff`]: kube's default one unless configured), remembering its
+/// last delay so a failure can say when it retries.
 pub(super) struct ObservedBackoff {
-    inner: DefaultBackoff,
+    inner: ResetTimerBackoff<ExponentialBackoff>,
     last: Arc<Mutex<Option<Duration>>>,
 }
 
 impl ObservedBackoff {
-    pub(super) fn new(inner: DefaultBackoff) -> Self {
+    pub(super) fn new(config: WatchBackoff) -> Self {
         ObservedBackoff {
-            inner,
+            inner: ResetTimerBackoff::new(ExponentialBackoff::new(config), BACKOFF_RESET_AFTER),
             last: Arc::default(),
         }
     }
@@ -258,11 +266,50 @@ impl Backoff for ObservedBackoff {
     }
 }
 
+/// Waits doubling from [`WatchBackoff::initial`] to [`WatchBackoff::max`], each plus up to as
+/// much again at random: what kube's `DefaultBackoff` does (through `backon`, with factor 2 and
+/// jitter), with the two bounds configurable.
+struct ExponentialBackoff {
+    config: WatchBackoff,
+    /// The last wait before jitter; `None` before the first (or after a reset).
+    current: Option<Duration>,
+}
+
+impl ExponentialBackoff {
+    fn new(config: WatchBackoff) -> Self {
+        ExponentialBackoff {
+            config,
+            current: None,
+        }
+    }
+}
+
+impl Iterator for ExponentialBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let WatchBackoff { initial, max } = self.config;
+        let wait = match self.current {
+            None => initial,
+            Some(current) => current.saturating_mul(2).min(max),
+        };
+        self.current = Some(wait);
+        Some(wait.saturating_add(wait.mul_f32(rand::random::<f32>())))
+    }
+}
+
+impl Backoff for ExponentialBackoff {
+    fn reset(&mut self) {
+        self.current = None;
+    }
+}
+
 /// One scope's watcher feeding its store.
 struct Reflector {
     scope: PodScope,
     shared: Arc<SharedIndex>,
     changed: ChangeSignal,
+    backoff: WatchBackoff,
 }
 
 impl Reflector {
@@ -276,7 +323,7 @@ impl Reflector {
         writer: reflector::store::Writer<PodInfo>,
     ) {
         let label = self.scope.metric_label();
-        let backoff = ObservedBackoff::new(DefaultBackoff::default());
+        let backoff = ObservedBackoff::new(self.backoff);
         let last_delay = backoff.last_delay();
         let api = self.scope.api(client);
         let events = watcher(api, config).backoff(backoff).map_ok(keep_pod_info);
@@ -340,5 +387,49 @@ async fn publish(stores: Vec<Store<PodInfo>>, mut changes: Changes, shared: Arc<
     rebuild().await;
     while changes::next_burst(&mut changes).await {
         rebuild().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The next `n` waits of a back-off (jitter included).
+    fn waits(backoff: &mut impl Iterator<Item = Duration>, n: usize) -> Vec<Duration> {
+        backoff.take(n).collect()
+    }
+
+    #[test]
+    fn the_default_back_off_is_kubes_800_ms_doubling_to_30_s_with_jitter() {
+        let mut backoff = ObservedBackoff::new(WatchBackoff::default());
+        let last = backoff.last_delay();
+        let bases = [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0];
+        for (wait, base) in waits(&mut backoff, bases.len()).into_iter().zip(bases) {
+            let base = Duration::from_secs_f64(base);
+            assert!(base <= wait && wait <= base * 2, "{wait:?} for {base:?}");
+        }
+        assert!(
+            last.lock()
+                .unwrap()
+                .is_some_and(|last| last >= Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn a_configured_back_off_doubles_to_its_max_and_starts_over_after_a_reset() {
+        let config = WatchBackoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+        };
+        let mut backoff = ObservedBackoff::new(config);
+        let bases = [50, 100, 200, 200];
+        for (wait, base) in waits(&mut backoff, bases.len()).into_iter().zip(bases) {
+            let base = Duration::from_millis(base);
+            assert!(base <= wait && wait <= base * 2, "{wait:?} for {base:?}");
+        }
+        backoff.reset();
+        let first = backoff.next().unwrap();
+        assert!(first < Duration::from_millis(100), "{first:?}");
+        assert_eq!(*backoff.last_delay().lock().unwrap(), Some(first));
     }
 }

@@ -37,10 +37,35 @@ pub struct PodSourceConfig {
     /// the watcher opens the next). It bounds silence too: a scope the API server has not
     /// answered for longer (plus a margin) is failing, so a hung API server turns badges stale.
     pub watch_timeout: Duration,
+    /// How long a failed watch waits before it tries again (cluster only). No flag sets it:
+    /// the default is kube's; tests shorten it so that recovery takes milliseconds.
+    pub backoff: WatchBackoff,
 }
 
 /// The default `--watch-timeout`.
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The waits of a failing watch (pods and workloads alike) between its attempts: `initial`
+/// after the first failure, then doubling up to `max`, each plus up to as much again at random
+/// so that many watchers do not retry in step. A watch that works again (or one that has not
+/// failed for two minutes) starts again from `initial`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchBackoff {
+    /// The first wait (before jitter).
+    pub initial: Duration,
+    /// The longest wait (before jitter).
+    pub max: Duration,
+}
+
+impl Default for WatchBackoff {
+    /// kube's `DefaultBackoff` (client-go's numbers): 800 ms, doubling up to 30 s.
+    fn default() -> Self {
+        WatchBackoff {
+            initial: Duration::from_millis(800),
+            max: Duration::from_secs(30),
+        }
+    }
+}
 
 impl PodSourceConfig {
     /// All namespaces of `origin`, no exclusions, no selector.
@@ -51,6 +76,7 @@ impl PodSourceConfig {
             exclude: Vec::new(),
             label_selector: None,
             watch_timeout: DEFAULT_WATCH_TIMEOUT,
+            backoff: WatchBackoff::default(),
         }
     }
 
@@ -102,6 +128,7 @@ pub async fn start(
                 &config.exclude,
                 config.label_selector.as_deref(),
                 config.watch_timeout,
+                config.backoff,
                 shared,
             )
             .await?

@@ -13,13 +13,13 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use kube::Api;
 use kube::runtime::reflector::{self, Lookup, Store};
-use kube::runtime::watcher::DefaultBackoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::JoinSet;
 
 use super::connection::{PodScope, error_chain};
 use super::index::SharedIndex;
 use super::kube::{ObservedBackoff, watch_client};
+use super::source::WatchBackoff;
 use super::wire::PartialWorkload;
 use super::workload::{KindAccess, WorkloadIndex, WorkloadInfo, WorkloadKind};
 use crate::changes::{self, ChangeSignal};
@@ -71,6 +71,8 @@ pub(super) struct WorkloadWatch {
     pub silence: Duration,
     /// Each scope with its watcher settings.
     pub scopes: Vec<(PodScope, watcher::Config)>,
+    /// The waits of a failing watch.
+    pub backoff: WatchBackoff,
 }
 
 /// Starts watching each kind the published index needs, as it first needs it, and publishes
@@ -119,6 +121,7 @@ pub(super) async fn watch_workloads(watch: WorkloadWatch, shared: Arc<SharedInde
                     access: Arc::clone(&access),
                     shared: Arc::clone(&shared),
                     changed: changed.clone(),
+                    backoff: watch.backoff,
                 };
                 tasks.spawn(reflector.run(client, config.clone(), writer));
             }
@@ -187,6 +190,7 @@ struct KindReflector {
     access: Arc<Mutex<BTreeMap<WorkloadKind, Access>>>,
     shared: Arc<SharedIndex>,
     changed: ChangeSignal,
+    backoff: WatchBackoff,
 }
 
 impl KindReflector {
@@ -202,7 +206,7 @@ impl KindReflector {
             PodScope::AllNamespaces => Api::all_with(client, &kind),
             PodScope::Namespace(ns) => Api::namespaced_with(client, ns, &kind),
         };
-        let backoff = ObservedBackoff::new(DefaultBackoff::default());
+        let backoff = ObservedBackoff::new(self.backoff);
         let last_delay = backoff.last_delay();
         let events = watcher(api, config)
             .backoff(backoff)

@@ -11,10 +11,14 @@
   let loaded = 0;
   let failed = 0;
 
+  function count(n, noun) {
+    return n + " " + noun + (n === 1 ? "" : "s");
+  }
+
   function report() {
     const clusters = document.querySelectorAll("section.cluster").length;
     const down = document.querySelectorAll('section.cluster[data-state="unreachable"]').length;
-    progress.textContent = clusters + " clusters" + (down ? " (" + down + " unreachable)" : "") +
+    progress.textContent = count(clusters, "cluster") + (down ? " (" + down + " unreachable)" : "") +
       ", " + loaded + " of " + badges.length + " badges loaded" + (failed ? ", " + failed + " failed" : "");
     progress.dataset.loaded = String(loaded);
     progress.dataset.total = String(badges.length);
@@ -56,6 +60,16 @@
     }
     for (const group of document.querySelectorAll("section.namespace")) {
       group.hidden = group.querySelector("tr.service:not([hidden])") === null;
+    }
+    // Each reachable cluster's count says what the filter leaves of it.
+    for (const cluster of document.querySelectorAll('section.cluster[data-state="up"]')) {
+      const state = cluster.querySelector("h2 .state");
+      if (!state) continue;
+      if (state.dataset.all === undefined) state.dataset.all = state.textContent;
+      const rows = cluster.querySelectorAll("tr.service").length;
+      const shown = cluster.querySelectorAll("tr.service:not([hidden])").length;
+      state.textContent = words.length && shown !== rows
+        ? shown + " of " + count(rows, "service") : state.dataset.all;
     }
   }
   filter.addEventListener("input", apply);

@@ -53,6 +53,8 @@ const RENDERED_PAGES: usize = 64;
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Page {
     site: String,
+    /// This cluster's heading: `--cluster-name`, else "this cluster".
+    cluster_name: Option<String>,
     /// `scheme://host` of this instance as the client reached it, for the embed snippets.
     origin: String,
     /// The filter, lowercased; empty shows everything.
@@ -142,6 +144,7 @@ pub(crate) async fn respond(
 ) -> Response {
     let page = Page {
         site: state.config.site_name.clone(),
+        cluster_name: state.config.cluster_name.clone(),
         origin: origin(headers),
         filter: filter.trim().to_lowercase(),
         number: number.max(1),
@@ -186,7 +189,7 @@ pub(crate) async fn respond(
                 cluster.map_or_else(String::new, |cluster| {
                     let rows = rows(&page, Some(&cluster.name), &cluster.services);
                     let shown = &rows[..rows.len().min(PAGE_SERVICES)];
-                    section(&page, Some(&cluster.name), cluster.up, shown, rows.len())
+                    section(&page, &Part::peer(&cluster), shown, rows.len())
                 })
             }
         })
@@ -296,8 +299,18 @@ fn head(page: &Page, clusters: usize) -> String {
          <input id=\"filter\" name=\"q\" type=\"search\" value=\"{filter}\" \
          placeholder=\"service, namespace, check or cluster\" autocomplete=\"off\"> \
          <button type=\"submit\">Filter</button></form>\n\
-         <p id=\"progress\" aria-live=\"polite\">{clusters} clusters</p>\n</header>\n<main>\n"
+         <p id=\"progress\" aria-live=\"polite\">{}</p>\n</header>\n<main>\n",
+        count(clusters, "cluster")
     )
+}
+
+/// `1 cluster`, `2 clusters`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// The head, this cluster and every peer whose catalog is known: the page's
@@ -305,30 +318,57 @@ fn head(page: &Page, clusters: usize) -> String {
 /// links to the other pages.
 fn known_clusters(page: &Page, local: &[CatalogEntry], clusters: &[Cluster]) -> String {
     let mut html = head(page, clusters.len() + 1);
-    let mut parts: Vec<(Option<&str>, Option<bool>, Vec<&CatalogEntry>)> =
-        vec![(None, Some(true), rows(page, None, local))];
+    let mut parts: Vec<(Part, Vec<&CatalogEntry>)> = vec![(Part::LOCAL, rows(page, None, local))];
     for cluster in clusters.iter().filter(|cluster| cluster.up.is_some()) {
-        let name = Some(cluster.name.as_str());
-        parts.push((name, cluster.up, rows(page, name, &cluster.services)));
+        parts.push((
+            Part::peer(cluster),
+            rows(page, Some(&cluster.name), &cluster.services),
+        ));
     }
-    let total: usize = parts.iter().map(|(_, _, rows)| rows.len()).sum();
+    let total: usize = parts.iter().map(|(_, rows)| rows.len()).sum();
     let pages = total.div_ceil(PAGE_SERVICES).max(1);
     let (from, to) = (
         (page.number - 1) * PAGE_SERVICES,
         page.number * PAGE_SERVICES,
     );
     let mut before = 0;
-    for (name, up, rows) in &parts {
+    for (part, rows) in &parts {
         let (start, end) = (before, before + rows.len());
         before = end;
         // A cluster with no row on this page shows on the first page only (its state).
         let shown = &rows[from.clamp(start, end) - start..to.clamp(start, end) - start];
         if !shown.is_empty() || (page.number == 1 && rows.is_empty()) {
-            html.push_str(&section(page, *name, *up, shown, rows.len()));
+            html.push_str(&section(page, part, shown, rows.len()));
         }
     }
     html.push_str(&pager(page, pages, total));
     html
+}
+
+/// One cluster's section: this cluster (no name in its URLs) or a peer, and its state.
+struct Part<'a> {
+    /// The peer's name; `None` for this cluster.
+    name: Option<&'a str>,
+    /// `None` while its first catalog fetch runs; then whether the last one worked.
+    up: Option<bool>,
+    /// Since when it does not answer.
+    down_since: Option<jiff::Timestamp>,
+}
+
+impl<'a> Part<'a> {
+    const LOCAL: Part<'static> = Part {
+        name: None,
+        up: Some(true),
+        down_since: None,
+    };
+
+    fn peer(cluster: &'a Cluster) -> Part<'a> {
+        Part {
+            name: Some(&cluster.name),
+            up: cluster.up,
+            down_since: cluster.down_since,
+        }
+    }
 }
 
 /// Links to the other pages, when there are several.
@@ -395,32 +435,41 @@ fn group_of(entry: &CatalogEntry) -> String {
 
 /// One cluster: this one (`name` `None`) or a peer; `up` `None` while its first fetch runs.
 /// `shown` are its rows on this page (in [`rows`] order), of `matching` in all.
-fn section(
-    page: &Page,
-    name: Option<&str>,
-    up: Option<bool>,
-    shown: &[&CatalogEntry],
-    matching: usize,
-) -> String {
-    let title = escape(name.unwrap_or("this cluster"));
+fn section(page: &Page, part: &Part, shown: &[&CatalogEntry], matching: usize) -> String {
+    let name = part.name;
+    let title = escape(
+        name.or(page.cluster_name.as_deref())
+            .unwrap_or("this cluster"),
+    );
     let cluster_attr = escape(name.unwrap_or(""));
-    let (state, state_text) = match up {
-        Some(true) => ("up", format!("{matching} services")),
-        Some(false) => ("unreachable", "unreachable".to_owned()),
-        None => ("loading", "loading".to_owned()),
+    let since = part
+        .down_since
+        .map(|since| since.strftime("%Y-%m-%d %H:%M:%S UTC").to_string());
+    let (state, state_text) = match (part.up, &since) {
+        (Some(true), _) => ("up", count(matching, "service")),
+        (Some(false), Some(since)) => ("unreachable", format!("unreachable since {since}")),
+        (Some(false), None) => ("unreachable", "unreachable".to_owned()),
+        (None, _) => ("loading", "loading".to_owned()),
     };
     let mut html = format!(
         "<section class=\"cluster\" data-cluster=\"{cluster_attr}\" data-state=\"{state}\">\n\
          <h2>{title} <span class=\"state\">{state_text}</span></h2>\n"
     );
-    if up != Some(true) {
-        if up == Some(false) {
+    let known_before = part.up == Some(false) && matching > 0;
+    if part.up != Some(true) && !known_before {
+        if part.up == Some(false) {
             html.push_str(
                 "<p class=\"notice\">This cluster did not answer: its badges are not shown.</p>\n",
             );
         }
         html.push_str("</section>\n");
         return html;
+    }
+    if known_before {
+        html.push_str(
+            "<p class=\"notice\">This cluster does not answer: its services as last known; their \
+             badges say unreachable until it is back.</p>\n",
+        );
     }
     if shown.is_empty() {
         html.push_str("<p class=\"notice\">No service matches.</p>\n");
@@ -518,6 +567,7 @@ mod tests {
 
     fn page(number: usize, filter: &str) -> Page {
         Page {
+            cluster_name: None,
             site: "test".to_owned(),
             origin: String::new(),
             filter: filter.to_owned(),
@@ -537,6 +587,7 @@ mod tests {
         let peer = Cluster {
             name: "eu".to_owned(),
             up: Some(true),
+            down_since: None,
             services: Arc::new(catalog(20_000)),
         };
         let clusters = [peer];

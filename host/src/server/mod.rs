@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub mode: Mode,
     /// Page title and hover text on `/`.
     pub site_name: String,
+    /// This cluster's name (`--cluster-name`): its heading on `/`, and each `/catalog` entry's
+    /// `cluster`. Peers name it themselves in their `OTHER_SHIELDS`.
+    pub cluster_name: Option<String>,
 }
 
 /// What every handler shares.

@@ -318,9 +318,19 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// `/catalog`: this cluster's services with namespaces and checks, for peers.
+/// `/catalog`: this cluster's services with namespaces and checks, for peers; each entry names
+/// the cluster (`"cluster"`) when `--cluster-name` is set.
 async fn catalog_route(State(state): Shared) -> impl IntoResponse {
-    axum::Json(state.checker.catalog())
+    let catalog = state.checker.catalog();
+    let Some(cluster) = &state.config.cluster_name else {
+        return axum::Json(serde_json::json!(catalog));
+    };
+    let named = catalog.into_iter().map(|entry| {
+        let mut entry = serde_json::json!(entry);
+        entry["cluster"] = serde_json::json!(cluster);
+        entry
+    });
+    axum::Json(serde_json::Value::Array(named.collect()))
 }
 
 /// `/peers`: each peer's state, for operators (always signed, like `/plugins`).

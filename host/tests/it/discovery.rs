@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 
 /// Changes must reach the index within this.
 const WITHIN_A_SECOND: Duration = Duration::from_secs(1);
-/// First sync, and recovery that includes kube's back-off after an error.
+/// First sync, and recovery that includes the watcher's back-off after an error (a few hundred
+/// milliseconds with [`common::QUICK_BACKOFF`]; the bound leaves room for a busy machine).
 const RECOVERY: Duration = Duration::from_secs(10);
 
 /// Flat service names with their pod counts.
@@ -49,6 +50,7 @@ fn kube_source(connection: KubeConnection, namespaces: &[&str]) -> PodSourceConf
     PodSourceConfig {
         namespaces: namespaces.iter().map(|ns| (*ns).to_owned()).collect(),
         exclude: vec!["kube-system".to_owned()],
+        backoff: common::QUICK_BACKOFF,
         ..PodSourceConfig::all(PodOrigin::Kube(connection))
     }
 }

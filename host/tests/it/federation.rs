@@ -554,3 +554,148 @@ async fn a_slow_older_peer_does_not_hold_back_another_peers_catalog() {
         "catalog refresh took longer than 3 s; abandoned"
     );
 }
+
+/// A TCP switch in front of a peer: while up it forwards every connection; switched down it
+/// cuts the open ones and refuses new ones, as a peer that goes away.
+struct Switch {
+    url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Switch {
+    async fn to(target: &str) -> Switch {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = target.trim_start_matches("http://").to_owned();
+        let switch = Switch {
+            url,
+            up: std::sync::Arc::default(),
+            open: std::sync::Arc::default(),
+        };
+        switch.up.store(true, Ordering::SeqCst);
+        let (up, open) = (switch.up.clone(), switch.open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes unanswered
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                open.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        switch
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            for task in self.open.lock().unwrap().drain(..) {
+                task.abort();
+            }
+        }
+    }
+
+    fn authority(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+}
+
+async fn peer_up(hub: &TestServer, name: &str) -> Option<bool> {
+    let peers: Value = hub.get_signed("/peers").await.json().await.ok()?;
+    let peer = peers.as_array()?.iter().find(|p| p["name"] == name)?;
+    peer["up"].as_bool()
+}
+
+#[tokio::test]
+async fn a_named_cluster_keeps_its_services_through_an_outage_and_comes_back() {
+    let eu = TestServerBuilder::new()
+        .cluster_name("eu")
+        .pods(fake_cluster(&[("billing", "billing", 2)]).await)
+        .start()
+        .await;
+    let switch = Switch::to(&eu.base).await;
+    let hub = TestServerBuilder::new()
+        .cluster_name("us")
+        .pods(fake_cluster(&[("default", "bill", 1)]).await)
+        .peers(&[&format!("eu={}", switch.url)])
+        .start()
+        .await;
+    eventually("eu is up", WITHIN, async || {
+        (peer_up(&hub, "eu").await == Some(true)).then_some(())
+    })
+    .await;
+
+    // Badge URLs name the cluster; the old `@host:port` form still answers.
+    let expected = json!({"ready": 2, "total": 2, "restarts": 0, "color": "green"});
+    assert_eq!(hub.json("/_/billing@eu/health/?raw").await.1, expected);
+    let by_address = format!("/_/billing@{}/health/?raw", switch.authority());
+    assert_eq!(hub.json(&by_address).await.1, expected);
+    assert_eq!(
+        hub.json("/_/billing@nowhere/health/?raw").await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"error": "unknown cluster `nowhere`"})
+        )
+    );
+    // The page names clusters, never the peer's address.
+    let page = hub.get("/").await.text().await.unwrap();
+    assert!(
+        page.contains("<section class=\"cluster\" data-cluster=\"eu\" data-state=\"up\">"),
+        "{page}"
+    );
+    assert!(page.contains("<h2>us <span class=\"state\">"), "{page}");
+    assert!(page.contains("/_/billing@eu/health/?format=svg"), "{page}");
+    assert!(!page.contains(switch.authority()), "{page}");
+    assert_eq!(eu.json("/catalog").await.1[0]["cluster"], "eu");
+
+    // eu goes away: its services stay listed (greyed, since when), its badges say unreachable,
+    // and an aggregate over both clusters says which one is missing.
+    switch.set(false);
+    eventually("eu is down", WITHIN, async || {
+        (peer_up(&hub, "eu").await == Some(false)).then_some(())
+    })
+    .await;
+    // (A rendered page is reused for a second.)
+    let page = eventually("the page shows eu down", WITHIN, async || {
+        let page = hub.get("/").await.text().await.ok()?;
+        page.contains("data-cluster=\"eu\" data-state=\"unreachable\"")
+            .then_some(page)
+    })
+    .await;
+    assert!(page.contains("unreachable since "), "{page}");
+    assert!(page.contains("/_/billing@eu/health/?format=svg"), "{page}");
+    assert_eq!(
+        hub.json("/_/billing@eu/health/?format=json").await.1["message"],
+        "unreachable"
+    );
+    assert_eq!(
+        hub.json("/a/b/health/?raw").await.1,
+        json!({"ready": 1, "total": 1, "restarts": 0, "color": "green", "missing": ["eu"]})
+    );
+    assert_eq!(
+        hub.json("/a/b/health/?format=json").await.1["message"],
+        "1/1 (0 restarts), eu unreachable"
+    );
+
+    // Back: the refresh after a failure comes within seconds, not at the next 30 s.
+    switch.set(true);
+    let back = std::time::Instant::now();
+    eventually(
+        "the aggregate has eu again",
+        Duration::from_secs(10),
+        async || {
+            let (_, body) = hub.json("/a/b/health/?raw").await;
+            (body == json!({"ready": 3, "total": 3, "restarts": 0, "color": "green"})).then_some(())
+        },
+    )
+    .await;
+    assert!(back.elapsed() < Duration::from_secs(10));
+    assert_eq!(peer_up(&hub, "eu").await, Some(true));
+}

@@ -827,7 +827,8 @@ async fn turns_stale(server: &common::TestServer, fresh: &Value) {
 
 #[tokio::test]
 async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
-    let (server, fresh) = fresh_web_health(TestServerBuilder::new()).await;
+    let builder = TestServerBuilder::new().watch_backoff(common::QUICK_BACKOFF);
+    let (server, fresh) = fresh_web_health(builder).await;
 
     server.fake.as_ref().unwrap().go_down();
     turns_stale(&server, &fresh).await;
@@ -842,8 +843,8 @@ async fn health_badges_turn_stale_while_the_api_server_is_gone_and_recover() {
     );
 
     server.fake.as_ref().unwrap().come_back();
-    // kube's watcher backs off up to 30 s between attempts.
-    eventually("health recovers", Duration::from_secs(45), async || {
+    // The watcher tries again every 200 ms at most (400 with jitter).
+    eventually("health recovers", WITHIN, async || {
         (server.json("/_/web/health/?format=json").await.1 == fresh).then_some(())
     })
     .await;

@@ -59,7 +59,12 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
     };
     let hub = TestServerBuilder::new()
         .pods(fake_cluster(&[("default", "web", 1), ("default", "api", 1)]).await)
-        .peers(&[&private.base, &public.base, &dead])
+        // Two named clusters, and one named by its address (the older form).
+        .peers(&[
+            &format!("billing-eu={}", private.base),
+            &format!("shop-us={}", public.base),
+            &dead,
+        ])
         .site_name(SITE)
         .start()
         .await;
@@ -104,7 +109,11 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
             )
         })
         .collect();
-    let (private_name, public_name) = (private.peer_name(), public.peer_name());
+    let (private_name, public_name) = ("billing-eu".to_owned(), "shop-us".to_owned());
+    // Named clusters' addresses appear nowhere on the page.
+    for address in [private.peer_name(), public.peer_name()] {
+        assert!(!dom.contains(&address), "{address} in {dom}");
+    }
     let dead_name = dead.trim_start_matches("http://");
     for expected in [
         ("", "up"),

@@ -4,7 +4,6 @@
 //! `ctx.controllers()`, the example `example-plugins/generation`); without controllers
 //! (`LoadedPlugin::run`) they see none; a plugin built against 0.1.2 still loads.
 
-use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 use crate::common;
@@ -91,7 +90,7 @@ enum Lang {
 }
 
 impl Lang {
-    /// The runtime, compiled and prepared once per test process.
+    /// The runtime, prepared once per test process.
     fn runtime(self) -> &'static PreparedRuntime {
         static PYTHON: LazyLock<PreparedRuntime> = LazyLock::new(|| prepare("python.wasm"));
         static JS: LazyLock<PreparedRuntime> = LazyLock::new(|| prepare("js.wasm"));
@@ -113,15 +112,9 @@ impl Lang {
     }
 }
 
+/// The runtime from the compile cache every test shares (compiled there once per machine).
 fn prepare(file: &str) -> PreparedRuntime {
-    let dir = std::env::var_os("KUBE_SHIELDS_RUNTIMES")
-        .map(PathBuf::from)
-        .unwrap_or_else(common::runtime_dir);
-    let bytes = std::fs::read(dir.join(file)).expect("runtime: run scripts/build-runtimes.sh");
-    let component = ENGINE.compile(&bytes).expect("runtime compiles");
-    ENGINE
-        .prepare_runtime(&component)
-        .expect("runtime prepares")
+    common::prepared_runtime(&ENGINE, file)
 }
 
 async fn script(lang: Lang) -> LoadedPlugin {

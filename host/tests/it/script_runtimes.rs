@@ -44,7 +44,7 @@ impl Lang {
         format!("web.{}", self.ext())
     }
 
-    /// The runtime, compiled and prepared once per test process.
+    /// The runtime, prepared once per test process.
     fn runtime(self) -> &'static PreparedRuntime {
         static PYTHON: LazyLock<PreparedRuntime> = LazyLock::new(|| prepare("python.wasm"));
         static JS: LazyLock<PreparedRuntime> = LazyLock::new(|| prepare("js.wasm"));
@@ -59,21 +59,9 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The runtime from the compile cache every test shares (compiled there once per machine).
 fn prepare(file: &str) -> PreparedRuntime {
-    let dir = std::env::var_os("KUBE_SHIELDS_RUNTIMES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/runtimes"));
-    let path = dir.join(file);
-    let bytes = std::fs::read(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}: build the language runtimes first with scripts/build-runtimes.sh",
-            path.display()
-        )
-    });
-    let component = ENGINE.compile(&bytes).expect("runtime compiles");
-    ENGINE
-        .prepare_runtime(&component)
-        .expect("runtime prepares")
+    common::prepared_runtime(&ENGINE, file)
 }
 
 async fn load(

@@ -14,8 +14,10 @@ use kube_shields::app::{App, AppConfig};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::checks::CheckerConfig;
 use kube_shields::peers::PeerSettings;
+use kube_shields::plugin::{PluginEngine, PreparedRuntime};
 use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
+use kube_shields::pods::source::WatchBackoff;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
 use kube_shields::server::{Mode, ServerConfig};
 use reqwest::StatusCode;
@@ -27,6 +29,13 @@ pub const SHIELDS: &str = "https://img.shields.io";
 /// How long a test waits for something that happens in the background: a watch event, a
 /// reload, a recovery after kube's back-off.
 pub const WITHIN: Duration = Duration::from_secs(15);
+
+/// A watch back-off for tests of outages: a watch tries again within a few hundred
+/// milliseconds once the API server is back, instead of kube's up to 30 s (up to 60 with jitter).
+pub const QUICK_BACKOFF: WatchBackoff = WatchBackoff {
+    initial: Duration::from_millis(50),
+    max: Duration::from_millis(200),
+};
 
 /// Polls `probe` until it gives a value, and returns it; fails naming `what` after `within`.
 pub async fn eventually<T>(
@@ -105,9 +114,11 @@ pub struct TestServerBuilder {
     max_plugin_runs: usize,
     stale_after: Duration,
     watch_timeout: Duration,
+    backoff: WatchBackoff,
     compile_cache: bool,
     peer_settings: PeerSettings,
     site_name: String,
+    cluster_name: Option<String>,
 }
 
 /// The language runtimes `scripts/build-runtimes.sh` builds (`scripts/test.sh` runs it first).
@@ -123,6 +134,30 @@ pub fn runtime_dir() -> PathBuf {
     dir
 }
 
+/// Compiled plugins and runtimes, kept across tests and test runs (see
+/// [`TestServerBuilder::compile_cache`] and [`prepared_runtime`]).
+pub fn test_compile_cache() -> PathBuf {
+    repo().join("target/test-compile-cache")
+}
+
+/// A language runtime (`python.wasm`, `js.wasm`) of `KUBE_SHIELDS_RUNTIMES` (default
+/// `target/runtimes`) prepared on `engine`, through the shared [`test_compile_cache`]: compiled
+/// once per machine (and runtime build), not once per test run, and the same artifact a test
+/// server with [`TestServerBuilder::compile_cache`] maps. Blocking.
+pub fn prepared_runtime(engine: &PluginEngine, file: &str) -> PreparedRuntime {
+    let dir = std::env::var_os("KUBE_SHIELDS_RUNTIMES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/runtimes"));
+    let path = dir.join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the language runtimes first with scripts/build-runtimes.sh",
+        path.display()
+    );
+    kube_shields::plugin_dir::prepare_runtime_cached(engine, &path, &test_compile_cache())
+        .unwrap_or_else(|error| panic!("runtime {}: {error}", path.display()))
+}
+
 impl TestServerBuilder {
     pub fn new() -> Self {
         TestServerBuilder {
@@ -132,6 +167,7 @@ impl TestServerBuilder {
             max_plugin_runs: 8,
             stale_after: Duration::from_secs(60),
             watch_timeout: kube_shields::pods::DEFAULT_WATCH_TIMEOUT,
+            backoff: WatchBackoff::default(),
             compile_cache: false,
             peer_settings: PeerSettings {
                 refresh: Duration::from_millis(200),
@@ -139,6 +175,7 @@ impl TestServerBuilder {
                 ..PeerSettings::default()
             },
             site_name: "test shields".to_owned(),
+            cluster_name: None,
         }
     }
 
@@ -152,6 +189,11 @@ impl TestServerBuilder {
 
     pub fn peer_settings(mut self, settings: PeerSettings) -> Self {
         self.peer_settings = settings;
+        self
+    }
+
+    pub fn cluster_name(mut self, name: &str) -> Self {
+        self.cluster_name = Some(name.to_owned());
         self
     }
 
@@ -215,6 +257,12 @@ impl TestServerBuilder {
         self
     }
 
+    /// The watches' back-off (kube's by default), e.g. [`QUICK_BACKOFF`].
+    pub fn watch_backoff(mut self, backoff: WatchBackoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
     pub fn stale_after(mut self, stale_after: Duration) -> Self {
         self.stale_after = stale_after;
         self
@@ -268,12 +316,11 @@ impl TestServerBuilder {
             pods: PodSourceConfig {
                 exclude: vec!["kube-system".to_owned()],
                 watch_timeout: self.watch_timeout,
+                backoff: self.backoff,
                 ..PodSourceConfig::all(origin)
             },
             plugins: Some(PluginSource::Directory(plugin_dir.clone())),
-            cache_dir: self
-                .compile_cache
-                .then(|| repo().join("target/test-compile-cache")),
+            cache_dir: self.compile_cache.then(test_compile_cache),
             runtime_dir: Some(repo().join("target/runtimes")),
             checks: CheckerConfig {
                 max_plugin_runs: self.max_plugin_runs,
@@ -284,6 +331,7 @@ impl TestServerBuilder {
                 shields_base: SHIELDS.to_owned(),
                 mode: self.mode,
                 site_name: self.site_name,
+                cluster_name: self.cluster_name,
             },
             secret: Some(secret.clone()),
             peers: self.peer_settings,
