@@ -17,6 +17,13 @@ venv="$root/target/runtime-tools/venv"
 if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qxF -f "$root/host/tests/support/requirements.txt"; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/host/tests/support/requirements.txt"
 fi
+# The index page's browser check (host/tests/support/index-check.js): playwright-core and
+# axe-core at the versions package-lock.json pins, installed again when the lock changes.
+support="$root/host/tests/support"
+if ! cmp -s "$support/package-lock.json" "$support/node_modules/.installed-lock.json"; then
+  npm ci --prefix "$support" --no-audit --no-fund --loglevel=error
+  cp "$support/package-lock.json" "$support/node_modules/.installed-lock.json"
+fi
 "$root/example-plugins/c/build.sh"
 cd "$root"
 cargo test --workspace --locked

@@ -2,7 +2,7 @@
 //!
 //! 1. Local badge latency (p50, p99) with no peers, then with a hung peer (accepts, never
 //!    answers) while remote badges for it are being asked for at the same time.
-//! 2. A 3-cluster index of 300 services (100 each; one peer private): time to the first byte of
+//! 2. A 3-cluster index of 900 services (300 each; one peer private): time to the first byte of
 //!    `/`, and until the last badge image on it is fetched by a client that, like a browser,
 //!    opens 6 connections; then, when `chromium` is on the PATH, the same in headless Chromium
 //!    (as `/index.js` records it: first byte and last badge filled, since navigation start).
@@ -16,12 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kube_shields::app::{App, AppConfig};
+use kube_shields::app::{App, AppConfig, CoreConfig};
 use kube_shields::auth::Secret;
-use kube_shields::checks::CheckerConfig;
-use kube_shields::peers::PeerSettings;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
-use kube_shields::server::{Mode, ServerConfig};
+use kube_shields::server::Mode;
 
 // Shared with the integration tests: headless Chromium, and a server that never answers.
 #[path = "../tests/it/common/chromium.rs"]
@@ -31,6 +29,8 @@ mod chromium;
 mod net;
 
 const REQUESTS: usize = 20_000;
+/// Services of each cluster on the index.
+const INDEX_SERVICES: usize = 300;
 const CONCURRENCY: usize = 16;
 
 fn pods_file(dir: &Path, prefix: &str, services: usize) -> std::path::PathBuf {
@@ -50,25 +50,12 @@ fn pods_file(dir: &Path, prefix: &str, services: usize) -> std::path::PathBuf {
 }
 
 async fn instance(pods: &Path, mode: Mode, secret: &Secret) -> (App, String) {
-    let config = AppConfig {
-        pods: PodSourceConfig::all(PodOrigin::File(pods.to_owned())),
-        plugins: None,
-        cache_dir: None,
-        runtime_dir: None,
-        checks: CheckerConfig {
-            max_plugin_runs: 8,
-            plugin_cpus: kube_shields::plugin::default_plugin_cpus(),
-            stale_after: Duration::from_secs(60),
-        },
-        server: ServerConfig {
-            shields_base: "https://img.shields.io".to_owned(),
-            mode,
-            site_name: "federation figures".to_owned(),
-            cluster_name: None,
-        },
-        secret: Some(secret.clone()),
-        peers: PeerSettings::default(),
-    };
+    let config = AppConfig::new(CoreConfig::new(PodSourceConfig::all(PodOrigin::File(
+        pods.to_owned(),
+    ))))
+    .with_mode(mode)
+    .with_site_name("federation figures")
+    .with_secret(Some(secret.clone()));
     let app = App::new(config).await.expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -180,16 +167,21 @@ async fn main() {
         ms(percentile(&with, 0.99))
     );
 
-    // 2. A 3-cluster, 300-service index.
-    let (_b, b) = instance(&pods_file(dir.path(), "bee", 100), Mode::Private, &secret).await;
+    // 2. A 3-cluster index.
+    let (_b, b) = instance(
+        &pods_file(dir.path(), "bee", INDEX_SERVICES),
+        Mode::Private,
+        &secret,
+    )
+    .await;
     let (_c, c) = instance(
-        &pods_file(dir.path(), "cee", 100),
+        &pods_file(dir.path(), "cee", INDEX_SERVICES),
         Mode::Public { peers: vec![] },
         &secret,
     )
     .await;
     let (hub_app, hub) = instance(
-        &pods_file(dir.path(), "hub", 100),
+        &pods_file(dir.path(), "hub", INDEX_SERVICES),
         Mode::Public {
             peers: vec![b.clone(), c.clone()],
         },
@@ -251,7 +243,8 @@ async fn main() {
     }
     if let Some((first_byte, filled)) = in_chromium(&format!("{hub}/"), dir.path()).await {
         println!(
-            "index of 3 clusters in headless Chromium: first byte {first_byte} ms, last of 300 badges filled at {filled} ms"
+            "index of 3 clusters in headless Chromium: first byte {first_byte} ms, last of {} badges filled at {filled} ms",
+            3 * INDEX_SERVICES
         );
     }
 }

@@ -1,9 +1,13 @@
-//! The one place that wires the service: [`App::new`] builds the pod source, the plugin engine
-//! and plugins, the core and the HTTP layer from an [`AppConfig`]. `kube-shields serve`, the
-//! `check` command and the tests all build through it, so they run the same thing.
+//! The one place that wires the service: [`Core::new`] builds the pod source, the plugin engine
+//! and plugins and the checks from a [`CoreConfig`]; [`App::new`] builds a core and the HTTP
+//! layer on it from an [`AppConfig`] (a core's configuration and the server's). `kube-shields
+//! serve` and the tests build through [`App::new`], the `check` command through [`Core::new`],
+//! so they run the same thing; both configurations start from their defaults (`new`) and
+//! change what differs (`with_*`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -18,9 +22,22 @@ use crate::pods::index::SharedIndex;
 use crate::pods::{PodSourceConfig, PodsError};
 use crate::server::{self, HealthRedirects, Mode, ServerConfig, ServerState};
 
-/// Everything the service is configured with.
+/// The default `--shields-base-url`: where redirects point.
+pub const DEFAULT_SHIELDS_BASE: &str = "https://img.shields.io";
+
+/// The default `--site-name`.
+pub const DEFAULT_SITE_NAME: &str = "kube-shields";
+
+/// The default `--max-plugin-runs`.
+pub const DEFAULT_MAX_PLUGIN_RUNS: usize = 32;
+
+/// The default `--stale-after`.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// What the core (pods, plugins, checks) is configured with: everything `check` needs, and
+/// the part of [`AppConfig`] that is not about HTTP or peers.
 #[derive(Debug, Clone)]
-pub struct AppConfig {
+pub struct CoreConfig {
     /// Where pods come from and which are served.
     pub pods: PodSourceConfig,
     /// Where plugins come from; `None`: no plugins.
@@ -31,12 +48,116 @@ pub struct AppConfig {
     pub runtime_dir: Option<PathBuf>,
     /// How checks run.
     pub checks: CheckerConfig,
+}
+
+impl CoreConfig {
+    /// The pods of `pods`, no plugins, no compile cache or runtime directory, and checks as
+    /// `serve`'s flags default them.
+    pub fn new(pods: PodSourceConfig) -> Self {
+        CoreConfig {
+            pods,
+            plugins: None,
+            cache_dir: None,
+            runtime_dir: None,
+            checks: CheckerConfig {
+                max_plugin_runs: DEFAULT_MAX_PLUGIN_RUNS,
+                plugin_cpus: crate::plugin::default_plugin_cpus(),
+                stale_after: DEFAULT_STALE_AFTER,
+            },
+        }
+    }
+
+    /// Plugins from `source`.
+    pub fn with_plugins(mut self, source: PluginSource) -> Self {
+        self.plugins = Some(source);
+        self
+    }
+
+    /// Compiled plugins kept in `dir` (`None`: compiled on every start).
+    pub fn with_cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// The language runtimes in `dir` (`None`: scripts do not load).
+    pub fn with_runtime_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.runtime_dir = dir;
+        self
+    }
+
+    /// Checks run as `checks` says.
+    pub fn with_checks(mut self, checks: CheckerConfig) -> Self {
+        self.checks = checks;
+        self
+    }
+}
+
+/// Everything the service is configured with: the core's configuration, the HTTP layer's and
+/// the peers'. [`AppConfig::new`] gives `serve`'s defaults; `with_*` changes one part.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Pods, plugins and checks.
+    pub core: CoreConfig,
     /// The HTTP layer's settings.
     pub server: ServerConfig,
     /// The `Intra-Shield` secret; required in private mode and for peers.
     pub secret: Option<Secret>,
     /// How peers (`OTHER_SHIELDS`) are reached.
     pub peers: PeerSettings,
+}
+
+impl AppConfig {
+    /// `core` served as `serve` does with no flag but the pods': private mode (which needs a
+    /// secret, see [`AppConfig::with_secret`]), redirects to shields.io, peer defaults.
+    pub fn new(core: CoreConfig) -> Self {
+        AppConfig {
+            core,
+            server: ServerConfig {
+                shields_base: DEFAULT_SHIELDS_BASE.to_owned(),
+                mode: Mode::Private,
+                site_name: DEFAULT_SITE_NAME.to_owned(),
+                cluster_name: None,
+            },
+            secret: None,
+            peers: PeerSettings::default(),
+        }
+    }
+
+    /// Who may read, and the peers.
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.server.mode = mode;
+        self
+    }
+
+    /// Redirects to `base` (e.g. `https://img.shields.io`).
+    pub fn with_shields_base(mut self, base: impl Into<String>) -> Self {
+        self.server.shields_base = base.into();
+        self
+    }
+
+    /// The page title and hover text on `/`.
+    pub fn with_site_name(mut self, name: impl Into<String>) -> Self {
+        self.server.site_name = name.into();
+        self
+    }
+
+    /// This cluster's name on `/` and in `/catalog`.
+    pub fn with_cluster_name(mut self, name: Option<String>) -> Self {
+        self.server.cluster_name = name;
+        self
+    }
+
+    /// The `Intra-Shield` secret.
+    pub fn with_secret(mut self, secret: Option<Secret>) -> Self {
+        self.secret = secret;
+        self
+    }
+
+    /// How peers are reached.
+    pub fn with_peer_settings(mut self, peers: PeerSettings) -> Self {
+        self.peers = peers;
+        self
+    }
 }
 
 /// Why the service cannot start; each names the setting to fix.
@@ -86,11 +207,32 @@ impl AppError {
     }
 }
 
-/// The running service: pods watched, plugins loaded, ready to serve.
-pub struct App {
-    state: Arc<ServerState>,
+/// The tasks a core runs in the background, stopped when it goes.
+struct Tasks {
     pod_source: JoinHandle<()>,
     peer_refresh: Option<JoinHandle<()>>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.pod_source.abort();
+        if let Some(refresh) = &self.peer_refresh {
+            refresh.abort();
+        }
+    }
+}
+
+/// The core without HTTP: pods watched, plugins loaded, checks answered. [`App`] serves one;
+/// `check` uses one alone.
+pub struct Core {
+    checker: Checker,
+    tasks: Tasks,
+}
+
+/// The running service: a [`Core`] and the HTTP layer, ready to serve.
+pub struct App {
+    state: Arc<ServerState>,
+    _tasks: Tasks,
 }
 
 /// The runtime directory when none is configured: `runtimes/` beside the binary (the image), or
@@ -106,19 +248,15 @@ pub fn default_runtime_dir() -> Option<PathBuf> {
         .find(|dir| dir.is_dir())
 }
 
-impl App {
-    /// Starts the pod source (returning once it is usable), loads the plugins and builds the
-    /// core and the HTTP layer. Refuses a configuration that cannot work, saying which setting.
-    pub async fn new(config: AppConfig) -> Result<App, AppError> {
-        if config.server.mode == Mode::Private && config.secret.is_none() {
-            return Err(AppError::SecretRequired);
-        }
-        let peers = match (&config.server.mode, &config.secret) {
-            (Mode::Public { peers }, _) if peers.is_empty() => Peers::none(),
-            (Mode::Private | Mode::Dev, _) => Peers::none(),
-            (Mode::Public { .. }, None) => return Err(AppError::PeerSecretRequired),
-            (Mode::Public { peers }, Some(secret)) => Peers::new(peers, &config.peers, secret)?,
-        };
+impl Core {
+    /// Starts the pod source (returning once it is usable) and loads the plugins, for this
+    /// cluster alone (no peers). A plugin directory loads in the background; one file
+    /// (`check`'s) is loaded before this returns.
+    pub async fn new(config: CoreConfig) -> Result<Core, AppError> {
+        Core::start(config, Peers::none()).await
+    }
+
+    async fn start(config: CoreConfig, peers: Arc<Peers>) -> Result<Core, AppError> {
         let pods = SharedIndex::new();
         let pod_source = crate::pods::start(config.pods, Arc::clone(&pods)).await?;
         let plugins = match config.plugins {
@@ -153,6 +291,35 @@ impl App {
             config.checks,
             Arc::new(Metrics::default()),
         );
+        Ok(Core {
+            checker,
+            tasks: Tasks {
+                pod_source,
+                peer_refresh,
+            },
+        })
+    }
+
+    /// Services, checks, aggregates.
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+}
+
+impl App {
+    /// Starts the [`Core`] with the peers the configuration names and builds the HTTP layer.
+    /// Refuses a configuration that cannot work, saying which setting.
+    pub async fn new(config: AppConfig) -> Result<App, AppError> {
+        if config.server.mode == Mode::Private && config.secret.is_none() {
+            return Err(AppError::SecretRequired);
+        }
+        let peers = match (&config.server.mode, &config.secret) {
+            (Mode::Public { peers }, _) if peers.is_empty() => Peers::none(),
+            (Mode::Private | Mode::Dev, _) => Peers::none(),
+            (Mode::Public { .. }, None) => return Err(AppError::PeerSecretRequired),
+            (Mode::Public { peers }, Some(secret)) => Peers::new(peers, &config.peers, secret)?,
+        };
+        let Core { checker, tasks } = Core::start(config.core, peers).await?;
         let verifier = config.secret.as_ref().map(Verifier::new);
         let state = Arc::new(ServerState {
             checker,
@@ -163,8 +330,7 @@ impl App {
         });
         Ok(App {
             state,
-            pod_source,
-            peer_refresh,
+            _tasks: tasks,
         })
     }
 
@@ -180,14 +346,5 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
         server::serve(listener, Arc::clone(&self.state), shutdown)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.pod_source.abort();
-        if let Some(refresh) = &self.peer_refresh {
-            refresh.abort();
-        }
     }
 }

@@ -1,6 +1,6 @@
-//! `kube-shields check`: the plugin author's loop. It builds the service with [`App::new`]
-//! — the plugin loaded through the plugin directory's pipeline, the pods through the pod
-//! source — and asks the core for each check, so it answers exactly as the server would.
+//! `kube-shields check`: the plugin author's loop. It builds the service's core with
+//! [`Core::new`] — the plugin loaded through the plugin directory's pipeline, the pods through
+//! the pod source — and asks it for each check, so it answers exactly as the server would.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,28 +8,36 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::app::{App, AppConfig, AppError};
+use crate::app::{AppError, Core, CoreConfig};
 use crate::checks::{Answer, CheckError, CheckerConfig};
 use crate::plugin_dir::{PluginSource, is_settings_of};
 use crate::pods::{PodOrigin, PodSourceConfig};
-use crate::server::{Mode, ServerConfig};
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to run: the arguments of `kube-shields check` (the doc comments are its help texts;
+/// `main` fills in the default directories they name).
+#[derive(Debug, Clone, clap::Args)]
 pub struct CheckCommand {
     /// The plugin file (`.wasm`, `.wat`, a `.py` or `.js` script, any of them `.gz`).
     pub plugin: PathBuf,
     /// Run only this check.
+    #[arg(long)]
     pub check: Option<String>,
-    /// The service (default: the file name without its extensions).
+    /// Service name (default: the file name without extension).
+    #[arg(long)]
     pub service: Option<String>,
     /// Pods for the context, from `kubectl get pods -A -o json`.
+    #[arg(long)]
     pub pods: Option<PathBuf>,
-    /// The settings file (default: `<service>.toml` or `.json` beside the plugin).
+    /// Settings file (default: `<service>.toml` or `<service>.json` beside the plugin).
+    #[arg(long)]
     pub settings: Option<PathBuf>,
-    /// Where compiled plugins are kept, so the next run skips compiling.
+    /// Where compiled plugins are kept between runs (default: the user's cache directory);
+    /// shared by every plugin checked, nothing is removed.
+    #[arg(long, env = "CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Where the language runtimes for scripts are.
+    /// Directory of the language runtimes for scripts (default: `runtimes/` beside the binary
+    /// or its folder).
+    #[arg(long, env = "RUNTIME_DIR")]
     pub runtime_dir: Option<PathBuf>,
 }
 
@@ -83,36 +91,27 @@ impl CheckCommand {
     pub async fn run(&self, out: &mut impl Write) -> Result<CheckExit, String> {
         let service = self.service();
         let origin = self.pods.clone().map_or(PodOrigin::Empty, PodOrigin::File);
-        let config = AppConfig {
-            pods: PodSourceConfig {
-                exclude: vec!["kube-system".to_owned()],
-                ..PodSourceConfig::all(origin)
-            },
-            plugins: Some(PluginSource::File {
+        let pods = PodSourceConfig {
+            exclude: vec!["kube-system".to_owned()],
+            ..PodSourceConfig::all(origin)
+        };
+        let config = CoreConfig::new(pods)
+            .with_plugins(PluginSource::File {
                 path: self.plugin.clone(),
                 service: service.clone(),
                 settings: self.settings.clone(),
-            }),
-            cache_dir: self.cache_dir.clone(),
-            runtime_dir: self.runtime_dir.clone(),
-            checks: CheckerConfig {
+            })
+            .with_cache_dir(self.cache_dir.clone())
+            .with_runtime_dir(self.runtime_dir.clone())
+            .with_checks(CheckerConfig {
                 max_plugin_runs: 1,
                 plugin_cpus: 1,
                 stale_after: Duration::MAX,
-            },
-            server: ServerConfig {
-                shields_base: String::new(),
-                mode: Mode::Public { peers: Vec::new() },
-                site_name: String::new(),
-                cluster_name: None,
-            },
-            secret: None,
-            peers: Default::default(),
-        };
-        let app = App::new(config)
+            });
+        let core = Core::new(config)
             .await
             .map_err(|err: AppError| err.to_string())?;
-        let checker = app.checker();
+        let checker = core.checker();
         let entry = checker
             .plugin_entry(&service)
             .ok_or_else(|| format!("{}: no plugin loaded", self.plugin.display()))?;

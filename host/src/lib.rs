@@ -14,6 +14,7 @@ pub mod auth;
 mod changes;
 pub mod check_command;
 pub mod checks;
+pub mod language;
 mod metrics;
 pub mod new_project;
 pub mod peers;

@@ -9,16 +9,20 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kube_shields::app::{App, AppConfig, default_runtime_dir};
+use kube_shields::app::{
+    App, AppConfig, CoreConfig, DEFAULT_MAX_PLUGIN_RUNS, DEFAULT_SHIELDS_BASE, DEFAULT_SITE_NAME,
+    DEFAULT_STALE_AFTER, default_runtime_dir,
+};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::check_command::CheckCommand;
 use kube_shields::checks::CheckerConfig;
-use kube_shields::new_project::{Lang, write_project};
+use kube_shields::language::Lang;
+use kube_shields::new_project::write_project;
 use kube_shields::peers::PeerSettings;
-use kube_shields::plugin_dir::PluginSource;
+use kube_shields::plugin_dir::{Language, PluginSource};
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
-use kube_shields::server::{Mode, ServerConfig};
+use kube_shields::server::Mode;
 
 #[derive(Parser)]
 #[command(
@@ -57,7 +61,7 @@ struct PrecompileArgs {
 struct NewArgs {
     /// The plugin's language.
     #[arg(long, value_enum)]
-    lang: NewLang,
+    lang: Lang,
     /// The service the plugin is for (default: the directory's name).
     #[arg(long)]
     service: Option<String>,
@@ -67,14 +71,6 @@ struct NewArgs {
     sdk: Option<PathBuf>,
     /// The directory to create (must be new or empty).
     dir: PathBuf,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum NewLang {
-    Python,
-    Js,
-    Rust,
-    C,
 }
 
 #[derive(Args)]
@@ -103,17 +99,13 @@ struct ServeArgs {
     #[command(flatten)]
     kube: KubeArgs,
     /// Base URL of redirect targets.
-    #[arg(
-        long,
-        env = "SHIELDS_BASE_URL",
-        default_value = "https://img.shields.io"
-    )]
+    #[arg(long, env = "SHIELDS_BASE_URL", default_value = DEFAULT_SHIELDS_BASE)]
     shields_base_url: String,
     /// Public mode with these peers (space-separated, `None` for no peers); unset: private mode.
     #[arg(long, env = "OTHER_SHIELDS")]
     other_shields: Option<String>,
     /// Page title and badge hover text on `/`.
-    #[arg(long, env = "SHIELD_SITE_NAME", default_value = "kube-shields")]
+    #[arg(long, env = "SHIELD_SITE_NAME", default_value = DEFAULT_SITE_NAME)]
     site_name: String,
     /// This cluster's name, shown on `/` and in `/catalog` (a DNS label, e.g. `us`); peers name
     /// it in their `OTHER_SHIELDS` (`us=https://...`).
@@ -137,14 +129,14 @@ struct ServeArgs {
     #[arg(long, env = "PEER_RESULT_CACHE_SECONDS", default_value_t = 5)]
     peer_result_cache_seconds: u64,
     /// Plugin runs allowed at once; past it, cached results or `busy`.
-    #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = 32)]
+    #[arg(long, env = "MAX_PLUGIN_RUNS", default_value_t = DEFAULT_MAX_PLUGIN_RUNS)]
     max_plugin_runs: usize,
     /// Threads plugin calls execute on, at a lower CPU priority than HTTP (default: half the
     /// cores): at most that many calls execute at once; the others wait their turn.
     #[arg(long, env = "PLUGIN_CPUS", default_value_t = kube_shields::plugin::default_plugin_cpus())]
     plugin_cpus: usize,
     /// Seconds the pod watch may fail before health badges say they are stale.
-    #[arg(long, env = "STALE_AFTER", default_value_t = 60)]
+    #[arg(long, env = "STALE_AFTER", default_value_t = DEFAULT_STALE_AFTER.as_secs())]
     stale_after: u64,
     /// Seconds one pod watch request lasts before the API server ends it and the next starts.
     /// A scope the API server has not answered for this long (plus a sixth, 1 to 15 s) counts
@@ -221,28 +213,8 @@ impl SecretArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// The plugin file (`.wasm`, `.wat`, a `.py` or `.js` script, any of them `.gz`).
-    plugin: PathBuf,
-    /// Run only this check.
-    #[arg(long)]
-    check: Option<String>,
-    /// Service name (default: the file name without extension).
-    #[arg(long)]
-    service: Option<String>,
-    /// Pods for the context, from `kubectl get pods -A -o json`.
-    #[arg(long)]
-    pods: Option<PathBuf>,
-    /// Settings file (default: `<service>.toml` or `<service>.json` beside the plugin).
-    #[arg(long)]
-    settings: Option<PathBuf>,
-    /// Where compiled plugins are kept between runs (default: the user's cache directory);
-    /// shared by every plugin checked, nothing is removed.
-    #[arg(long, env = "CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
-    /// Directory of the language runtimes for scripts (default: `runtimes/` beside the binary
-    /// or its folder).
-    #[arg(long, env = "RUNTIME_DIR")]
-    runtime_dir: Option<PathBuf>,
+    #[command(flatten)]
+    command: CheckCommand,
     /// Log format (logs go to stderr; stdout has the JSON lines only).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -349,44 +321,44 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     if let Some(dir) = dev {
         args.for_development(dir)?;
     }
-    let config = AppConfig {
-        pods: PodSourceConfig {
-            namespaces: args.kube.namespaces.clone(),
-            exclude: args.kube.exclude_namespaces.clone(),
-            label_selector: args.kube.label_selector.clone(),
-            watch_timeout: Duration::from_secs(args.watch_timeout.max(1)),
-            ..PodSourceConfig::all(match &args.pods_file {
-                Some(path) => PodOrigin::File(path.clone()),
-                None if developing => PodOrigin::Empty,
-                None => PodOrigin::Kube(args.kube.connection()),
-            })
-        },
-        plugins: args.plugins.clone().map(PluginSource::Directory),
-        cache_dir: args.cache_dir.clone(),
-        runtime_dir: args.runtime_dir.clone().or_else(default_runtime_dir),
-        checks: CheckerConfig {
+    let pods = PodSourceConfig {
+        namespaces: args.kube.namespaces.clone(),
+        exclude: args.kube.exclude_namespaces.clone(),
+        label_selector: args.kube.label_selector.clone(),
+        watch_timeout: Duration::from_secs(args.watch_timeout.max(1)),
+        ..PodSourceConfig::all(match &args.pods_file {
+            Some(path) => PodOrigin::File(path.clone()),
+            None if developing => PodOrigin::Empty,
+            None => PodOrigin::Kube(args.kube.connection()),
+        })
+    };
+    let mut core = CoreConfig::new(pods)
+        .with_cache_dir(args.cache_dir.clone())
+        .with_runtime_dir(args.runtime_dir.clone().or_else(default_runtime_dir))
+        .with_checks(CheckerConfig {
             max_plugin_runs: args.max_plugin_runs,
             plugin_cpus: args.plugin_cpus,
             stale_after: Duration::from_secs(args.stale_after),
-        },
-        server: ServerConfig {
-            shields_base: args.shields_base_url.clone(),
-            mode: match developing {
-                true => Mode::Dev,
-                false => Mode::from_other_shields(args.other_shields.as_deref()),
-            },
-            site_name: args.site_name.clone(),
-            cluster_name: args.cluster_name.clone(),
-        },
-        secret: args.secret.load()?,
-        peers: PeerSettings {
+        });
+    if let Some(dir) = &args.plugins {
+        core = core.with_plugins(PluginSource::Directory(dir.clone()));
+    }
+    let config = AppConfig::new(core)
+        .with_mode(match developing {
+            true => Mode::Dev,
+            false => Mode::from_other_shields(args.other_shields.as_deref()),
+        })
+        .with_shields_base(args.shields_base_url.clone())
+        .with_site_name(args.site_name.clone())
+        .with_cluster_name(args.cluster_name.clone())
+        .with_secret(args.secret.load()?)
+        .with_peer_settings(PeerSettings {
             ca_file: args.peer_ca_file.clone(),
             connect_timeout: Duration::from_millis(args.peer_connect_timeout_ms),
             timeout: Duration::from_millis(args.peer_timeout_ms),
             refresh: Duration::from_secs(args.peer_refresh.max(1)),
             result_ttl: Duration::from_secs(args.peer_result_cache_seconds),
-        },
-    };
+        });
     let mode = match &config.server.mode {
         Mode::Private => "private".to_owned(),
         Mode::Public { peers } if peers.is_empty() => "public, no peers".to_owned(),
@@ -464,15 +436,9 @@ async fn shutdown_signal() {
 /// 2 when the plugin cannot load.
 async fn check(args: CheckArgs) -> ExitCode {
     init_logging(args.log_format);
-    let command = CheckCommand {
-        plugin: args.plugin.clone(),
-        check: args.check,
-        service: args.service,
-        pods: args.pods,
-        settings: args.settings,
-        cache_dir: args.cache_dir.or_else(user_cache_dir),
-        runtime_dir: args.runtime_dir.or_else(default_runtime_dir),
-    };
+    let mut command = args.command;
+    command.cache_dir = command.cache_dir.or_else(user_cache_dir);
+    command.runtime_dir = command.runtime_dir.or_else(default_runtime_dir);
     let mut out = std::io::stdout().lock();
     if args.watch {
         return match command.run_on_changes(&mut out).await {
@@ -503,14 +469,8 @@ fn user_cache_dir() -> Option<PathBuf> {
 }
 
 fn new_project(args: &NewArgs) -> anyhow::Result<()> {
-    let lang = match args.lang {
-        NewLang::Python => Lang::Python,
-        NewLang::Js => Lang::Js,
-        NewLang::Rust => Lang::Rust,
-        NewLang::C => Lang::C,
-    };
     let project = write_project(
-        lang,
+        args.lang,
         &args.dir,
         args.service.as_deref(),
         args.sdk.as_deref(),
@@ -534,7 +494,8 @@ fn precompile(args: &PrecompileArgs) -> anyhow::Result<()> {
     };
     let done = kube_shields::plugin_dir::precompile(&dir)?;
     if done.is_empty() {
-        bail!("no runtime (python.wasm, js.wasm) in {}", dir.display());
+        let files: Vec<&str> = Language::ALL.map(Language::runtime_file).to_vec();
+        bail!("no runtime ({}) in {}", files.join(", "), dir.display());
     }
     for runtime in done {
         println!(

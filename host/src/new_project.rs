@@ -4,90 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub use crate::language::{Lang, LangSpec, Template};
 use crate::pods::naming::is_service_name;
-
-/// A language `new` writes a project for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// A `<service>.py` script.
-    Python,
-    /// A `<service>.js` script.
-    Js,
-    /// A Rust crate on the plugin SDK, built into `<service>.wasm`.
-    Rust,
-    /// A C file, built into `<service>.wasm` with clang and wasi-libc.
-    C,
-}
-
-/// A file of a project: its path and its text, both with `{placeholders}`.
-type Template = (&'static str, &'static str);
-
-/// What a language's project is made of.
-struct LangSpec {
-    /// Shown in the README.
-    name: &'static str,
-    /// The guide's file name under `docs/plugins/`.
-    guide: &'static str,
-    /// The language's own files; the first is the check's source.
-    templates: &'static [Template],
-    /// The file that goes into the plugin directory.
-    plugin: &'static str,
-    /// What `build.sh` does, for the README; `None`: nothing to build.
-    build: Option<&'static str>,
-}
-
-impl Lang {
-    fn spec(self) -> LangSpec {
-        match self {
-            Lang::Python => LangSpec {
-                name: "Python",
-                guide: "python",
-                templates: &[("{service}.py", include_str!("../templates/python/check.py"))],
-                plugin: "{service}.py",
-                build: None,
-            },
-            Lang::Js => LangSpec {
-                name: "JavaScript",
-                guide: "js",
-                templates: &[("{service}.js", include_str!("../templates/js/check.js"))],
-                plugin: "{service}.js",
-                build: None,
-            },
-            Lang::Rust => LangSpec {
-                name: "Rust",
-                guide: "rust",
-                templates: &[
-                    ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
-                    ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
-                    ("build.sh", include_str!("../templates/rust/build.sh")),
-                ],
-                plugin: "{service}.wasm",
-                build: Some(
-                    " `build.sh` builds `{service}.wasm` (Rust's `wasm32-wasip2` target, added if \
-                     missing; the plugin SDK from the kube-shields checkout at `{sdk}`).",
-                ),
-            },
-            Lang::C => LangSpec {
-                name: "C",
-                guide: "c",
-                templates: &[
-                    ("{service}.c", include_str!("../templates/c/check.c")),
-                    ("build.sh", include_str!("../templates/c/build.sh")),
-                ],
-                plugin: "{service}.wasm",
-                build: Some(
-                    " `build.sh` builds `{service}.wasm` (clang-19 and wasi-libc, installed if \
-                     missing; the C bindings from the kube-shields checkout at `{sdk}`).",
-                ),
-            },
-        }
-    }
-
-    /// Whether the project builds against a kube-shields source checkout (SDK, bindings tool).
-    pub fn needs_checkout(self) -> bool {
-        self.spec().build.is_some()
-    }
-}
 
 /// The kube-shields checkout this binary was built from, when it is still there: the Rust and
 /// C templates build against its `plugin-sdk/` and `tools/wit-c/`.
@@ -163,7 +81,7 @@ pub fn write_project(
         None if spec.build.is_some() => return Err(NewProjectError::NoCheckout(spec.name)),
         None => PathBuf::new(),
     };
-    let plugin = spec.plugin;
+    let plugin = format!("{{service}}.{}", spec.extension);
     let try_command = match spec.build {
         Some(_) => format!("./build.sh && kube-shields check {plugin} --pods pods.json"),
         None => format!("kube-shields check {plugin} --pods pods.json"),
@@ -174,7 +92,7 @@ pub fn write_project(
         ("{source}", spec.templates[0].0.to_owned()),
         ("{build_note}", spec.build.unwrap_or_default().to_owned()),
         ("{try}", try_command),
-        ("{plugin}", plugin.to_owned()),
+        ("{plugin}", plugin),
         ("{service}", service.clone()),
         ("{crate}", crate_name.clone()),
         ("{lib}", crate_name.replace('-', "_")),
@@ -236,7 +154,7 @@ mod tests {
     /// unfilled because it was filled after `{service}`.
     #[test]
     fn every_placeholder_of_every_language_is_filled() {
-        for lang in [Lang::Python, Lang::Js, Lang::Rust, Lang::C] {
+        for lang in Lang::ALL {
             let dir = tempfile::tempdir().unwrap();
             let project = dir.path().join("web");
             let written = write_project(lang, &project, None, Some(dir.path())).unwrap();

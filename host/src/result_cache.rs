@@ -115,6 +115,16 @@ impl<V: Clone + Send + Sync + 'static> ResultCache<V> {
         (Some(running.await), cache_use)
     }
 
+    /// The last result for `key` under plugin `generation`, however old, without running
+    /// anything (the index's overview).
+    pub(crate) fn peek(&self, key: &CacheKey, generation: u64) -> Option<V> {
+        let slots = self.slots.lock().expect("result cache lock");
+        let slot = slots
+            .get(key)
+            .filter(|slot| slot.generation == generation)?;
+        slot.done.as_ref().map(|(_, value)| value.clone())
+    }
+
     fn start(
         &self,
         key: CacheKey,

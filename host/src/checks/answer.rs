@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use kube_shields_badge::{Badge, Color};
 
+use crate::peers::{CheckState, CheckStatus, UNREACHABLE};
 use crate::plugin::{Outcome, PluginError};
 use crate::pods::health::{Health, health};
 use crate::pods::model::PodInfo;
@@ -199,6 +200,30 @@ impl Answer {
                     },
                 )
             }
+        }
+    }
+
+    /// How this answer to `check` stands on the index: by the aggregates' color rule (orange or
+    /// red is failing, yellow a warning), after what the color cannot say (stale, unreachable,
+    /// error).
+    pub fn status(&self, check: &str) -> CheckStatus {
+        let badge = self.badge(check);
+        let state = match self {
+            Answer::Health { stale: true, .. } | Answer::Rollout { stale: true, .. } => {
+                CheckState::Stale
+            }
+            Answer::Failed(text) if text == UNREACHABLE => CheckState::Unreachable,
+            Answer::Plugin(result) if result.is_err() => CheckState::Error,
+            Answer::Busy | Answer::Failed(_) => CheckState::Error,
+            Answer::Partial { answer, .. } => answer.status(check).state,
+            _ if badge.color.severity() >= Color::ORANGE.severity() => CheckState::Failing,
+            _ if badge.color.severity() >= Color::YELLOW.severity() => CheckState::Warning,
+            _ if badge.color == Color::LIGHTGREY => CheckState::Unknown,
+            _ => CheckState::Ok,
+        };
+        CheckStatus {
+            state,
+            status: badge.message,
         }
     }
 

@@ -18,7 +18,10 @@ use crate::result_cache::{CacheKey, ResultCache};
 pub use answer::{Answer, PluginResult};
 
 use crate::metrics::Metrics;
-use crate::peers::{CatalogEntry, Cluster, Peers, RemoteResult, UNREACHABLE};
+use crate::peers::{
+    CatalogEntry, CheckStatus, Cluster, LINK_ANNOTATION, Peers, RemoteResult, UNREACHABLE,
+    valid_link,
+};
 use crate::plugin::{LoadedPlugin, Outcome, PluginError};
 use crate::plugin_dir::PluginDir;
 use crate::pods::index::SharedIndex;
@@ -100,6 +103,37 @@ impl Service {
             .chain(rollout)
             .chain(plugin_checks)
             .collect()
+    }
+
+    /// What each check reports, in a line: the built-in checks' own, the plugin's as it says.
+    pub fn descriptions(&self) -> BTreeMap<String, String> {
+        let built_in = [
+            (HEALTH, "ready containers of the pods, and their restarts"),
+            (ROLLOUT, "the workload's rollout, by kstatus' rules"),
+        ];
+        let built_in = built_in
+            .into_iter()
+            .filter(|(check, _)| self.has_check(check))
+            .map(|(check, text)| (check.to_owned(), text.to_owned()));
+        let plugin = self.plugin.iter().flat_map(|(plugin, _)| {
+            plugin
+                .checks()
+                .iter()
+                .filter_map(|check| Some((check.name.clone(), check.description.clone()?)))
+        });
+        built_in.chain(plugin).collect()
+    }
+
+    /// Where its badges link: the first of its pods' `kube-shields.io/link` annotations that is
+    /// an `http(s)` URL (set it on the pod template).
+    pub fn link(&self) -> Option<String> {
+        self.pods.iter().find_map(|pod| {
+            let at = pod
+                .annotations
+                .binary_search_by(|(key, _)| key.as_str().cmp(LINK_ANNOTATION))
+                .ok()?;
+            valid_link(&pod.annotations[at].1)
+        })
     }
 
     /// Whether the service has this check.
@@ -252,24 +286,8 @@ impl Checker {
 
     /// Runs `check` of `service`: health from the pods, anything else through its plugin.
     pub async fn run(&self, service: &Service, check: &str) -> Result<Answer, CheckError> {
-        if check == HEALTH && !service.pods.is_empty() {
-            let stale = self
-                .pods
-                .watch_health()
-                .failing_for()
-                .is_some_and(|failing| failing >= self.stale_after);
-            return Ok(Answer::health(&service.pods, jiff::Timestamp::now(), stale));
-        }
-        if check == ROLLOUT && service.has_rollout {
-            let stale = self
-                .pods
-                .workload_watch_health()
-                .failing_for()
-                .is_some_and(|failing| failing >= self.stale_after);
-            let workloads = self.pods.workloads();
-            let rollout = rollout(&service.pods, &workloads)
-                .unwrap_or_else(|| Rollout::one(kstatus::Status::Unknown, None));
-            return Ok(Answer::Rollout { rollout, stale });
+        if let Some(answer) = self.built_in(service, check) {
+            return Ok(answer);
         }
         match &service.plugin {
             Some((plugin, generation)) if service.has_check(check) => {
@@ -288,6 +306,51 @@ impl Checker {
                 check: check.to_owned(),
             }),
         }
+    }
+
+    /// A built-in check's answer (`health`, `rollout`): computed from the pod and workload
+    /// indexes, at once. `None` for a plugin's check.
+    fn built_in(&self, service: &Service, check: &str) -> Option<Answer> {
+        if check == HEALTH && !service.pods.is_empty() {
+            let stale = self
+                .pods
+                .watch_health()
+                .failing_for()
+                .is_some_and(|failing| failing >= self.stale_after);
+            return Some(Answer::health(&service.pods, jiff::Timestamp::now(), stale));
+        }
+        if check == ROLLOUT && service.has_rollout {
+            let stale = self
+                .pods
+                .workload_watch_health()
+                .failing_for()
+                .is_some_and(|failing| failing >= self.stale_after);
+            let workloads = self.pods.workloads();
+            let rollout = rollout(&service.pods, &workloads)
+                .unwrap_or_else(|| Rollout::one(kstatus::Status::Unknown, None));
+            return Some(Answer::Rollout { rollout, stale });
+        }
+        None
+    }
+
+    /// How each check of `service` stands without running anything: built-in checks now, a
+    /// plugin's checks by their last result (if any).
+    fn states(&self, service: &Service) -> BTreeMap<String, CheckStatus> {
+        service
+            .check_names()
+            .into_iter()
+            .filter_map(|check| {
+                let answer = self.built_in(service, check).or_else(|| {
+                    let (_, generation) = service.plugin.as_ref()?;
+                    let key = CacheKey {
+                        scope: service.scope.clone(),
+                        check: check.to_owned(),
+                    };
+                    self.cache.peek(&key, *generation).map(Answer::Plugin)
+                })?;
+                Some((check.to_owned(), answer.status(check)))
+            })
+            .collect()
     }
 
     /// The one resolution path of a badge: `name` in this cluster first, then (when `reach`
@@ -467,6 +530,9 @@ impl Checker {
                         .into_iter()
                         .map(str::to_owned)
                         .collect(),
+                    states: self.states(&service),
+                    descriptions: service.descriptions(),
+                    link: service.link(),
                     name: service.name,
                     namespaces,
                 }

@@ -110,6 +110,21 @@ impl PeerClient {
                         .all(|check| kube_shields_check_name::is_check_name(check))
             })
             .take(MAX_CATALOG_SERVICES)
+            .map(|mut entry| {
+                // A peer's texts are untrusted: states only for its listed checks, cut as a
+                // plugin's status is.
+                let checks = &entry.checks;
+                entry.states.retain(|check, _| checks.contains(check));
+                entry.descriptions.retain(|check, _| checks.contains(check));
+                for status in entry.states.values_mut() {
+                    status.status = crate::plugin::cut_status(std::mem::take(&mut status.status));
+                }
+                for description in entry.descriptions.values_mut() {
+                    *description = crate::plugin::cut_status(std::mem::take(description));
+                }
+                entry.link = entry.link.as_deref().and_then(super::valid_link);
+                entry
+            })
             .collect();
         if valid.len() < total {
             tracing::warn!(
@@ -137,6 +152,9 @@ impl PeerClient {
                     name,
                     namespaces: Vec::new(),
                     checks,
+                    states: Default::default(),
+                    descriptions: Default::default(),
+                    link: None,
                 })
             })
             .buffered(LEGACY_CATALOG_FETCHES)

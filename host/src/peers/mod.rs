@@ -13,6 +13,7 @@
 mod client;
 mod remote;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,6 +107,118 @@ pub struct CatalogEntry {
     pub namespaces: Vec<String>,
     /// Its checks, `health` first when it has pods.
     pub checks: Vec<String>,
+    /// How its checks stand, where known without running anything: the built-in checks
+    /// always, a plugin's check once it has answered (its last result). Older peers send none.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "known_states"
+    )]
+    pub states: BTreeMap<String, CheckStatus>,
+    /// What each check reports, in a line, as its plugin describes it (built-in checks have
+    /// theirs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub descriptions: BTreeMap<String, String>,
+    /// Where a badge of this service should link (the pod-template annotation
+    /// `kube-shields.io/link`, an `http(s)` URL): the index's snippets use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// The pod annotation naming where a service's badges link.
+pub const LINK_ANNOTATION: &str = "kube-shields.io/link";
+
+/// Longest link kept.
+const MAX_LINK_CHARS: usize = 2048;
+
+/// `text` if it is an `http(s)` URL fit to put in a page (no spaces, quotes or controls), at
+/// most 2,048 characters: a link from a pod annotation or a peer is untrusted.
+pub fn valid_link(text: &str) -> Option<String> {
+    let fits = text.len() <= MAX_LINK_CHARS
+        && (text.starts_with("https://") || text.starts_with("http://"))
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
+    (fits && reqwest::Url::parse(text).is_ok()).then(|| text.to_owned())
+}
+
+/// A peer's states, leaving out any this version does not know (a newer peer's) rather than
+/// refusing its catalog.
+fn known_states<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, CheckStatus>, D::Error> {
+    let states: BTreeMap<String, serde_json::Value> = Deserialize::deserialize(deserializer)?;
+    Ok(states
+        .into_iter()
+        .filter_map(|(check, status)| Some((check, serde_json::from_value(status).ok()?)))
+        .collect())
+}
+
+/// How one check stands: its state and its badge text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    /// The state ([`CheckState`]).
+    pub state: CheckState,
+    /// The badge's text, e.g. `2/3 (1 restart)`.
+    pub status: String,
+}
+
+/// A check's state on the index's overview, by the aggregates' color rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    /// Its color is orange or red.
+    Failing,
+    /// Its color is yellow (a rollout in progress, frequent restarts).
+    Warning,
+    /// A plugin error, a timeout, or busy.
+    Error,
+    /// The watch behind it has failed for longer than `--stale-after`.
+    Stale,
+    /// Its cluster does not answer.
+    Unreachable,
+    /// Lightgrey without a failure (`no pods`, rollout `unknown`), or not known yet.
+    Unknown,
+    /// Anything better than yellow.
+    Ok,
+}
+
+impl CheckState {
+    /// Every state, problems first.
+    pub const ALL: [CheckState; 7] = [
+        CheckState::Failing,
+        CheckState::Warning,
+        CheckState::Error,
+        CheckState::Stale,
+        CheckState::Unreachable,
+        CheckState::Unknown,
+        CheckState::Ok,
+    ];
+
+    /// Its name: `failing`, `warning`, `error`, `stale`, `unreachable`, `unknown`, `ok`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckState::Failing => "failing",
+            CheckState::Warning => "warning",
+            CheckState::Error => "error",
+            CheckState::Stale => "stale",
+            CheckState::Unreachable => "unreachable",
+            CheckState::Unknown => "unknown",
+            CheckState::Ok => "ok",
+        }
+    }
+
+    /// The state of this name.
+    pub fn from_name(name: &str) -> Option<CheckState> {
+        CheckState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
+    }
+
+    /// Whether it needs someone's attention (all but `ok`).
+    pub fn is_problem(self) -> bool {
+        self != CheckState::Ok
+    }
 }
 
 /// A peer's catalog as last fetched, and whether the last fetch worked.
@@ -505,6 +618,19 @@ mod tests {
                 base: base.to_owned()
             })
         );
+    }
+
+    #[rstest]
+    #[case::https("https://github.com/example/web", true)]
+    #[case::http_with_query("http://wiki.internal/page?id=3#top", true)]
+    #[case::javascript("javascript:alert(1)", false)]
+    #[case::quote("https://a.example/\"onmouseover=x", false)]
+    #[case::angle("https://a.example/<script>", false)]
+    #[case::space("https://a.example/a b", false)]
+    #[case::relative("/_/web/health/", false)]
+    #[case::too_long(&format!("https://a.example/{}", "a".repeat(2100)), false)]
+    fn links_are_http_urls_fit_for_a_page(#[case] text: &str, #[case] valid: bool) {
+        assert_eq!(valid_link(text).is_some(), valid);
     }
 
     #[rstest]

@@ -11,9 +11,11 @@ use tokio::sync::Mutex;
 
 use super::PluginDirError;
 use super::compile_cache::CompileCache;
+use crate::language::Lang;
 use crate::plugin::{PluginEngine, PreparedRuntime};
 
-/// A language scripts can be written in.
+/// A language scripts can be written in: a language of the language table ([`Lang`]) that has
+/// a runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Language {
     /// `<service>.py`, run by CPython (componentize-py).
@@ -26,20 +28,30 @@ impl Language {
     /// Every language, in the order runtimes are listed.
     pub const ALL: [Language; 2] = [Language::Python, Language::JavaScript];
 
+    /// The language's row of the language table.
+    pub fn lang(self) -> Lang {
+        match self {
+            Language::Python => Lang::Python,
+            Language::JavaScript => Lang::Js,
+        }
+    }
+
     /// The runtime component's file in the runtime directory.
     pub fn runtime_file(self) -> &'static str {
-        match self {
-            Language::Python => "python.wasm",
-            Language::JavaScript => "js.wasm",
-        }
+        self.lang()
+            .spec()
+            .runtime
+            .expect("a script language has a runtime in the language table")
+    }
+
+    /// A script's extension (`py` for `<service>.py`).
+    pub fn extension(self) -> &'static str {
+        self.lang().spec().extension
     }
 
     /// The language's name, for messages.
     pub fn name(self) -> &'static str {
-        match self {
-            Language::Python => "Python",
-            Language::JavaScript => "JavaScript",
-        }
+        self.lang().spec().name
     }
 }
 
@@ -131,4 +143,23 @@ pub fn prepare_runtime_cached(
     component
         .and_then(|component| engine.prepare_runtime(&component))
         .map_err(|source| PluginDirError::Plugin { file, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The script languages are the table's languages with a runtime, each once.
+    #[test]
+    fn the_script_languages_are_the_tables_languages_with_a_runtime() {
+        let with_runtime: Vec<Lang> = Lang::ALL
+            .into_iter()
+            .filter(|lang| lang.spec().runtime.is_some())
+            .collect();
+        let scripts: Vec<Lang> = Language::ALL.into_iter().map(Language::lang).collect();
+        assert_eq!(scripts, with_runtime);
+        for language in Language::ALL {
+            assert!(!language.runtime_file().is_empty(), "{language:?}");
+        }
+    }
 }

@@ -56,19 +56,14 @@ fn file_role(file_name: &str) -> Option<FileRole<'_>> {
         Some(unpacked) => (unpacked, true),
         None => (file_name, false),
     };
-    let kinds = [
-        (".wasm", PluginKind::Wasm),
-        (".py", PluginKind::Script(Language::Python)),
-        (".js", PluginKind::Script(Language::JavaScript)),
-    ];
-    let plugin = kinds.iter().find_map(|(extension, kind)| {
-        let service = unpacked.strip_suffix(extension)?;
+    // `<service>.wasm`, and a script of each language of the table.
+    let kinds = std::iter::once(("wasm", PluginKind::Wasm))
+        .chain(Language::ALL.map(|language| (language.extension(), PluginKind::Script(language))));
+    let plugin = kinds.into_iter().find_map(|(extension, kind)| {
+        let service = unpacked.strip_suffix(extension)?.strip_suffix('.')?;
         Some(FileRole::Plugin {
             service,
-            format: PluginFormat {
-                kind: *kind,
-                gzipped,
-            },
+            format: PluginFormat { kind, gzipped },
         })
     });
     if plugin.is_some() {

@@ -13,7 +13,7 @@
 //! catalog of 20,000 services made `/` 26 MB and 0.41 s of CPU per request, and 8 connections on
 //! it took health badges from 27,888 to 334 req/s).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -31,7 +31,7 @@ use futures::stream::{self, FuturesUnordered};
 use kube_shields_badge::escape_xml as escape;
 
 use super::ServerState;
-use crate::peers::{CatalogEntry, Cluster};
+use crate::peers::{CatalogEntry, CheckState, Cluster};
 
 /// No external assets, no inline script or style.
 const CSP: &str = "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; \
@@ -44,6 +44,10 @@ pub const STYLE: &str = include_str!("index.css");
 
 /// Services on one page of the index.
 pub(crate) const PAGE_SERVICES: usize = 1_000;
+/// Up to this many services on a page, each badge's panel holds every snippet format without
+/// JavaScript; a larger page holds the Markdown and URL (1,000 services with two checks: all
+/// five formats would double the page, 670 kB to 1.3 MB).
+const FULL_SNIPPETS: usize = 100;
 /// How long a rendered page is reused for everyone who asks for the same one.
 const RENDER_TTL: Duration = Duration::from_secs(1);
 /// Rendered pages kept at most (distinct filters, pages and origins).
@@ -59,8 +63,30 @@ struct Page {
     origin: String,
     /// The filter, lowercased; empty shows everything.
     filter: String,
+    /// `?state=`: only services with a check in this state (`problems`: any but `ok`).
+    state: Option<StateFilter>,
     /// Which page, from 1.
     number: usize,
+}
+
+impl Page {
+    /// This page's address with another state filter and page number (the text filter kept).
+    fn href(&self, state: Option<StateFilter>, number: usize) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !self.filter.is_empty() {
+            query.append_pair("q", &self.filter);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state.name());
+        }
+        if number > 1 {
+            query.append_pair("page", &number.to_string());
+        }
+        match query.finish() {
+            query if query.is_empty() => "/".to_owned(),
+            query => format!("/?{query}"),
+        }
+    }
 }
 
 /// One page as rendered: the part known now, and the whole page gzipped for when nothing
@@ -140,6 +166,7 @@ pub(crate) async fn respond(
     state: &Arc<ServerState>,
     headers: &HeaderMap,
     filter: &str,
+    state_filter: Option<StateFilter>,
     number: usize,
 ) -> Response {
     let page = Page {
@@ -147,6 +174,7 @@ pub(crate) async fn respond(
         cluster_name: state.config.cluster_name.clone(),
         origin: origin(headers),
         filter: filter.trim().to_lowercase(),
+        state: state_filter,
         number: number.max(1),
     };
     let peers = Arc::clone(state.checker.peers());
@@ -168,7 +196,7 @@ pub(crate) async fn respond(
             .await
     };
     // Nothing follows: the whole page at once, gzipped for a client that takes it (every
-    // browser): a 1,000-service page is 615 kB of HTML and about 30 kB gzipped, small enough
+    // browser): a 1,000-service page is 810 kB of HTML and about 34 kB gzipped, small enough
     // to go out in one write, with its length.
     if pending.is_empty() && accepts_gzip(headers) {
         let mut response = page_response(Body::from(rendered.whole_gzip));
@@ -187,9 +215,12 @@ pub(crate) async fn respond(
             async move {
                 let cluster = peers.settled_cluster(&name).await;
                 cluster.map_or_else(String::new, |cluster| {
-                    let rows = rows(&page, Some(&cluster.name), &cluster.services);
+                    let part = Part::peer(&cluster);
+                    let rows = rows(&page, &part, &cluster.services);
                     let shown = &rows[..rows.len().min(PAGE_SERVICES)];
-                    section(&page, &Part::peer(&cluster), shown, rows.len())
+                    let problems = problems_text(&state_counts(&page, &part, &cluster.services));
+                    let full = shown.len() <= FULL_SNIPPETS;
+                    section(&page, &part, shown, rows.len(), &problems, full)
                 })
             }
         })
@@ -317,32 +348,172 @@ fn count(n: usize, noun: &str) -> String {
 /// [`PAGE_SERVICES`] of their matching services (in order: this cluster, then the peers), and
 /// links to the other pages.
 fn known_clusters(page: &Page, local: &[CatalogEntry], clusters: &[Cluster]) -> String {
-    let mut html = head(page, clusters.len() + 1);
-    let mut parts: Vec<(Part, Vec<&CatalogEntry>)> = vec![(Part::LOCAL, rows(page, None, local))];
+    let mut known: Vec<(Part, &[CatalogEntry])> = vec![(Part::LOCAL, local)];
     for cluster in clusters.iter().filter(|cluster| cluster.up.is_some()) {
-        parts.push((
-            Part::peer(cluster),
-            rows(page, Some(&cluster.name), &cluster.services),
-        ));
+        known.push((Part::peer(cluster), &cluster.services));
     }
-    let total: usize = parts.iter().map(|(_, rows)| rows.len()).sum();
+    let mut html = head(page, clusters.len() + 1);
+    html.push_str(&overview(page, &known));
+    let parts: Vec<(&Part, Vec<&CatalogEntry>, String)> = known
+        .iter()
+        .map(|(part, services)| {
+            let problems = problems_text(&state_counts(page, part, services));
+            (part, rows(page, part, services), problems)
+        })
+        .collect();
+    let total: usize = parts.iter().map(|(_, rows, _)| rows.len()).sum();
     let pages = total.div_ceil(PAGE_SERVICES).max(1);
     let (from, to) = (
         (page.number - 1) * PAGE_SERVICES,
         page.number * PAGE_SERVICES,
     );
+    // Every snippet format in each badge's panel on a page of a few services; the Markdown and
+    // URL on a larger one (`/index.js` builds them all, and each badge links to its service's
+    // page with all of them).
+    let full = total.saturating_sub(from).min(PAGE_SERVICES) <= FULL_SNIPPETS;
     let mut before = 0;
-    for (part, rows) in &parts {
+    for (part, rows, problems) in &parts {
         let (start, end) = (before, before + rows.len());
         before = end;
         // A cluster with no row on this page shows on the first page only (its state).
         let shown = &rows[from.clamp(start, end) - start..to.clamp(start, end) - start];
         if !shown.is_empty() || (page.number == 1 && rows.is_empty()) {
-            html.push_str(&section(page, part, shown, rows.len()));
+            html.push_str(&section(page, part, shown, rows.len(), problems, full));
         }
     }
     html.push_str(&pager(page, pages, total));
     html
+}
+
+/// `?state=`: which services the page shows by how their checks stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum StateFilter {
+    /// `problems`: a check in any state but `ok`.
+    Problems,
+    /// A check in this state.
+    One(CheckState),
+}
+
+impl StateFilter {
+    /// `problems` or a state's name.
+    pub(crate) fn parse(text: &str) -> Option<StateFilter> {
+        match text {
+            "problems" => Some(StateFilter::Problems),
+            other => CheckState::from_name(other).map(StateFilter::One),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            StateFilter::Problems => "problems",
+            StateFilter::One(state) => state.as_str(),
+        }
+    }
+
+    fn admits(self, state: CheckState) -> bool {
+        match self {
+            StateFilter::Problems => state.is_problem(),
+            StateFilter::One(wanted) => state == wanted,
+        }
+    }
+}
+
+/// The counts per state over every service the text filter leaves, in all known clusters, with
+/// a link to each state's services; when the page was made; a refresh link (`/index.js`
+/// refreshes by itself).
+fn overview(page: &Page, known: &[(Part, &[CatalogEntry])]) -> String {
+    let mut total: BTreeMap<CheckState, usize> = BTreeMap::new();
+    for (part, services) in known {
+        for (state, n) in state_counts(page, part, services) {
+            *total.entry(state).or_default() += n;
+        }
+    }
+    let link = |state: Option<StateFilter>| page.href(state, 1);
+    let mut html = String::from("<nav id=\"overview\" aria-label=\"Overview\"><ul>\n");
+    for state in CheckState::ALL {
+        let n = total.get(&state).copied().unwrap_or(0);
+        let current = page.state == Some(StateFilter::One(state));
+        let _ = writeln!(
+            html,
+            "<li class=\"count\" data-state=\"{state}\"><a href=\"{href}\"{aria}>\
+             <span class=\"n\">{n}</span> {state}</a></li>",
+            state = state.as_str(),
+            href = escape(&link(Some(StateFilter::One(state)))),
+            aria = if current {
+                " aria-current=\"page\""
+            } else {
+                ""
+            },
+        );
+    }
+    let problems: usize = total
+        .iter()
+        .filter(|(state, _)| state.is_problem())
+        .map(|(_, n)| n)
+        .sum();
+    let (toggle, toggle_text) = match page.state {
+        None => (
+            link(Some(StateFilter::Problems)),
+            format!("problems only ({problems})"),
+        ),
+        Some(_) => (link(None), "every check".to_owned()),
+    };
+    let now = jiff::Timestamp::now().strftime("%H:%M:%S UTC");
+    let _ = write!(
+        html,
+        "</ul>\n<p><a id=\"toggle\" href=\"{}\">{}</a> · <span id=\"updated\">updated {now}</span> · \
+         <a id=\"refresh\" href=\"{}\">refresh</a></p>\n</nav>\n",
+        escape(&toggle),
+        escape(&toggle_text),
+        escape(&link(page.state)),
+    );
+    html
+}
+
+/// How many checks of a cluster's services (those the text filter leaves) are in each state.
+fn state_counts(
+    page: &Page,
+    part: &Part,
+    services: &[CatalogEntry],
+) -> BTreeMap<CheckState, usize> {
+    let mut counts = BTreeMap::new();
+    for entry in services
+        .iter()
+        .filter(|entry| text_matches(page, part, entry))
+    {
+        for check in &entry.checks {
+            *counts.entry(status_of(part, entry, check).0).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// A cluster's problems for its heading: `1 failing · 2 unknown`, empty without any.
+fn problems_text(counts: &BTreeMap<CheckState, usize>) -> String {
+    let problems: Vec<String> = counts
+        .iter()
+        .filter(|(state, _)| state.is_problem())
+        .map(|(state, n)| format!("{n} {}", state.as_str()))
+        .collect();
+    problems.join(" · ")
+}
+
+/// How `check` of `entry` stands on this page: unreachable while its cluster is; else as its
+/// catalog says (`unknown` when it says nothing).
+fn status_of<'e>(
+    part: &Part,
+    entry: &'e CatalogEntry,
+    check: &str,
+) -> (CheckState, Option<&'e str>) {
+    if part.up == Some(false) {
+        return (CheckState::Unreachable, Some("unreachable"));
+    }
+    entry
+        .states
+        .get(check)
+        .map_or((CheckState::Unknown, None), |status| {
+            (status.state, Some(status.status.as_str()))
+        })
 }
 
 /// One cluster's section: this cluster (no name in its URLs) or a peer, and its state.
@@ -377,12 +548,10 @@ fn pager(page: &Page, pages: usize, total: usize) -> String {
         return String::new();
     }
     let link = |number: usize, text: &str| {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        if !page.filter.is_empty() {
-            query.append_pair("q", &page.filter);
-        }
-        query.append_pair("page", &number.to_string());
-        format!("<a href=\"/?{}\">{text}</a>", escape(&query.finish()))
+        format!(
+            "<a href=\"{}\">{text}</a>",
+            escape(&page.href(page.state, number))
+        )
     };
     let first = (page.number - 1) * PAGE_SERVICES + 1;
     let last = (page.number * PAGE_SERVICES).min(total);
@@ -404,13 +573,9 @@ fn pager(page: &Page, pages: usize, total: usize) -> String {
 
 /// A cluster's services that match the filter, in the page's order: grouped by the namespaces
 /// of their pods (sorted), plugin-only services last.
-fn rows<'a>(
-    page: &Page,
-    name: Option<&str>,
-    services: &'a [CatalogEntry],
-) -> Vec<&'a CatalogEntry> {
+fn rows<'a>(page: &Page, part: &Part, services: &'a [CatalogEntry]) -> Vec<&'a CatalogEntry> {
     let mut groups: Vec<(String, Vec<&CatalogEntry>)> = Vec::new();
-    for entry in services.iter().filter(|entry| matches(page, name, entry)) {
+    for entry in services.iter().filter(|entry| matches(page, part, entry)) {
         let key = group_of(entry);
         match groups.iter_mut().find(|(group, _)| *group == key) {
             Some((_, members)) => members.push(entry),
@@ -435,7 +600,14 @@ fn group_of(entry: &CatalogEntry) -> String {
 
 /// One cluster: this one (`name` `None`) or a peer; `up` `None` while its first fetch runs.
 /// `shown` are its rows on this page (in [`rows`] order), of `matching` in all.
-fn section(page: &Page, part: &Part, shown: &[&CatalogEntry], matching: usize) -> String {
+fn section(
+    page: &Page,
+    part: &Part,
+    shown: &[&CatalogEntry],
+    matching: usize,
+    problems: &str,
+    full: bool,
+) -> String {
     let name = part.name;
     let title = escape(
         name.or(page.cluster_name.as_deref())
@@ -451,9 +623,13 @@ fn section(page: &Page, part: &Part, shown: &[&CatalogEntry], matching: usize) -
         (Some(false), None) => ("unreachable", "unreachable".to_owned()),
         (None, _) => ("loading", "loading".to_owned()),
     };
+    let problems = match problems {
+        "" => String::new(),
+        problems => format!(" <span class=\"problems\">{}</span>", escape(problems)),
+    };
     let mut html = format!(
         "<section class=\"cluster\" data-cluster=\"{cluster_attr}\" data-state=\"{state}\">\n\
-         <h2>{title} <span class=\"state\">{state_text}</span></h2>\n"
+         <h2>{title} <span class=\"state\">{state_text}</span>{problems}</h2>\n"
     );
     let known_before = part.up == Some(false) && matching > 0;
     if part.up != Some(true) && !known_before {
@@ -489,7 +665,7 @@ fn section(page: &Page, part: &Part, shown: &[&CatalogEntry], matching: usize) -
             );
             group = Some(key);
         }
-        html.push_str(&service_row(page, name, entry));
+        html.push_str(&service_row(page, part, entry, full));
     }
     if group.is_some() {
         html.push_str("</table></section>\n");
@@ -498,57 +674,170 @@ fn section(page: &Page, part: &Part, shown: &[&CatalogEntry], matching: usize) -
     html
 }
 
-fn matches(page: &Page, cluster: Option<&str>, entry: &CatalogEntry) -> bool {
-    page.filter.is_empty() || search_text(cluster, entry).contains(&page.filter)
+/// Whether `entry` is on the page: the text filter and the state filter.
+fn matches(page: &Page, part: &Part, entry: &CatalogEntry) -> bool {
+    let in_state = |filter: StateFilter| {
+        entry
+            .checks
+            .iter()
+            .any(|check| filter.admits(status_of(part, entry, check).0))
+    };
+    text_matches(page, part, entry) && page.state.is_none_or(in_state)
+}
+
+/// Whether `entry` matches the text filter.
+fn text_matches(page: &Page, part: &Part, entry: &CatalogEntry) -> bool {
+    page.filter.is_empty() || search_text(part, entry).contains(&page.filter)
 }
 
 /// What the filter searches: service, namespaces, checks and cluster.
-fn search_text(cluster: Option<&str>, entry: &CatalogEntry) -> String {
+/// What the filter reads of a service: its name, namespaces, cluster, and each check's name,
+/// state and status text.
+fn search_text(part: &Part, entry: &CatalogEntry) -> String {
     let mut text = entry.name.clone();
-    for word in entry.namespaces.iter().chain(&entry.checks) {
+    for word in entry
+        .namespaces
+        .iter()
+        .chain(part.name.map(str::to_owned).as_ref())
+    {
         text.push(' ');
         text.push_str(word);
     }
-    if let Some(cluster) = cluster {
-        text.push(' ');
-        text.push_str(cluster);
+    for check in &entry.checks {
+        let (state, status) = status_of(part, entry, check);
+        for word in [check.as_str(), state.as_str(), status.unwrap_or_default()] {
+            text.push(' ');
+            text.push_str(word);
+        }
     }
     text.to_lowercase()
 }
 
-fn service_row(page: &Page, cluster: Option<&str>, entry: &CatalogEntry) -> String {
-    let address = match cluster {
+/// One service: its name, then per check the badge, what the check reports, and the snippets to
+/// embed it (see [`Snippets`]), all as selectable text in a `<details>` whose panel overlays the
+/// page (opening one moves nothing). `/index.js` adds a copy button per snippet and one shared
+/// builder (style, label, live preview) to whichever is open. The row carries the link target.
+fn service_row(page: &Page, part: &Part, entry: &CatalogEntry, full: bool) -> String {
+    let address = match part.name {
         Some(cluster) => format!("{}@{cluster}", entry.name),
         None => entry.name.clone(),
     };
+    let target = link_target(page, entry);
     let mut row = format!(
-        "<tr class=\"service\" data-search=\"{}\"><th scope=\"row\">{}</th><td>",
-        escape(&search_text(cluster, entry)),
+        "<tr class=\"service\" data-search=\"{}\" data-link=\"{}\"><th scope=\"row\">{}</th><td>",
+        escape(&search_text(part, entry)),
+        escape(&target),
         escape(&entry.name)
     );
     for check in &entry.checks {
         let path = format!("/_/{address}/{check}/");
-        let alt = format!("{} {check}", entry.name);
-        let url = format!("{}{path}", page.origin);
-        let markdown = format!("[![{alt}]({url})]({url}?format=svg)");
-        let html = format!("<img alt=\"{}\" src=\"{}\">", escape(&alt), escape(&url));
+        let (state, status) = status_of(part, entry, check);
+        // The page's alt text says what the badge says now, for whoever cannot see it; the
+        // snippets' names the badge only (their status changes after they are pasted).
+        let name = format!("{} {check}", entry.name);
+        let alt = match status {
+            Some(status) => format!("{name}: {status}"),
+            None => name.clone(),
+        };
+        let description = entry
+            .descriptions
+            .get(check)
+            .map(|text| format!("<figcaption>{}</figcaption>", escape(text)))
+            .unwrap_or_default();
+        let snippets = Snippets {
+            url: format!("{}{path}", page.origin),
+            name: &name,
+            target: &target,
+        };
         let _ = write!(
             row,
-            "<figure class=\"badge\"><img class=\"badge\" alt=\"{alt}\" title=\"{site}: {address} {check}\" \
-             src=\"{path}?format=svg\"><details><summary>embed</summary>\
-             <label>Markdown <input readonly value=\"{markdown}\"></label>\
-             <label>HTML <input readonly value=\"{html}\"></label></details></figure>",
+            "<figure class=\"badge\" data-state=\"{state}\"><img class=\"badge\" alt=\"{alt}\" \
+             src=\"{path}?format=svg\">{description}<details class=\"embed\"><summary>embed\
+             <span class=\"vh\"> {name}</span></summary><div class=\"panel\"><dl class=\"snippets\">",
             alt = escape(&alt),
-            site = escape(&page.site),
-            address = escape(&address),
-            check = escape(check),
+            state = state.as_str(),
             path = escape(&path),
-            markdown = escape(&markdown),
-            html = escape(&html),
+            name = escape(&name),
         );
+        for (format, snippet) in snippets.all() {
+            if full || format == "Markdown" || format == "URL" {
+                let _ = write!(
+                    row,
+                    "<dt>{format}</dt><dd><code>{}</code></dd>",
+                    escape(&snippet)
+                );
+            }
+        }
+        row.push_str("</dl>");
+        if !full {
+            let _ = write!(
+                row,
+                "<a class=\"more\" href=\"{}\">all formats</a>",
+                escape(&service_page(&entry.name))
+            );
+        }
+        row.push_str("</div></details></figure>");
     }
     row.push_str("</td></tr>\n");
     row
+}
+
+/// Where a badge of `entry` links in its snippets: the service's own link (the pod-template
+/// annotation `kube-shields.io/link`), else this index filtered to the service — never the
+/// badge's own image.
+fn link_target(page: &Page, entry: &CatalogEntry) -> String {
+    match &entry.link {
+        Some(link) => link.clone(),
+        None => format!("{}{}", page.origin, service_page(&entry.name)),
+    }
+}
+
+/// This index filtered to one service: `/?q=<name>`.
+fn service_page(name: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", name)
+        .finish();
+    format!("/?{query}")
+}
+
+/// The snippets that embed one badge (`/index.js` builds the same ones with a style and label).
+struct Snippets<'a> {
+    /// The badge's URL (a redirect to shields.io, which every renderer of a README follows).
+    url: String,
+    /// Its alt text: service and check.
+    name: &'a str,
+    /// Where it links.
+    target: &'a str,
+}
+
+impl Snippets<'_> {
+    /// `(format, snippet)` in the order the page shows them.
+    fn all(&self) -> [(&'static str, String); 5] {
+        let Snippets { url, name, target } = self;
+        // Parentheses would end a Markdown link; a valid link has no space, quote or `<>`.
+        let md = |text: &str| text.replace('(', "%28").replace(')', "%29");
+        [
+            (
+                "Markdown",
+                format!("[![{name}]({})]({})", md(url), md(target)),
+            ),
+            (
+                "HTML",
+                format!(
+                    "<a href=\"{}\"><img alt=\"{}\" src=\"{}\"></a>",
+                    escape(target),
+                    escape(name),
+                    escape(url)
+                ),
+            ),
+            ("URL", url.clone()),
+            (
+                "reStructuredText",
+                format!(".. image:: {url}\n   :alt: {name}\n   :target: {target}"),
+            ),
+            ("AsciiDoc", format!("image:{url}[{name},link=\"{target}\"]")),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -561,6 +850,9 @@ mod tests {
                 name: format!("svc-{n:05}"),
                 namespaces: vec![format!("ns-{}", n % 3)],
                 checks: vec!["health".to_owned()],
+                states: Default::default(),
+                descriptions: Default::default(),
+                link: None,
             })
             .collect()
     }
@@ -568,6 +860,7 @@ mod tests {
     fn page(number: usize, filter: &str) -> Page {
         Page {
             cluster_name: None,
+            state: None,
             site: "test".to_owned(),
             origin: String::new(),
             filter: filter.to_owned(),

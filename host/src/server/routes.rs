@@ -302,7 +302,18 @@ async fn index_route(
             )
         })?,
     };
-    Ok(super::index::respond(&state, &headers, &filter, page).await)
+    let state_filter = match parameter("state").filter(|value| !value.is_empty()) {
+        None => None,
+        Some(value) => Some(super::index::StateFilter::parse(&value).ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "state must be problems, failing, warning, error, stale, unreachable, unknown or ok, not {value:?}"
+                ),
+            )
+        })?),
+    };
+    Ok(super::index::respond(&state, &headers, &filter, state_filter, page).await)
 }
 
 /// A static asset of the index, cached for a while.

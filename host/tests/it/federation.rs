@@ -390,7 +390,7 @@ async fn peers_answering_garbage_50_mb_or_nothing_are_refused_within_limits() {
     // The index marks them and still lists this cluster.
     let page = hub.get("/").await.text().await.unwrap();
     assert_eq!(
-        page.matches("data-state=\"unreachable\"").count(),
+        page.matches("data-state=\"unreachable\">\n<h2>").count(),
         4,
         "{page}"
     );

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fake_apiserver::FakeApiServer;
-use kube_shields::app::{App, AppConfig};
+use kube_shields::app::{App, AppConfig, CoreConfig};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::checks::CheckerConfig;
 use kube_shields::peers::PeerSettings;
@@ -19,7 +19,7 @@ use kube_shields::plugin_dir::PluginSource;
 use kube_shields::pods::connection::KubeConnection;
 use kube_shields::pods::source::WatchBackoff;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
-use kube_shields::server::{Mode, ServerConfig};
+use kube_shields::server::Mode;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -312,30 +312,28 @@ impl TestServerBuilder {
         )
         .unwrap();
         let secret = Secret::from_file(&secret_file).unwrap();
-        let config = AppConfig {
-            pods: PodSourceConfig {
-                exclude: vec!["kube-system".to_owned()],
-                watch_timeout: self.watch_timeout,
-                backoff: self.backoff,
-                ..PodSourceConfig::all(origin)
-            },
-            plugins: Some(PluginSource::Directory(plugin_dir.clone())),
-            cache_dir: self.compile_cache.then(test_compile_cache),
-            runtime_dir: Some(repo().join("target/runtimes")),
-            checks: CheckerConfig {
+        let pods = PodSourceConfig {
+            exclude: vec!["kube-system".to_owned()],
+            watch_timeout: self.watch_timeout,
+            backoff: self.backoff,
+            ..PodSourceConfig::all(origin)
+        };
+        let core = CoreConfig::new(pods)
+            .with_plugins(PluginSource::Directory(plugin_dir.clone()))
+            .with_cache_dir(self.compile_cache.then(test_compile_cache))
+            .with_runtime_dir(Some(repo().join("target/runtimes")))
+            .with_checks(CheckerConfig {
                 max_plugin_runs: self.max_plugin_runs,
                 plugin_cpus: kube_shields::plugin::default_plugin_cpus(),
                 stale_after: self.stale_after,
-            },
-            server: ServerConfig {
-                shields_base: SHIELDS.to_owned(),
-                mode: self.mode,
-                site_name: self.site_name,
-                cluster_name: self.cluster_name,
-            },
-            secret: Some(secret.clone()),
-            peers: self.peer_settings,
-        };
+            });
+        let config = AppConfig::new(core)
+            .with_shields_base(SHIELDS)
+            .with_mode(self.mode)
+            .with_site_name(self.site_name)
+            .with_cluster_name(self.cluster_name)
+            .with_secret(Some(secret.clone()))
+            .with_peer_settings(self.peer_settings);
         let app = App::new(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
