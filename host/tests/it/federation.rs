@@ -607,6 +607,18 @@ impl Switch {
     }
 }
 
+/// The page `/` of `hub` as headless Chromium renders it (its scripts run).
+async fn browser_dom(hub: &TestServer) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("{}/", hub.base);
+    common::chromium::chromium(
+        profile.path(),
+        &["--virtual-time-budget=5000", "--dump-dom", &url],
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{err}"))
+}
+
 async fn peer_up(hub: &TestServer, name: &str) -> Option<bool> {
     let peers: Value = hub.get_signed("/peers").await.json().await.ok()?;
     let peer = peers.as_array()?.iter().find(|p| p["name"] == name)?;
@@ -670,6 +682,17 @@ async fn a_named_cluster_keeps_its_services_through_an_outage_and_comes_back() {
     })
     .await;
     assert!(page.contains("unreachable since "), "{page}");
+    // What a browser shows of it.
+    let dom = browser_dom(&hub).await;
+    assert!(
+        dom.contains("data-cluster=\"eu\" data-state=\"unreachable\""),
+        "{dom}"
+    );
+    assert!(dom.contains("unreachable since "), "{dom}");
+    assert!(
+        dom.contains("src=\"/_/billing@eu/health/?format=svg\""),
+        "{dom}"
+    );
     assert!(page.contains("/_/billing@eu/health/?format=svg"), "{page}");
     assert_eq!(
         hub.json("/_/billing@eu/health/?format=json").await.1["message"],
@@ -698,4 +721,16 @@ async fn a_named_cluster_keeps_its_services_through_an_outage_and_comes_back() {
     .await;
     assert!(back.elapsed() < Duration::from_secs(10));
     assert_eq!(peer_up(&hub, "eu").await, Some(true));
+    let page = eventually("the page shows eu up again", WITHIN, async || {
+        let page = hub.get("/").await.text().await.ok()?;
+        page.contains("data-cluster=\"eu\" data-state=\"up\"")
+            .then_some(page)
+    })
+    .await;
+    assert!(!page.contains("unreachable since "), "{page}");
+    let dom = browser_dom(&hub).await;
+    assert!(
+        dom.contains("data-cluster=\"eu\" data-state=\"up\""),
+        "{dom}"
+    );
 }
