@@ -1,5 +1,6 @@
 //! The `kube-shields` command: `serve`, `check` (the plugin author's loop) and `sign`.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -384,7 +385,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "listening; ready once pods are listed and plugins loaded (/readyz)");
     if developing {
         let base = format!("http://{}", listener.local_addr()?);
-        println!(
+        // One write, and a reader that went away (a closed pipe) does not stop the server:
+        // `println!` would panic on it.
+        let _ = writeln!(
+            std::io::stdout().lock(),
             "kube-shields dev server for {plugins}, pods: {pods} (Ctrl-C stops it)\n  \
              {base}/                    every badge\n  \
              {base}/plugins             load errors, and each check's last success and error\n  \

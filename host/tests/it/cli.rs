@@ -333,16 +333,18 @@ async fn serve_dev_serves_a_folder_on_loopback_with_every_route_open() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let printed = tokio::task::spawn_blocking(move || {
+    // The first three lines; the rest is read (and dropped) until the server exits, so it never
+    // writes into a closed pipe.
+    let (first, lines) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout)
+        let mut lines = std::io::BufReader::new(stdout)
             .lines()
-            .map_while(Result::ok)
-            .take(3)
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+            .map_while(Result::ok);
+        let _ = first.send(lines.by_ref().take(3).collect::<Vec<_>>());
+        lines.for_each(drop);
+    });
+    let printed = lines.await.unwrap();
     let served = Served {
         child,
         base: printed[1]
