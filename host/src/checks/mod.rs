@@ -127,13 +127,9 @@ impl Service {
     /// Where its badges link: the first of its pods' `kube-shields.io/link` annotations that is
     /// an `http(s)` URL (set it on the pod template).
     pub fn link(&self) -> Option<String> {
-        self.pods.iter().find_map(|pod| {
-            let at = pod
-                .annotations
-                .binary_search_by(|(key, _)| key.as_str().cmp(LINK_ANNOTATION))
-                .ok()?;
-            valid_link(&pod.annotations[at].1)
-        })
+        self.pods
+            .iter()
+            .find_map(|pod| valid_link(pod.annotation(LINK_ANNOTATION)?))
     }
 
     /// Whether the service has this check.

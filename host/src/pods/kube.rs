@@ -3,7 +3,6 @@
 //! stored. The watcher lists (a streaming list where the API server offers one, else pages),
 //! watches, backs off on errors and relists after a `410 Expired` on its own.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use std::sync::Mutex;
@@ -12,7 +11,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use kube::Client;
 use kube::client::{ClientBuilder, DynBody};
-use kube::runtime::reflector::{self, Lookup, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::utils::{Backoff, ResetTimerBackoff};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::{JoinHandle, JoinSet};
@@ -30,43 +29,51 @@ use super::workload::WorkloadIndex;
 use super::workload_watch::{WorkloadWatch, watch_workloads};
 use crate::changes::{self, ChangeSignal, Changes};
 
-/// The reflector stores [`PodInfo`] (what we read of a pod) rather than whole pods.
-impl Lookup for PodInfo {
-    type DynamicType = ();
+/// A reflector store keyed on namespace and name only: versions and uids would cost memory per
+/// object. `$kind` etc. only name the store's objects; a store of each kind is its own.
+macro_rules! lookup_by_name {
+    ($type:ty, $kind:literal, $group:literal, $plural:literal) => {
+        impl kube::runtime::reflector::Lookup for $type {
+            type DynamicType = ();
 
-    fn kind(_: &()) -> Cow<'_, str> {
-        "Pod".into()
-    }
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                $kind.into()
+            }
 
-    fn group(_: &()) -> Cow<'_, str> {
-        "".into()
-    }
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                $group.into()
+            }
 
-    fn version(_: &()) -> Cow<'_, str> {
-        "v1".into()
-    }
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                "v1".into()
+            }
 
-    fn plural(_: &()) -> Cow<'_, str> {
-        "pods".into()
-    }
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                $plural.into()
+            }
 
-    fn name(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.name))
-    }
+            fn name(&self) -> Option<std::borrow::Cow<'_, str>> {
+                Some(std::borrow::Cow::Borrowed(&self.name))
+            }
 
-    fn namespace(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.namespace))
-    }
+            fn namespace(&self) -> Option<std::borrow::Cow<'_, str>> {
+                Some(std::borrow::Cow::Borrowed(&self.namespace))
+            }
 
-    // The store keys on namespace and name only; versions and uids would cost memory per pod.
-    fn resource_version(&self) -> Option<Cow<'_, str>> {
-        None
-    }
+            fn resource_version(&self) -> Option<std::borrow::Cow<'_, str>> {
+                None
+            }
 
-    fn uid(&self) -> Option<Cow<'_, str>> {
-        None
-    }
+            fn uid(&self) -> Option<std::borrow::Cow<'_, str>> {
+                None
+            }
+        }
+    };
 }
+pub(super) use lookup_by_name;
+
+// The reflector stores [`PodInfo`] (what we read of a pod) rather than whole pods.
+lookup_by_name!(PodInfo, "Pod", "", "pods");
 
 /// The scopes to watch: the given namespaces (a Role in each is enough), or all namespaces
 /// when none is given.

@@ -67,12 +67,19 @@ pub struct PodInfo {
 impl PodInfo {
     /// The value of label `key`.
     pub fn label(&self, key: &str) -> Option<&str> {
-        let at = self
-            .labels
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()?;
-        Some(&self.labels[at].1)
+        value_of(&self.labels, key)
     }
+
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        value_of(&self.annotations, key)
+    }
+}
+
+/// The value of `key` in pairs sorted by key.
+fn value_of<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    let at = pairs.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+    Some(&pairs[at].1)
 }
 
 impl From<PartialPod> for PodInfo {

@@ -129,23 +129,11 @@ impl Rollout {
 /// `None` when no pod has a workload. A CronJob shows its own status unless it is current,
 /// then its latest run's (the Job the service's pods belong to).
 pub fn rollout(pods: &[Arc<PodInfo>], workloads: &WorkloadIndex) -> Option<Rollout> {
-    let mut owners: Vec<(WorkloadKind, &str, &str, Option<&str>)> = pods
-        .iter()
-        .filter_map(|pod| {
-            let (kind, name) = workload_of(pod)?;
-            let run = (kind == WorkloadKind::CronJob)
-                .then(|| pod.controller.as_ref().map(|job| job.name.as_str()))
-                .flatten();
-            Some((kind, pod.namespace.as_str(), name, run))
-        })
-        .collect();
-    owners.sort_unstable();
-    owners.dedup_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2));
-    let parts = owners.into_iter().map(|(kind, namespace, name, run)| {
-        let own = part(workloads, kind, namespace, name);
-        match run {
+    let parts = owners(pods).into_iter().map(|owner| {
+        let own = part(workloads, owner.kind, owner.namespace, owner.name);
+        match owner.run {
             Some(job) if own.status == Status::Current => {
-                part(workloads, WorkloadKind::Job, namespace, job)
+                part(workloads, WorkloadKind::Job, owner.namespace, job)
             }
             _ => own,
         }
@@ -156,19 +144,42 @@ pub fn rollout(pods: &[Arc<PodInfo>], workloads: &WorkloadIndex) -> Option<Rollo
 /// The workloads owning `pods` (one per namespace), as a plugin's context shows them: a
 /// CronJob's own, not its run's.
 pub fn controllers(pods: &[Arc<PodInfo>], workloads: &WorkloadIndex) -> Vec<Arc<WorkloadInfo>> {
-    let mut owners: Vec<(WorkloadKind, &str, &str)> = pods
+    owners(pods)
+        .into_iter()
+        .filter_map(|owner| workloads.get_shared(owner.kind, owner.namespace, owner.name))
+        .collect()
+}
+
+/// A workload owning some of a service's pods.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Owner<'a> {
+    kind: WorkloadKind,
+    namespace: &'a str,
+    name: &'a str,
+    /// For a CronJob: the Job of the run its pods belong to.
+    run: Option<&'a str>,
+}
+
+/// The workloads owning `pods`, each once (by kind, namespace and name).
+fn owners(pods: &[Arc<PodInfo>]) -> Vec<Owner<'_>> {
+    let mut owners: Vec<Owner> = pods
         .iter()
         .filter_map(|pod| {
             let (kind, name) = workload_of(pod)?;
-            Some((kind, pod.namespace.as_str(), name))
+            let run = (kind == WorkloadKind::CronJob)
+                .then(|| pod.controller.as_ref().map(|job| job.name.as_str()))
+                .flatten();
+            Some(Owner {
+                kind,
+                namespace: &pod.namespace,
+                name,
+                run,
+            })
         })
         .collect();
     owners.sort_unstable();
-    owners.dedup();
+    owners.dedup_by(|a, b| (a.kind, a.namespace, a.name) == (b.kind, b.namespace, b.name));
     owners
-        .into_iter()
-        .filter_map(|(kind, namespace, name)| workloads.get_shared(kind, namespace, name))
-        .collect()
 }
 
 /// One workload's rollout, `not found` when its kind is listed and it is not there, `unknown`

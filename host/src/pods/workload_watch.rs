@@ -5,62 +5,27 @@
 //! changes. A kind the API server refuses (RBAC) answers `unknown` and is logged once; pods and
 //! `health` are not affected.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Api;
-use kube::runtime::reflector::{self, Lookup, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::JoinSet;
 
 use super::connection::{PodScope, error_chain};
 use super::index::SharedIndex;
-use super::kube::{ObservedBackoff, watch_client};
+use super::kube::{ObservedBackoff, lookup_by_name, watch_client};
 use super::source::WatchBackoff;
 use super::wire::PartialWorkload;
 use super::workload::{KindAccess, WorkloadIndex, WorkloadInfo, WorkloadKind};
 use crate::changes::{self, ChangeSignal};
 
-/// The reflector stores [`WorkloadInfo`]; each kind has stores of its own, so keys are
-/// namespace and name.
-impl Lookup for WorkloadInfo {
-    type DynamicType = ();
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        "Workload".into()
-    }
-
-    fn group(_: &()) -> Cow<'_, str> {
-        "apps".into()
-    }
-
-    fn version(_: &()) -> Cow<'_, str> {
-        "v1".into()
-    }
-
-    fn plural(_: &()) -> Cow<'_, str> {
-        "workloads".into()
-    }
-
-    fn name(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.name))
-    }
-
-    fn namespace(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.namespace))
-    }
-
-    fn resource_version(&self) -> Option<Cow<'_, str>> {
-        None
-    }
-
-    fn uid(&self) -> Option<Cow<'_, str>> {
-        None
-    }
-}
+// The reflector stores [`WorkloadInfo`]; each kind has stores of its own, so keys are
+// namespace and name.
+lookup_by_name!(WorkloadInfo, "Workload", "apps", "workloads");
 
 /// What the workload watches need: the connection, and per scope the watcher settings (as for
 /// pods but without the label selector: it selects pods, not their controllers).
