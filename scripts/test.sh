@@ -8,6 +8,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# The history crate's tests run a real PostgreSQL server (history/tests/support).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 "$root/scripts/build-plugins.sh"
 "$root/scripts/build-runtimes.sh"
 # The tests' Python helpers (host/tests/support: the Prometheus client library parses /metrics;

@@ -40,8 +40,12 @@
 //!
 //! Colors: only shields' named colors, their aliases and hex (see [`Color`]). Shields also
 //! accepts CSS colors such as `purple`; here they are not colors.
+//!
+//! History charts: [`bar_chart`] draws a check's history as a badge-high SVG of [`ChartBar`]s,
+//! one colored bar per hour or day, after a grey label box.
 #![deny(missing_docs)]
 
+mod chart;
 mod color;
 mod encode;
 mod params;
@@ -49,6 +53,7 @@ mod svg;
 mod widths;
 mod xml;
 
+pub use chart::{ChartBar, bar_chart};
 pub use color::Color;
 pub use encode::shields_path_segment;
 pub use params::{

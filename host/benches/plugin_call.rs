@@ -19,7 +19,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::io::Write;
 
 use kube_shields::plugin::{PluginEngine, PluginSettings, Script};
-use kube_shields::pods::model::{ContainerInfo, PodInfo};
+use kube_shields::pods::{ContainerInfo, PodInfo};
 
 const EXAMPLES: [&str; 3] = ["image_tags", "release_info", "http_probe"];
 

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_apiserver::{DeploymentBuilder, FakeApiServer, ListMode, PodBuilder, loopback_ip};
-use kube_shields::pods::connection::KubeConnection;
-use kube_shields::pods::index::SharedIndex;
-use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig};
+use kube_shields::pods::KubeConnection;
+use kube_shields::pods::SharedIndex;
+use kube_shields::pods::{self, PodOrigin, PodSourceConfig};
 
 const PODS_PER_DEPLOYMENT: u32 = 3;
 const NAMESPACES: u32 = 20;
@@ -122,7 +122,7 @@ async fn measure(pods: u32, mode: &str, workloads: &str) {
             ..KubeConnection::default()
         }))
     };
-    let task = source::start(config, Arc::clone(&shared))
+    let task = pods::start(config, Arc::clone(&shared))
         .await
         .expect("pod source");
     while !shared.is_synced() {
@@ -133,7 +133,7 @@ async fn measure(pods: u32, mode: &str, workloads: &str) {
     let (pods, services) = (index.pod_count(), index.names().count());
     drop(index);
     // Every rollout known: the Deployment watch has listed.
-    use kube_shields::pods::workload::{KindAccess, WorkloadKind};
+    use kube_shields::pods::{KindAccess, WorkloadKind};
     while shared.workloads().access(WorkloadKind::Deployment) != KindAccess::Listed {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

@@ -10,6 +10,10 @@
 //! `cargo run --release --example federation_latency -p kube-shields` (from the repository root;
 //! `scripts/load.sh` runs it too).
 
+#[path = "support/pods.rs"]
+mod support_pods;
+use support_pods::pods_file;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,22 +36,6 @@ const REQUESTS: usize = 20_000;
 /// Services of each cluster on the index.
 const INDEX_SERVICES: usize = 300;
 const CONCURRENCY: usize = 16;
-
-fn pods_file(dir: &Path, prefix: &str, services: usize) -> std::path::PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-pods.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(services.to_string())
-        .arg("1")
-        .output()
-        .expect("python3 runs scripts/gen-pods.py");
-    let text = String::from_utf8(output.stdout)
-        .unwrap()
-        .replace("svc-", &format!("{prefix}-"));
-    let path = dir.join(format!("{prefix}.json"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 async fn instance(pods: &Path, mode: Mode, secret: &Secret) -> (App, String) {
     let config = AppConfig::new(CoreConfig::new(PodSourceConfig::all(PodOrigin::File(

@@ -20,7 +20,9 @@ use crate::plugin::{PluginEngine, PluginError};
 use crate::plugin_dir::{PluginDir, PluginDirError, PluginSource};
 use crate::pods::index::SharedIndex;
 use crate::pods::{PodSourceConfig, PodsError};
+use crate::schedule::ScheduleConfig;
 use crate::server::{self, HealthRedirects, Mode, ServerConfig, ServerState};
+use kube_shields_history::{PostgresStore, Store};
 
 /// The default `--shields-base-url`: where redirects point.
 pub const DEFAULT_SHIELDS_BASE: &str = "https://img.shields.io";
@@ -33,6 +35,46 @@ pub const DEFAULT_MAX_PLUGIN_RUNS: usize = 32;
 
 /// The default `--stale-after`.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Where the history of scheduled checks is kept.
+#[derive(Clone)]
+pub enum HistoryStore {
+    /// The embedded store in this directory (`--history-dir`).
+    Dir(PathBuf),
+    /// A shared PostgreSQL (`--history-url postgres://…`), for several replicas.
+    Url(String),
+}
+
+impl std::fmt::Debug for HistoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HistoryStore::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+            // The URL may carry a password.
+            HistoryStore::Url(_) => f.write_str("Url(<redacted>)"),
+        }
+    }
+}
+
+/// Whether checks run on a schedule and where their history goes.
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    /// The store; `None`: no schedule, no history (the history routes say so).
+    pub store: Option<HistoryStore>,
+    /// How often each check runs, unless its plugin sets `interval_seconds`.
+    pub interval: Duration,
+    /// How often a replica without the shared store's writer lock tries to take it.
+    pub lease_retry: Duration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            store: None,
+            interval: crate::schedule::DEFAULT_INTERVAL,
+            lease_retry: Duration::from_secs(5),
+        }
+    }
+}
 
 /// What the core (pods, plugins, checks) is configured with: everything `check` needs, and
 /// the part of [`AppConfig`] that is not about HTTP or peers.
@@ -48,6 +90,8 @@ pub struct CoreConfig {
     pub runtime_dir: Option<PathBuf>,
     /// How checks run.
     pub checks: CheckerConfig,
+    /// Checks on a schedule and their history.
+    pub history: HistoryConfig,
 }
 
 impl CoreConfig {
@@ -64,6 +108,7 @@ impl CoreConfig {
                 plugin_cpus: crate::plugin::default_plugin_cpus(),
                 stale_after: DEFAULT_STALE_AFTER,
             },
+            history: HistoryConfig::default(),
         }
     }
 
@@ -88,6 +133,12 @@ impl CoreConfig {
     /// Checks run as `checks` says.
     pub fn with_checks(mut self, checks: CheckerConfig) -> Self {
         self.checks = checks;
+        self
+    }
+
+    /// Checks also run on a schedule, their history kept as `history` says.
+    pub fn with_history(mut self, history: HistoryConfig) -> Self {
+        self.history = history;
         self
     }
 }
@@ -190,6 +241,9 @@ pub enum AppError {
     /// The compile cache cannot be used (the text names the setting).
     #[error(transparent)]
     CompileCache(PluginDirError),
+    /// The history store cannot be opened.
+    #[error("setting HISTORY_DIR or HISTORY_URL: {0}")]
+    History(#[source] kube_shields_history::HistoryError),
 }
 
 impl AppError {
@@ -203,6 +257,7 @@ impl AppError {
             AppError::Engine(_) => "engine",
             AppError::Plugins(_) => "plugins",
             AppError::CompileCache(_) => "compile_cache",
+            AppError::History(_) => "history",
         }
     }
 }
@@ -211,13 +266,14 @@ impl AppError {
 struct Tasks {
     pod_source: JoinHandle<()>,
     peer_refresh: Option<JoinHandle<()>>,
+    schedule: Option<JoinHandle<()>>,
 }
 
 impl Drop for Tasks {
     fn drop(&mut self) {
         self.pod_source.abort();
-        if let Some(refresh) = &self.peer_refresh {
-            refresh.abort();
+        for task in [&self.peer_refresh, &self.schedule].into_iter().flatten() {
+            task.abort();
         }
     }
 }
@@ -225,7 +281,7 @@ impl Drop for Tasks {
 /// The core without HTTP: pods watched, plugins loaded, checks answered. [`App`] serves one;
 /// `check` uses one alone.
 pub struct Core {
-    checker: Checker,
+    checker: Arc<Checker>,
     tasks: Tasks,
 }
 
@@ -246,6 +302,22 @@ pub fn default_runtime_dir() -> Option<PathBuf> {
         .flatten()
         .map(|dir| dir.join("runtimes"))
         .find(|dir| dir.is_dir())
+}
+
+/// Connects to the shared history database, trying again after 1, 2, 4 … 30 s while it does
+/// not answer (logged each time, without the URL's password).
+async fn connect_until_up(url: &str, lease_retry: Duration) -> Store {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match Store::connect_url(url, lease_retry).await {
+            Ok(store) => return store,
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?wait, "history database not reachable; badges serve meanwhile");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 impl Core {
@@ -284,18 +356,51 @@ impl Core {
             None => PluginDir::empty(),
         };
         let peer_refresh = peers.start();
-        let checker = Checker::new(
+        let mut checker = Checker::new(
             pods,
             plugins,
             peers,
             config.checks,
             Arc::new(Metrics::default()),
         );
+        let history = config.history;
+        if history.store.is_some() {
+            checker = checker.keeping_history();
+        }
+        let checker = Arc::new(checker);
+        let schedule = ScheduleConfig {
+            interval: history.interval,
+            concurrency: (config.checks.max_plugin_runs / 2).max(1),
+        };
+        let schedule = match history.store {
+            None => None,
+            // A directory that cannot hold the store is a setting to fix: refuse to start.
+            Some(HistoryStore::Dir(dir)) => {
+                let store = Store::open_dir(dir).await.map_err(AppError::History)?;
+                checker.set_history(store.clone());
+                Some(tokio::spawn(crate::schedule::run(
+                    Arc::clone(&checker),
+                    store,
+                    schedule,
+                )))
+            }
+            // A URL that cannot work too; a database that is down is waited for.
+            Some(HistoryStore::Url(url)) => {
+                PostgresStore::check_url(&url).map_err(AppError::History)?;
+                let checker = Arc::clone(&checker);
+                Some(tokio::spawn(async move {
+                    let store = connect_until_up(&url, history.lease_retry).await;
+                    checker.set_history(store.clone());
+                    crate::schedule::run(checker, store, schedule).await;
+                }))
+            }
+        };
         Ok(Core {
             checker,
             tasks: Tasks {
                 pod_source,
                 peer_refresh,
+                schedule,
             },
         })
     }
@@ -319,6 +424,12 @@ impl App {
             (Mode::Public { .. }, None) => return Err(AppError::PeerSecretRequired),
             (Mode::Public { peers }, Some(secret)) => Peers::new(peers, &config.peers, secret)?,
         };
+        App::with_peers(config, peers).await
+    }
+
+    /// [`App::new`] with `peers` instead of those the configuration names: peers reached in
+    /// memory ([`Peers::in_memory`]), so federation is tested without sockets.
+    pub async fn with_peers(config: AppConfig, peers: Arc<Peers>) -> Result<App, AppError> {
         let Core { checker, tasks } = Core::start(config.core, peers).await?;
         let verifier = config.secret.as_ref().map(Verifier::new);
         let state = Arc::new(ServerState {
@@ -337,6 +448,12 @@ impl App {
     /// The core: services, checks, aggregates.
     pub fn checker(&self) -> &Checker {
         &self.state.checker
+    }
+
+    /// The service's routes, access control and metrics as one router: requests without a
+    /// socket (`tower::ServiceExt::oneshot`) for the route tests.
+    pub fn router(&self) -> axum::Router {
+        server::router(Arc::clone(&self.state)).0
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains open requests.

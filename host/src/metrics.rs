@@ -59,6 +59,11 @@ struct PeerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SampleLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     result: &'static str,
 }
@@ -133,6 +138,9 @@ pub struct Metrics {
     peer_last_success: Family<PeerLabels, Gauge>,
     peer_latency: Family<PeerLabels, Gauge<f64, AtomicU64>>,
     peer_services: Family<PeerLabels, Gauge>,
+    history_samples: Family<SampleLabels, Counter>,
+    history_write_errors: Counter,
+    history_writer: Gauge,
 }
 
 impl Default for Metrics {
@@ -242,8 +250,29 @@ impl Default for Metrics {
             "Services in a peer's cached catalog",
             peer_services.clone(),
         );
+        let history_samples = Family::default();
+        registry.register(
+            "history_samples",
+            "Scheduled check evaluations kept in the history, by outcome (up, down)",
+            history_samples.clone(),
+        );
+        let history_write_errors = Counter::default();
+        registry.register(
+            "history_write_errors",
+            "Batches of history samples the store refused (their samples are lost)",
+            history_write_errors.clone(),
+        );
+        let history_writer = Gauge::default();
+        registry.register(
+            "history_writer",
+            "Whether this replica runs the schedule and writes the history (1) or not (0)",
+            history_writer.clone(),
+        );
         Metrics {
             registry,
+            history_samples,
+            history_write_errors,
+            history_writer,
             routes: ArcSwap::default(),
             adding_route: Mutex::default(),
             peer_up,
@@ -267,6 +296,24 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a scheduled evaluation kept in the history.
+    pub fn observe_sample(&self, up: bool) {
+        let outcome = if up { "up" } else { "down" };
+        self.history_samples
+            .get_or_create(&SampleLabels { outcome })
+            .inc();
+    }
+
+    /// Counts a batch of history samples the store refused.
+    pub fn history_write_failed(&self) {
+        self.history_write_errors.inc();
+    }
+
+    /// Whether this replica writes the history now.
+    pub fn set_history_writer(&self, writer: bool) {
+        self.history_writer.set(i64::from(writer));
+    }
+
     /// Counts one answered request.
     pub fn observe_request(&self, route: RouteLabel, status: u16, seconds: f64) {
         self.request_observer(route, status).observe(seconds);

@@ -227,6 +227,19 @@ impl Answer {
         }
     }
 
+    /// Whether this answer counts as up in the history (DESIGN.md, "history"): down when the
+    /// check failed (a plugin's error, timeout or crash) or its badge is red; up otherwise,
+    /// warnings and unknowns included. `None` when it says nothing about the service now (busy,
+    /// stale, a peer unreachable): no sample is kept.
+    pub fn up(&self, check: &str) -> Option<bool> {
+        match self.status(check).state {
+            CheckState::Stale | CheckState::Unreachable => None,
+            CheckState::Error if matches!(self, Answer::Busy) => None,
+            CheckState::Error => Some(false),
+            _ => Some(self.badge(check).color != Color::RED),
+        }
+    }
+
     /// The `outcome` label of the plugin run metric: `ok`, `error`, `timeout` or `busy`.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -314,6 +327,26 @@ mod tests {
             status: status.into(),
             color: color.map(Into::into),
         }))
+    }
+
+    /// What counts as up in the history, for each kind of answer.
+    #[rstest]
+    #[case::green_health(health(3, 3, 0, Color::BRIGHTGREEN), Some(true))]
+    #[case::degraded_health_is_up(health(2, 3, 0, Color::ORANGE), Some(true))]
+    #[case::red_health_is_down(health(0, 3, 0, Color::RED), Some(false))]
+    #[case::stale_says_nothing(
+        Answer::Health { health: Health { ready: 0, total: 2, restarts: 0, color: Color::RED, last_run: None }, stale: true },
+        None)]
+    #[case::warning_shield_is_up(shield("slow", Some("yellow")), Some(true))]
+    #[case::red_alias_is_down(shield("down", Some("critical")), Some(false))]
+    #[case::raw_value_is_up(plugin(Ok(Outcome::Raw("1.2".into()))), Some(true))]
+    #[case::error_is_down(plugin(Err(PluginError::Plugin("refused".into()))), Some(false))]
+    #[case::timeout_is_down(plugin(Err(PluginError::Timeout)), Some(false))]
+    #[case::busy_says_nothing(Answer::Busy, None)]
+    #[case::unreachable_says_nothing(Answer::Failed("unreachable".into()), None)]
+    #[case::a_peers_failure_is_down(Answer::Failed("timeout".into()), Some(false))]
+    fn what_counts_as_up(#[case] answer: Answer, #[case] up: Option<bool>) {
+        assert_eq!(answer.up("check"), up);
     }
 
     #[rstest]

@@ -4,6 +4,7 @@
 //! layer and the `check` command only translate to and from it.
 
 mod answer;
+mod history;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use serde_json::Value;
 pub use crate::result_cache::CacheUse;
 use crate::result_cache::{CacheKey, ResultCache};
 pub use answer::{Answer, PluginResult};
+pub use history::{HistoryAnswer, Measure};
 
 use crate::metrics::Metrics;
 use crate::peers::{
@@ -52,6 +54,9 @@ pub enum CheckError {
     /// `<service>@<cluster>` names no configured peer.
     #[error("unknown cluster `{0}`")]
     UnknownCluster(String),
+    /// History is asked for and this cluster keeps none.
+    #[error("no history is kept here: start kube-shields with --history-dir or --history-url")]
+    NoHistory,
     /// No service of an aggregate has the check.
     #[error("no service starting with `{prefix}` has check `{check}`")]
     NoServiceMatches {
@@ -70,6 +75,7 @@ impl CheckError {
             CheckError::UnknownCheck { .. } => "unknown_check",
             CheckError::NoServiceMatches { .. } => "no_service_matches",
             CheckError::UnknownCluster(_) => "unknown_cluster",
+            CheckError::NoHistory => "no_history",
         }
     }
 }
@@ -132,6 +138,16 @@ impl Service {
             .find_map(|pod| valid_link(pod.annotation(LINK_ANNOTATION)?))
     }
 
+    /// How often its plugin wants `check` run for the history (`interval_seconds`); `None`
+    /// for the server's default (and for the built-in checks).
+    pub fn interval(&self, check: &str) -> Option<Duration> {
+        if check == HEALTH || check == ROLLOUT {
+            return None;
+        }
+        let (plugin, _) = self.plugin.as_ref()?;
+        plugin.settings().interval
+    }
+
     /// Whether the service has this check.
     pub fn has_check(&self, check: &str) -> bool {
         if check == HEALTH {
@@ -153,6 +169,8 @@ struct CheckRuns {
     last_success: Option<jiff::Timestamp>,
     /// Its last failure, cleared when it next answers.
     last_error: Option<(String, jiff::Timestamp)>,
+    /// How long its last run took (the history's latency of a plugin check).
+    last_duration: Option<Duration>,
 }
 
 /// The runs of one service's plugin version (its generation); a new version starts afresh.
@@ -163,7 +181,13 @@ struct PluginRuns {
 }
 
 impl PluginRuns {
-    fn record(&mut self, generation: u64, check: &str, result: &Result<Outcome, PluginError>) {
+    fn record(
+        &mut self,
+        generation: u64,
+        check: &str,
+        result: &Result<Outcome, PluginError>,
+        took: Duration,
+    ) {
         if generation != self.generation {
             *self = PluginRuns {
                 generation,
@@ -172,6 +196,7 @@ impl PluginRuns {
         }
         let runs = self.checks.entry(check.to_owned()).or_default();
         let now = jiff::Timestamp::now();
+        runs.last_duration = Some(took);
         match result {
             Ok(_) => (runs.last_success, runs.last_error) = (Some(now), None),
             Err(err) => runs.last_error = Some((err.to_string(), now)),
@@ -220,6 +245,11 @@ pub struct Checker {
     runs: Arc<Mutex<RunsByService>>,
     metrics: Arc<Metrics>,
     stale_after: Duration,
+    /// Whether this cluster keeps history (`--history-dir`, `--history-url`).
+    keeps_history: bool,
+    /// Where it is kept, once the store is open (a shared database may come up after the
+    /// server: history answers `unavailable` until then).
+    history: std::sync::OnceLock<kube_shields_history::Store>,
 }
 
 impl Checker {
@@ -239,7 +269,21 @@ impl Checker {
             runs: Arc::default(),
             metrics,
             stale_after: config.stale_after,
+            keeps_history: false,
+            history: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The same checker, keeping history: in the store given to [`Checker::set_history`] once
+    /// it is open, `unavailable` until then.
+    pub fn keeping_history(mut self) -> Self {
+        self.keeps_history = true;
+        self
+    }
+
+    /// The store the history is kept in, now open; a second store is ignored.
+    pub fn set_history(&self, store: kube_shields_history::Store) {
+        let _ = self.history.set(store);
     }
 
     /// Every service name, from pods and from plugins, sorted and unique.
@@ -358,11 +402,28 @@ impl Checker {
         check: &str,
         reach: Reach,
     ) -> Result<Answer, CheckError> {
+        match self.locate(name, check, reach)? {
+            Located::Local(service) => self.run(&service, check).await,
+            Located::Remote { cluster, service } => Ok(self
+                .remote(&cluster, &format!("/_/{service}/{check}/?raw"))
+                .await),
+        }
+    }
+
+    /// Where `check` of `name` is answered: this cluster's service, or a peer's (see
+    /// [`Checker::answer`]). A peer whose catalog is known must list the service and check; one
+    /// that is unknown or down is asked anyway.
+    pub(crate) fn locate(
+        &self,
+        name: &str,
+        check: &str,
+        reach: Reach,
+    ) -> Result<Located, CheckError> {
         let (service, cluster) = split_cluster(name);
         let Some(cluster) = cluster else {
             let local = self.service(name);
             return match local {
-                Ok(service) => self.run(&service, check).await,
+                Ok(service) => Ok(Located::Local(service)),
                 Err(err) if reach == Reach::Local => Err(err),
                 Err(err) => {
                     let clusters = self.peers.clusters();
@@ -372,7 +433,7 @@ impl Checker {
                     else {
                         return Err(err);
                     };
-                    self.remote_check(&cluster.name, name, entry, check).await
+                    remote_check(&cluster.name, name, entry, check)
                 }
             };
         };
@@ -392,32 +453,15 @@ impl Checker {
         match known {
             // A catalog that works and lacks the service: the peer would say 404 too.
             Some(known) => match catalog_entry(&known, service) {
-                Some(entry) => self.remote_check(cluster, service, entry, check).await,
+                Some(entry) => remote_check(cluster, service, entry, check),
                 None => Err(CheckError::UnknownService(name.to_owned())),
             },
             // Unknown or down: ask anyway, within the timeout.
-            None => Ok(self
-                .remote(cluster, &format!("/_/{service}/{check}/?raw"))
-                .await),
+            None => Ok(Located::Remote {
+                cluster: cluster.to_owned(),
+                service: service.to_owned(),
+            }),
         }
-    }
-
-    async fn remote_check(
-        &self,
-        cluster: &str,
-        service: &str,
-        entry: &CatalogEntry,
-        check: &str,
-    ) -> Result<Answer, CheckError> {
-        if !entry.checks.iter().any(|known| known == check) {
-            return Err(CheckError::UnknownCheck {
-                service: format!("{service}@{cluster}"),
-                check: check.to_owned(),
-            });
-        }
-        Ok(self
-            .remote(cluster, &format!("/_/{service}/{check}/?raw"))
-            .await)
     }
 
     /// A peer's answer to a `?raw` path, as an answer of this cluster.
@@ -529,6 +573,7 @@ impl Checker {
                     states: self.states(&service),
                     descriptions: service.descriptions(),
                     link: service.link(),
+                    history: self.keeps_history(),
                     name: service.name,
                     namespaces,
                 }
@@ -618,12 +663,15 @@ impl Checker {
             async move {
                 let started = std::time::Instant::now();
                 let result = plugin.run_with(&check, &pods, &controllers).await;
-                metrics.observe_plugin_call(&service, &check, started.elapsed().as_secs_f64());
+                let took = started.elapsed();
+                metrics.observe_plugin_call(&service, &check, took.as_secs_f64());
                 if let Err(err) = &result {
                     tracing::warn!(plugin = %service, check = %check, error = %err, "plugin check failed");
                 }
                 let mut runs = runs.lock().expect("runs lock");
-                runs.entry(service).or_default().record(generation, &check, &result);
+                runs.entry(service)
+                    .or_default()
+                    .record(generation, &check, &result, took);
                 Arc::new(result)
             }
             .boxed()
@@ -634,6 +682,39 @@ impl Checker {
             .await;
         (result.map_or(Answer::Busy, Answer::Plugin), cache_use)
     }
+}
+
+/// Where a check is answered.
+pub(crate) enum Located {
+    /// By this cluster: its service.
+    Local(Service),
+    /// By a peer: the peer's name and the service as that peer knows it.
+    Remote {
+        /// The peer.
+        cluster: String,
+        /// The service in the peer (flat, or `name.namespace`).
+        service: String,
+    },
+}
+
+/// `check` of `service` in `cluster`, whose catalog `entry` lists the service: located there
+/// when the entry lists the check.
+fn remote_check(
+    cluster: &str,
+    service: &str,
+    entry: &CatalogEntry,
+    check: &str,
+) -> Result<Located, CheckError> {
+    if !entry.checks.iter().any(|known| known == check) {
+        return Err(CheckError::UnknownCheck {
+            service: format!("{service}@{cluster}"),
+            check: check.to_owned(),
+        });
+    }
+    Ok(Located::Remote {
+        cluster: cluster.to_owned(),
+        service: service.to_owned(),
+    })
 }
 
 /// The entry of a cluster's catalog that `name` (flat, or `name.namespace`) addresses.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 
 use super::remote::{self, RemoteResult};
+use super::transport::PeerTransport;
 use super::{
     CATALOG_PATH, CatalogEntry, HOP_HEADER, MAX_CATALOG_BYTES, MAX_CATALOG_SERVICES,
     MAX_RESULT_BYTES, PeerSettings, PeersError,
@@ -67,22 +68,19 @@ pub(crate) fn http_client(settings: &PeerSettings) -> Result<reqwest::Client, Pe
 /// One peer.
 pub(crate) struct PeerClient {
     pub(crate) name: String,
-    base: String,
-    http: reqwest::Client,
+    transport: Box<dyn PeerTransport>,
     signer: Arc<Signer>,
 }
 
 impl PeerClient {
     pub(crate) fn new(
         name: String,
-        base: String,
-        http: reqwest::Client,
+        transport: Box<dyn PeerTransport>,
         signer: Arc<Signer>,
     ) -> Self {
         PeerClient {
             name,
-            base,
-            http,
+            transport,
             signer,
         }
     }
@@ -155,6 +153,7 @@ impl PeerClient {
                     states: Default::default(),
                     descriptions: Default::default(),
                     link: None,
+                    history: false,
                 })
             })
             .buffered(LEGACY_CATALOG_FETCHES)
@@ -184,44 +183,26 @@ impl PeerClient {
         remote::parse(&body).map_err(FetchError::Invalid)
     }
 
+    /// A document the peer serves with `200` (a check's history), of at most `limit` bytes.
+    pub(crate) async fn document(
+        &self,
+        path_and_query: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>, FetchError> {
+        let (status, body) = self.get(path_and_query, limit).await?;
+        if status != 200 {
+            return Err(FetchError::Status(status));
+        }
+        Ok(body)
+    }
+
     /// GET with a fresh signature and the hop marker; reads at most `limit` bytes.
     async fn get(&self, path_and_query: &str, limit: usize) -> Result<(u16, Vec<u8>), FetchError> {
-        let transport =
-            |err: reqwest::Error| FetchError::Transport(error_chain(&err.without_url()));
         let signature = self.signer.sign("GET", path_and_query, now_unix());
-        let mut response = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .header(INTRA_SHIELD_HEADER, signature)
-            .header(HOP_HEADER, "1")
-            .send()
-            .await
-            .map_err(transport)?;
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
-            return Err(FetchError::TooLarge(limit));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(FetchError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((response.status().as_u16(), body))
+        let headers = vec![
+            (INTRA_SHIELD_HEADER, signature),
+            (HOP_HEADER, "1".to_owned()),
+        ];
+        self.transport.get(path_and_query, headers, limit).await
     }
-}
-
-/// An error and its causes on one line (reqwest's own text says only "error sending request").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -12,6 +12,7 @@
 
 mod client;
 mod remote;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use remote::RemoteResult;
+pub use transport::RouterTransport;
+use transport::{HttpTransport, PeerTransport};
 
 use futures::FutureExt;
 
@@ -40,6 +43,8 @@ pub const MAX_CATALOG_BYTES: usize = 4 << 20;
 pub const MAX_CATALOG_SERVICES: usize = 20_000;
 /// Most bytes of a peer's result read (a result is a few hundred bytes).
 pub const MAX_RESULT_BYTES: usize = 16 << 10;
+/// Most bytes of a peer's document read (a year's history is about 60 KB).
+pub const MAX_DOCUMENT_BYTES: usize = 256 << 10;
 /// The status of a remote badge whose peer did not answer in time, or not usably.
 pub const UNREACHABLE: &str = "unreachable";
 /// Peer fetches of results at once; past it, the last result or `busy`.
@@ -123,6 +128,9 @@ pub struct CatalogEntry {
     /// `kube-shields.io/link`, an `http(s)` URL): the index's snippets use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// Whether its cluster keeps history (uptime badges and charts answer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history: bool,
 }
 
 /// The pod annotation naming where a service's badges link.
@@ -291,21 +299,55 @@ impl Peers {
         })
     }
 
-    /// Peers from `OTHER_SHIELDS` entries; requests are signed with `secret`.
+    /// Peers from `OTHER_SHIELDS` entries, over HTTP(S); requests are signed with `secret`.
     pub fn new(
         entries: &[String],
         settings: &PeerSettings,
         secret: &Secret,
     ) -> Result<Arc<Peers>, PeersError> {
         let http = client::http_client(settings)?;
+        let peers = entries.iter().map(|entry| {
+            let peer = parse_peer(entry).ok_or_else(|| PeersError::BadPeer(entry.clone()))?;
+            let transport = HttpTransport {
+                base: peer.base.clone(),
+                http: http.clone(),
+            };
+            Ok((peer, Box::new(transport) as Box<dyn PeerTransport>))
+        });
+        Peers::over(peers.collect::<Result<_, _>>()?, settings, secret)
+    }
+
+    /// Peers reached in memory, each its name and another kube-shields' router: federation
+    /// without sockets, for tests.
+    pub fn in_memory(
+        peers: Vec<(String, RouterTransport)>,
+        settings: &PeerSettings,
+        secret: &Secret,
+    ) -> Result<Arc<Peers>, PeersError> {
+        let peers = peers.into_iter().map(|(name, transport)| {
+            let peer = PeerEntry {
+                authority: format!("{name}.memory"),
+                base: format!("memory://{name}"),
+                name,
+            };
+            (peer, Box::new(transport) as Box<dyn PeerTransport>)
+        });
+        Peers::over(peers.collect(), settings, secret)
+    }
+
+    fn over(
+        peers: Vec<(PeerEntry, Box<dyn PeerTransport>)>,
+        settings: &PeerSettings,
+        secret: &Secret,
+    ) -> Result<Arc<Peers>, PeersError> {
         let signer = Arc::new(Signer::new(secret));
         let mut slots: Vec<Arc<Slot>> = Vec::new();
-        for entry in entries {
+        for (peer, transport) in peers {
             let PeerEntry {
                 name,
                 authority,
                 base,
-            } = parse_peer(entry).ok_or_else(|| PeersError::BadPeer(entry.clone()))?;
+            } = peer;
             let taken = |slot: &Arc<Slot>| {
                 [&slot.client.name, &slot.authority].contains(&&name)
                     || [&slot.client.name, &slot.authority].contains(&&authority)
@@ -315,7 +357,7 @@ impl Peers {
             }
             let status = PeerStatus {
                 name: name.clone(),
-                url: base.clone(),
+                url: base,
                 up: None,
                 down_since: None,
                 last_success: None,
@@ -325,7 +367,7 @@ impl Peers {
                 services: 0,
             };
             slots.push(Arc::new(Slot {
-                client: PeerClient::new(name, base, http.clone(), Arc::clone(&signer)),
+                client: PeerClient::new(name, transport, Arc::clone(&signer)),
                 authority,
                 status: Mutex::new(status),
                 catalog: Mutex::default(),
@@ -499,6 +541,24 @@ impl Peers {
         };
         let (result, _) = self.results.get(key, 0, self.result_ttl, fetch).await;
         result.unwrap_or_else(|| RemoteResult::Failed("busy".to_owned()))
+    }
+
+    /// The peer's `200` answer to `path_and_query` (a history document) of at most
+    /// [`MAX_DOCUMENT_BYTES`], unchecked: `None` when it gives none within the timeout.
+    pub async fn document(&self, peer: &str, path_and_query: &str) -> Option<Vec<u8>> {
+        let slot = self.slot(peer)?;
+        match slot
+            .client
+            .document(path_and_query, MAX_DOCUMENT_BYTES)
+            .await
+        {
+            Ok(body) => Some(body),
+            Err(err) => {
+                tracing::info!(peer = %slot.client.name, error = %err, "peer document unavailable");
+                note_error(&mut slot.status.lock().expect("peer status lock"), err);
+                None
+            }
+        }
     }
 
     /// Every peer's state, in configured order.

@@ -12,6 +12,7 @@ const MIB: usize = 1024 * 1024;
 const MAX_DEADLINE_MS: u64 = 60_000;
 const MAX_MEMORY_LIMIT_MIB: usize = 4096;
 const MAX_RESPONSE_KIB: usize = 64 * 1024;
+const MAX_INTERVAL_SECONDS: u64 = 86_400;
 
 /// How a plugin runs: its limits, the hosts it may call and its configuration map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub struct PluginSettings {
     pub config: BTreeMap<String, String>,
     /// Most bytes of one HTTP response body the plugin may read.
     pub max_response_body: usize,
+    /// How often the scheduler runs each of its checks for the history; `None`: the server's
+    /// `--history-interval`.
+    pub interval: Option<Duration>,
 }
 
 impl Default for PluginSettings {
@@ -39,6 +43,7 @@ impl Default for PluginSettings {
             allowed_hosts: Vec::new(),
             config: BTreeMap::new(),
             max_response_body: MIB,
+            interval: None,
         }
     }
 }
@@ -51,6 +56,7 @@ struct SettingsFile {
     memory_limit_mib: Option<usize>,
     cache_seconds: Option<u64>,
     max_response_kib: Option<usize>,
+    interval_seconds: Option<u64>,
     #[serde(default)]
     allowed_hosts: Vec<String>,
     #[serde(default)]
@@ -109,6 +115,11 @@ impl SettingsFile {
             Some(kib) => in_range("max_response_kib", kib, 1, MAX_RESPONSE_KIB)? * 1024,
             None => defaults.max_response_body,
         };
+        let interval = self
+            .interval_seconds
+            .map(|seconds| in_range("interval_seconds", seconds, 1, MAX_INTERVAL_SECONDS))
+            .transpose()?
+            .map(Duration::from_secs);
         let cache_ttl = self
             .cache_seconds
             .map_or(defaults.cache_ttl, Duration::from_secs);
@@ -128,6 +139,7 @@ impl SettingsFile {
                 .map(|(k, v)| (k, v.into_text()))
                 .collect(),
             max_response_body,
+            interval,
         })
     }
 }
@@ -202,6 +214,7 @@ mod tests {
             memory_limit_mib = 16
             cache_seconds = 30
             max_response_kib = 64
+            interval_seconds = 300
             allowed_hosts = ["Status.Example.org", "[fd00::1]"]
 
             [config]
@@ -220,6 +233,7 @@ mod tests {
                 ("verbose".into(), "true".into()),
             ]),
             max_response_body: 64 * 1024,
+            interval: Some(Duration::from_secs(300)),
         };
         assert_eq!(PluginSettings::parse(toml, true), Ok(expected));
     }
@@ -265,16 +279,17 @@ mod tests {
     #[case::unknown_toml_key(
         b"deadline = 5\n".as_slice(), true,
         "line 1: unknown field `deadline`, expected one of `deadline_ms`, `memory_limit_mib`, \
-         `cache_seconds`, `max_response_kib`, `allowed_hosts`, `config`"
+         `cache_seconds`, `max_response_kib`, `interval_seconds`, `allowed_hosts`, `config`"
     )]
     #[case::unknown_json_key(
         br#"{"timeout": 5}"#.as_slice(), false,
         "unknown field `timeout`, expected one of `deadline_ms`, `memory_limit_mib`, \
-         `cache_seconds`, `max_response_kib`, `allowed_hosts`, `config` at line 1 column 10"
+         `cache_seconds`, `max_response_kib`, `interval_seconds`, `allowed_hosts`, `config` at line 1 column 10"
     )]
     #[case::toml_syntax(b"\n\ndeadline_ms = \n".as_slice(), true, "line 3: string values must be quoted, expected literal string")]
     #[case::zero_deadline(b"deadline_ms = 0".as_slice(), true, "deadline_ms = 0 is outside 1..=60000")]
     #[case::huge_memory(b"memory_limit_mib = 5000".as_slice(), true, "memory_limit_mib = 5000 is outside 1..=4096")]
+    #[case::zero_interval(b"interval_seconds = 0".as_slice(), true, "interval_seconds = 0 is outside 1..=86400")]
     #[case::host_with_port(
         br#"allowed_hosts = ["example.org:8080"]"#.as_slice(), true,
         "allowed_hosts entry `example.org:8080` is not a host name or IP address (no scheme, port or path)"

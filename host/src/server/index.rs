@@ -729,6 +729,19 @@ fn service_row(page: &Page, part: &Part, entry: &CatalogEntry, full: bool) -> St
         escape(&target),
         escape(&entry.name)
     );
+    if let Some(check) = entry.checks.first().filter(|_| entry.history) {
+        // The last 24 hours of its first check, a bar an hour; the 30 days behind a link.
+        let chart = format!("/_/{address}/{check}/chart.svg");
+        let _ = write!(
+            row,
+            "<a class=\"history\" href=\"{chart}?window=30d\"><img class=\"history\" \
+             alt=\"{name} {check}, last 24 hours (30 days: follow the link)\" \
+             src=\"{chart}?window=24h\" loading=\"lazy\"></a>",
+            chart = escape(&chart),
+            name = escape(&entry.name),
+            check = escape(check),
+        );
+    }
     for check in &entry.checks {
         let path = format!("/_/{address}/{check}/");
         let (state, status) = status_of(part, entry, check);
@@ -853,6 +866,7 @@ mod tests {
                 states: Default::default(),
                 descriptions: Default::default(),
                 link: None,
+                history: false,
             })
             .collect()
     }

@@ -6,6 +6,8 @@ mod health_redirects;
 mod index;
 mod parse_errors;
 mod render;
+#[cfg(test)]
+mod route_tests;
 mod routes;
 
 use std::sync::Arc;
@@ -65,7 +67,7 @@ pub struct ServerConfig {
 
 /// What every handler shares.
 pub(crate) struct ServerState {
-    pub(crate) checker: Checker,
+    pub(crate) checker: Arc<Checker>,
     /// Checks `Intra-Shield` headers; `None` when no secret is configured.
     pub(crate) verifier: Option<Verifier>,
     pub(crate) config: ServerConfig,
@@ -76,7 +78,7 @@ pub(crate) struct ServerState {
 }
 
 /// The application's routes with access control and metrics, and each route's access.
-fn router(state: Arc<ServerState>) -> (Router, Arc<access::RouteAccess>) {
+pub(crate) fn router(state: Arc<ServerState>) -> (Router, Arc<access::RouteAccess>) {
     let (routes, access) = routes::routes();
     let access = Arc::new(access);
     let router = routes

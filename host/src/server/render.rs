@@ -90,29 +90,59 @@ pub fn respond(
     shields_base: &str,
     headers: &HeaderMap,
 ) -> Response {
-    let badge = answer.badge(check);
+    let raw = || {
+        let (available, body) = answer.raw();
+        (
+            available,
+            serde_json::to_string(&body).expect("a raw answer serializes"),
+        )
+    };
+    respond_badge(request, &answer.badge(check), raw, shields_base, headers)
+}
+
+/// Renders `badge` in the requested format; `raw` gives `?raw`'s body and whether the result
+/// is available (else `503`).
+pub fn respond_badge(
+    request: &BadgeRequest,
+    badge: &Badge,
+    raw: impl FnOnce() -> (bool, String),
+    shields_base: &str,
+    headers: &HeaderMap,
+) -> Response {
     let params = &request.params;
     let (status, content_type, body) = match request.format {
-        Format::Redirect => return redirect(redirect_location(params, &badge, shields_base)),
-        Format::Svg => (StatusCode::OK, "image/svg+xml", params.svg(&badge, None)),
+        Format::Redirect => return redirect(redirect_location(params, badge, shields_base)),
+        Format::Svg => (StatusCode::OK, "image/svg+xml", params.svg(badge, None)),
         Format::Endpoint => (
             StatusCode::OK,
             "application/json",
-            params.endpoint_json(&badge).to_string(),
+            params.endpoint_json(badge).to_string(),
         ),
         Format::Raw => {
-            let (available, body) = answer.raw();
+            let (available, body) = raw();
             let status = if available {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            let body = serde_json::to_string(&body).expect("a raw answer serializes");
             (status, "application/json", body)
         }
     };
+    rendered(status, content_type, body, params.cache_seconds(), headers)
+}
+
+/// A rendered body (badge, chart, JSON) with its `ETag` and cache policy (`max-age` from
+/// `cacheSeconds`, else revalidate); `304` without a body when the client has it. SVG gets a
+/// policy that forbids scripts.
+pub fn rendered(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+    cache_seconds: Option<u32>,
+    headers: &HeaderMap,
+) -> Response {
     let etag = etag(&body);
-    let cache_control = match params.cache_seconds() {
+    let cache_control = match cache_seconds {
         Some(seconds) => {
             HeaderValue::from_str(&format!("max-age={seconds}")).expect("digits are a header value")
         }

@@ -14,10 +14,11 @@ use super::access::{Access, RouteAccess};
 use super::health_redirects::HealthRedirects;
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
-use crate::checks::{CheckError, Reach, split_cluster};
+use crate::checks::{CheckError, HistoryAnswer, Measure, Reach, split_cluster};
 use crate::metrics::MetricsFormat;
 use crate::peers::{CATALOG_PATH, HOP_HEADER};
 use crate::pods::naming::is_service_name;
+use kube_shields_history::Window;
 
 /// An answer that is not a badge: `{"error": "..."}` with its status.
 #[derive(Debug)]
@@ -72,6 +73,18 @@ pub(crate) fn routes() -> (Router<Arc<ServerState>>, RouteAccess) {
     }
     .get("/_/{service}/{check}/", Read, get(badge_route))
     .get("/_/{service}/{check}", Read, get(badge_route))
+    .get(
+        "/_/{service}/{check}/{measure}/{window}",
+        Read,
+        get(history_badge_route),
+    )
+    .get(
+        "/_/{service}/{check}/{measure}/{window}/",
+        Read,
+        get(history_badge_route),
+    )
+    .get("/_/{service}/{check}/history", Read, get(history_route))
+    .get("/_/{service}/{check}/chart.svg", Read, get(chart_route))
     .get("/a/{prefix}/{check}/", Read, get(aggregate_route))
     .get("/a/{prefix}/{check}", Read, get(aggregate_route))
     .get("/services/", Read, get(services_route))
@@ -230,6 +243,123 @@ async fn badge(
     ))
 }
 
+/// The window of a history URL (`24h`, `7d`, `30d`, `90d`, `1y`).
+fn window_segment(value: &str) -> Result<Window, ApiError> {
+    value
+        .parse()
+        .map_err(|err: kube_shields_history::UnknownWindow| {
+            ApiError(StatusCode::BAD_REQUEST, err.to_string())
+        })
+}
+
+/// A history query's `window`, `30d` when absent.
+fn window_parameter(query: Option<&str>) -> Result<Window, ApiError> {
+    let window = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "window")
+        .map(|(_, value)| value.into_owned());
+    window.map_or(Ok(Window::Month), |window| window_segment(&window))
+}
+
+/// The history a history route asks for: `check` of `service` over `window`, validated and
+/// resolved like a badge (a peer's service from its cluster).
+async fn history_of(
+    state: &ServerState,
+    service: &str,
+    check: &str,
+    window: Window,
+    headers: &HeaderMap,
+) -> Result<HistoryAnswer, ApiError> {
+    let answer = state
+        .checker
+        .history(
+            service_segment(service)?,
+            check_segment(check)?,
+            window,
+            reach(headers),
+        )
+        .await?;
+    Ok(answer)
+}
+
+/// `/_/<service>/<check>/uptime/<window>` and `/response-time/<window>`: a badge of the
+/// check's history, in every format a badge has.
+async fn history_badge_route(
+    State(state): Shared,
+    path: Result<Path<(String, String, String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path((service, check, measure, window)) = path?;
+    let measure = Measure::from_segment(&measure)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such route".to_owned()))?;
+    let window = window_segment(&window)?;
+    let request = badge_request(query.as_deref())?;
+    let answer = history_of(&state, &service, &check, window, &headers).await?;
+    let raw = || {
+        let (available, body) = answer.raw(measure, window);
+        (available, body.to_string())
+    };
+    let badge = answer.badge(measure, window);
+    Ok(render::respond_badge(
+        &request,
+        &badge,
+        raw,
+        &state.config.shields_base,
+        &headers,
+    ))
+}
+
+/// `/_/<service>/<check>/history?window=30d`: the totals and the chart's buckets as JSON
+/// (what peers read); `503` when the history cannot be read.
+async fn history_route(
+    State(state): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path((service, check)) = path?;
+    let window = window_parameter(query.as_deref())?;
+    match history_of(&state, &service, &check, window, &headers).await? {
+        HistoryAnswer::Report(report) => {
+            let body = serde_json::to_string(&report).expect("a report serializes");
+            Ok(render::rendered(
+                StatusCode::OK,
+                "application/json",
+                body,
+                None,
+                &headers,
+            ))
+        }
+        HistoryAnswer::Failed(text) => Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("history {text}"),
+        )),
+    }
+}
+
+/// `/_/<service>/<check>/chart.svg?window=30d`: one bar per hour (24 h, 7 d) or day, colored
+/// by its uptime, with the numbers on hover.
+async fn chart_route(
+    State(state): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path((service, check)) = path?;
+    let window = window_parameter(query.as_deref())?;
+    let request = badge_request(query.as_deref())?;
+    let answer = history_of(&state, &service, &check, window, &headers).await?;
+    let label = format!("{check} {window}");
+    let svg = kube_shields_badge::bar_chart(&label, &answer.bars());
+    Ok(render::rendered(
+        StatusCode::OK,
+        "image/svg+xml",
+        svg,
+        request.params.cache_seconds(),
+        &headers,
+    ))
+}
+
 async fn services_route(State(state): Shared) -> impl IntoResponse {
     axum::Json(state.checker.service_names())
 }
@@ -261,13 +391,16 @@ async fn readyz_route(State(state): Shared) -> Response {
 /// `/metrics` in the format the scraper asks for: OpenMetrics when its `Accept` names it
 /// (Prometheus does by default), else the Prometheus text format 0.0.4.
 async fn metrics_route(State(state): Shared, headers: HeaderMap) -> impl IntoResponse {
-    let format = headers
+    let open_metrics = headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .any(|accept| accept.contains("application/openmetrics-text"))
-        .then_some(MetricsFormat::OpenMetrics)
-        .unwrap_or(MetricsFormat::Text);
+        .any(|accept| accept.contains("application/openmetrics-text"));
+    let format = if open_metrics {
+        MetricsFormat::OpenMetrics
+    } else {
+        MetricsFormat::Text
+    };
     (
         [(header::CONTENT_TYPE, format.content_type())],
         state.checker.metrics_text(format),
@@ -365,6 +498,10 @@ mod tests {
             ("/", Read),
             ("/_/{service}/{check}", Read),
             ("/_/{service}/{check}/", Read),
+            ("/_/{service}/{check}/{measure}/{window}", Read),
+            ("/_/{service}/{check}/{measure}/{window}/", Read),
+            ("/_/{service}/{check}/history", Read),
+            ("/_/{service}/{check}/chart.svg", Read),
             ("/a/{prefix}/{check}", Read),
             ("/a/{prefix}/{check}/", Read),
             (CATALOG_PATH, Read),

@@ -400,3 +400,62 @@ fn serve_dev_refuses_an_address_that_is_not_loopback() {
         "kube-shields: setting --listen: --dev serves on loopback only, and 10.1.2.3:8080 is not a loopback address\n"
     );
 }
+
+/// The history's count of `web`'s health samples as the server answers it.
+async fn served_samples(served: &Served) -> Option<u64> {
+    let response = served
+        .client
+        .get(format!("{}/_/web/health/uptime/24h?raw", served.base))
+        .send()
+        .await
+        .ok()?;
+    let body: serde_json::Value = response.json().await.ok()?;
+    body["count"].as_u64()
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_write_keeps_its_history_whole_and_goes_on_after_a_restart() {
+    let history = tempfile::tempdir().unwrap();
+    let pods = common::repo().join("demo/pods.json");
+    let args = [
+        "--pods-file",
+        pods.to_str().unwrap(),
+        "--history-dir",
+        history.path().to_str().unwrap(),
+        // Every check of the demo 50 times a second: the store is written in every flush.
+        "--history-interval",
+        "20ms",
+    ];
+    let mut served = serve(&args, &[], Some("None")).await;
+    let before = eventually("samples are kept", Duration::from_secs(10), async || {
+        served_samples(&served).await.filter(|count| *count >= 50)
+    })
+    .await;
+    // SIGKILL, as the kubelet does past the grace period or the kernel on OOM.
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+
+    let store = kube_shields_history::SqliteStore::open(history.path()).unwrap();
+    assert!(store.integrity_ok().unwrap(), "the store is corrupt");
+    let key = kube_shields_history::CheckKey::new("web", "health");
+    let kept: u64 = store
+        .buckets(&key, kube_shields_history::Tier::Day, 0, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|bucket| bucket.counts.count)
+        .sum();
+    // Everything it had answered from is there (and what it wrote after).
+    assert!(
+        kept >= before,
+        "{kept} samples kept, {before} answered before the kill"
+    );
+    drop(store);
+
+    let served = serve(&args, &[], Some("None")).await;
+    eventually(
+        "the restarted server goes on",
+        Duration::from_secs(10),
+        async || served_samples(&served).await.filter(|count| *count > kept),
+    )
+    .await;
+}

@@ -11,10 +11,10 @@ use crate::common;
 use common::until;
 use fake_apiserver::{FakeApiServer, ListMode, PodBuilder};
 use k8s_openapi::api::core::v1::Pod;
-use kube_shields::pods::connection::{KubeConnection, RBAC_RULE};
-use kube_shields::pods::health::health;
-use kube_shields::pods::index::SharedIndex;
-use kube_shields::pods::source::{self, PodOrigin, PodSourceConfig, PodsError};
+use kube_shields::pods::SharedIndex;
+use kube_shields::pods::health;
+use kube_shields::pods::{self, PodOrigin, PodSourceConfig, PodsError};
+use kube_shields::pods::{KubeConnection, RBAC_RULE};
 use rstest::rstest;
 use tokio::task::JoinHandle;
 
@@ -65,7 +65,7 @@ fn proxy(fake: &FakeApiServer) -> KubeConnection {
 /// Starts the source and waits for its first synced index.
 async fn synced(config: PodSourceConfig) -> (Arc<SharedIndex>, JoinHandle<()>) {
     let shared = SharedIndex::new();
-    let task = source::start(config, Arc::clone(&shared))
+    let task = pods::start(config, Arc::clone(&shared))
         .await
         .expect("pod source starts");
     until("first sync", RECOVERY, || shared.is_synced()).await;
@@ -73,7 +73,7 @@ async fn synced(config: PodSourceConfig) -> (Arc<SharedIndex>, JoinHandle<()>) {
 }
 
 async fn start_error(config: PodSourceConfig) -> String {
-    source::start(config, SharedIndex::new())
+    pods::start(config, SharedIndex::new())
         .await
         .map(|_| ())
         .unwrap_err()
@@ -527,7 +527,7 @@ async fn pods_file_is_reread_on_change_and_a_malformed_file_keeps_the_last_good_
 async fn a_malformed_pods_file_at_start_up_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "pods.json", "not json");
-    let error = source::start(
+    let error = pods::start(
         PodSourceConfig::all(PodOrigin::File(path.clone())),
         SharedIndex::new(),
     )
@@ -635,7 +635,7 @@ async fn a_label_selector_with_a_pods_file_is_refused() {
         label_selector: Some("tier=front".to_owned()),
         ..PodSourceConfig::all(PodOrigin::File(path))
     };
-    let error = source::start(config, SharedIndex::new()).await.unwrap_err();
+    let error = pods::start(config, SharedIndex::new()).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "--label-selector selects pods on the API server; it does not apply to --pods-file"

@@ -113,51 +113,18 @@ async fn plugins_add_checks_and_logical_services(
     assert_eq!(image["message"], "1.26, 1.27");
 }
 
-#[rstest]
-#[case::unknown_service("/_/nope/health/", StatusCode::NOT_FOUND, "unknown service `nope`")]
-#[case::unknown_check(
-    "/_/web/nope/",
-    StatusCode::NOT_FOUND,
-    "service `web` has no check `nope`"
-)]
-#[case::health_of_logical_service(
-    "/_/version/health/",
-    StatusCode::NOT_FOUND,
-    "service `version` has no check `health`"
-)]
-#[case::unknown_services_entry("/services/nope/", StatusCode::NOT_FOUND, "unknown service `nope`")]
-#[case::bad_characters("/_/we%3Cb/health/", StatusCode::BAD_REQUEST, "malformed service name")]
-#[case::too_long(&format!("/_/{}/health/", "a".repeat(254)), StatusCode::BAD_REQUEST, "malformed service name")]
-#[case::unknown_format(
-    "/_/web/health/?format=png",
-    StatusCode::BAD_REQUEST,
-    "unknown format `png` (svg or json)"
-)]
-#[case::format_twice(
-    "/_/web/health/?format=svg&format=json",
-    StatusCode::BAD_REQUEST,
-    "`format` is given more than once"
-)]
-#[case::malformed_check("/_/web/Health/", StatusCode::BAD_REQUEST, "malformed check name")]
-#[case::bad_percent_encoding(
-    "/_/web%FF/health/",
-    StatusCode::BAD_REQUEST,
-    "Invalid URL: Invalid UTF-8 in `service`"
-)]
-#[case::no_such_route("/nope", StatusCode::NOT_FOUND, "no such route")]
-#[case::no_aggregate(
-    "/a/zzz/health/",
-    StatusCode::NOT_FOUND,
-    "no service starting with `zzz` has check `health`"
-)]
+/// A service made of a plugin has no `health` (the other bad requests are route tests:
+/// `server/route_tests.rs`).
 #[tokio::test]
-async fn bad_requests_get_a_json_error(
-    #[case] path: &str,
-    #[case] status: StatusCode,
-    #[case] error: &str,
-) {
+async fn a_plugin_only_service_has_no_health() {
     let server = TestServerBuilder::new().demo_plugins().start().await;
-    assert_eq!(server.json(path).await, (status, json!({ "error": error })));
+    assert_eq!(
+        server.json("/_/version/health/").await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"error": "service `version` has no check `health`"})
+        )
+    );
 }
 
 #[rstest]
@@ -209,45 +176,6 @@ async fn aggregates_sum_health_and_join_plugin_statuses(
     assert_eq!(
         server.location("/a/d/health/").await,
         "https://img.shields.io/badge/health-1%2F1%20(400%20restarts)-yellow.svg"
-    );
-}
-
-#[tokio::test]
-async fn head_answers_like_get_without_body() {
-    let server = TestServerBuilder::new().start().await;
-    let get = server.get("/_/web/health/").await;
-    let head = server
-        .client
-        .head(format!("{}/_/web/health/", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.status(), StatusCode::FOUND);
-    assert_eq!(head.headers()["location"], get.headers()["location"]);
-    assert_eq!(head.bytes().await.unwrap().len(), 0);
-    let head = server
-        .client
-        .head(format!("{}/_/web/health/?format=svg", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.status(), StatusCode::OK);
-    assert_eq!(head.bytes().await.unwrap().len(), 0);
-}
-
-#[tokio::test]
-async fn other_methods_get_a_json_error() {
-    let server = TestServerBuilder::new().start().await;
-    let response = server
-        .client
-        .post(format!("{}/_/web/health/", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"error": "only GET and HEAD are served"})
     );
 }
 
@@ -486,24 +414,6 @@ async fn plugin_results_are_cached_and_counted() {
         "{metrics}"
     );
     assert!(metrics.contains("kube_shields_pods 10"), "{metrics}");
-}
-
-#[rstest]
-#[case::services("/services/")]
-#[case::badge("/_/web/health/")]
-#[case::metrics("/metrics")]
-#[case::plugins("/plugins")]
-#[tokio::test]
-async fn private_mode_needs_a_valid_signature(#[case] path: &str) {
-    let server = TestServerBuilder::new().private().start().await;
-    assert_eq!(
-        server.json(path).await,
-        (StatusCode::FORBIDDEN, json!({"error": "forbidden"}))
-    );
-    assert_ne!(
-        server.get_signed(path).await.status(),
-        StatusCode::FORBIDDEN
-    );
 }
 
 #[tokio::test]
@@ -959,68 +869,6 @@ async fn a_color_override_does_not_recolor_a_failing_check() {
     assert_eq!(
         server.location("/_/web/health/?color=blue").await,
         "https://img.shields.io/badge/health-3%2F3%20(0%20restarts)-blue.svg"
-    );
-}
-
-#[rstest]
-#[case::svg("/_/web/health/?format=svg")]
-#[case::endpoint("/_/web/health/?format=json")]
-#[case::raw("/_/web/health/?raw")]
-#[case::aggregate("/a/web/health/?format=svg")]
-#[tokio::test]
-async fn a_client_that_has_the_answer_gets_304_without_a_body(#[case] path: &str) {
-    let server = TestServerBuilder::new().start().await;
-    let first = server.get(path).await;
-    assert_eq!(first.status(), StatusCode::OK);
-    assert_eq!(first.headers()["cache-control"], "no-cache");
-    let etag = first.headers()["etag"].clone();
-    let again = server
-        .client
-        .get(format!("{}{path}", server.base))
-        .header("If-None-Match", etag.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(again.headers()["etag"], etag);
-    assert_eq!(again.bytes().await.unwrap().len(), 0);
-    let other = server
-        .client
-        .get(format!("{}{path}", server.base))
-        .header("If-None-Match", "\"other\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), StatusCode::OK);
-}
-
-#[tokio::test]
-async fn cache_seconds_sets_max_age_and_the_endpoint_minimum() {
-    let server = TestServerBuilder::new().start().await;
-    let response = server
-        .get("/_/web/health/?format=json&cacheSeconds=600")
-        .await;
-    assert_eq!(response.headers()["cache-control"], "max-age=600");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["cacheSeconds"], 600);
-    let short: Value = server
-        .get("/_/web/health/?format=json&cacheSeconds=5")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(short["cacheSeconds"], 300);
-    // The redirect is never cached: shields applies cacheSeconds itself.
-    let redirect = server.get("/_/web/health/?cacheSeconds=600").await;
-    assert_eq!(
-        redirect.headers()["cache-control"],
-        "no-cache, no-store, must-revalidate"
-    );
-    assert!(
-        redirect.headers()["location"]
-            .to_str()
-            .unwrap()
-            .ends_with("?cacheSeconds=600")
     );
 }
 

@@ -7,6 +7,9 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube_shields::app::HistoryStore;
 
 use common::{TestServerBuilder, WITHIN, eventually, fake_cluster};
 use serde_json::{Value, json};
@@ -48,8 +51,14 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
         .hostile_release_plugin()
         .start()
         .await;
+    // shop-us keeps history: its services show their last 24 hours as a bar chart.
+    let history = tempfile::tempdir().unwrap();
     let public = TestServerBuilder::new()
         .pods(fake_cluster(&[("shop", "cart", 1), ("shop", "web", 1)]).await)
+        .history(
+            HistoryStore::Dir(history.path().to_owned()),
+            Duration::from_millis(200),
+        )
         .start()
         .await;
     // A peer that is gone: a port nobody listens on.
@@ -153,6 +162,26 @@ async fn the_index_shows_every_cluster_in_a_real_browser() {
         dom.contains("4 clusters (1 unreachable), 13 of 13 badges loaded"),
         "{dom}"
     );
+    // shop-us keeps history: each of its services shows its last 24 hours, loaded, with alt
+    // text; the clusters without history show none.
+    let charts = tags(&dom, "img", "class=\"history\"");
+    let chart_sources: Vec<&str> = charts.iter().map(|tag| attr(tag, "src").unwrap()).collect();
+    assert_eq!(
+        chart_sources,
+        [
+            format!("/_/cart@{public_name}/health/chart.svg?window=24h"),
+            format!("/_/web@{public_name}/health/chart.svg?window=24h"),
+        ],
+        "{dom}"
+    );
+    for chart in &charts {
+        assert!(
+            attr(chart, "alt")
+                .unwrap()
+                .ends_with("health, last 24 hours (30 days: follow the link)"),
+            "{chart}"
+        );
+    }
     // Each badge offers its URL as Markdown (and more), ready to paste, linking to the
     // service's own page of the index (it has no link of its own), never to the picture.
     let markdown = format!(
@@ -296,9 +325,15 @@ async fn the_embed_builder_and_accessibility_at_desktop_and_mobile_widths() {
         .pods(fake_cluster(&[("shop", "cart", 1), ("shop", "web", 1)]).await)
         .start()
         .await;
-    // The demo pods: api failing, db and web warning, web's link annotation.
+    // The demo pods: api failing, db and web warning, web's link annotation; with history, so
+    // each service's 24-hour chart is on the page too.
+    let history = tempfile::tempdir().unwrap();
     let hub = TestServerBuilder::new()
         .cluster_name("demo")
+        .history(
+            HistoryStore::Dir(history.path().to_owned()),
+            Duration::from_millis(200),
+        )
         .peers(&[
             &format!("billing-eu={}", private.base),
             &format!("shop-us={}", public.base),

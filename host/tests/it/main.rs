@@ -8,6 +8,7 @@ mod check_command;
 mod cli;
 mod discovery;
 mod federation;
+mod history;
 mod http_api;
 mod index_browser;
 mod plugin_engine;

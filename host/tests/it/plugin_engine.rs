@@ -12,7 +12,7 @@ use crate::common;
 use common::net::{answering_server, answering_server_together};
 use fake_apiserver::{PodBuilder, loopback_ip};
 use kube_shields::plugin::{LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings};
-use kube_shields::pods::model::PodInfo;
+use kube_shields::pods::PodInfo;
 use rstest::rstest;
 
 static ENGINE: LazyLock<PluginEngine> =
@@ -432,8 +432,7 @@ async fn a_component_with_no_valid_check_does_not_load() {
     let err = ENGINE
         .load("web", only_health.as_bytes(), PluginSettings::default())
         .await
-        .err()
-        .expect("a load error");
+        .expect_err("a load error");
     assert_eq!(
         err.to_string(),
         "the plugin offers no check it can serve: check `health` is reserved for the built-in check"

@@ -12,9 +12,9 @@ use fake_apiserver::PodBuilder;
 use kube_shields::plugin::{
     LoadedPlugin, Outcome, PluginEngine, PluginSettings, PreparedRuntime, Script,
 };
-use kube_shields::pods::model::PodInfo;
-use kube_shields::pods::wire::PartialWorkload;
-use kube_shields::pods::workload::{WorkloadInfo, WorkloadKind};
+use kube_shields::pods::PartialWorkload;
+use kube_shields::pods::PodInfo;
+use kube_shields::pods::{WorkloadInfo, WorkloadKind};
 use rstest::rstest;
 use serde_json::{Value, json};
 

@@ -13,7 +13,7 @@ use fake_apiserver::PodBuilder;
 use kube_shields::plugin::{
     LoadedPlugin, Outcome, PluginEngine, PluginError, PluginSettings, PreparedRuntime, Script,
 };
-use kube_shields::pods::model::PodInfo;
+use kube_shields::pods::PodInfo;
 use rstest::rstest;
 
 static ENGINE: LazyLock<PluginEngine> =

@@ -4,20 +4,24 @@
 
 pub mod chromium;
 pub mod net;
+/// A real PostgreSQL server in a temporary directory (the history crate's fixture).
+#[path = "../../../../history/tests/support/mod.rs"]
+#[allow(dead_code)]
+pub mod pg;
 pub mod web_example;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fake_apiserver::FakeApiServer;
-use kube_shields::app::{App, AppConfig, CoreConfig};
+use kube_shields::app::{App, AppConfig, CoreConfig, HistoryConfig, HistoryStore};
 use kube_shields::auth::{Secret, Signer, now_unix};
 use kube_shields::checks::CheckerConfig;
 use kube_shields::peers::PeerSettings;
 use kube_shields::plugin::{PluginEngine, PreparedRuntime};
 use kube_shields::plugin_dir::PluginSource;
-use kube_shields::pods::connection::KubeConnection;
-use kube_shields::pods::source::WatchBackoff;
+use kube_shields::pods::KubeConnection;
+use kube_shields::pods::WatchBackoff;
 use kube_shields::pods::{PodOrigin, PodSourceConfig};
 use kube_shields::server::Mode;
 use reqwest::StatusCode;
@@ -119,6 +123,7 @@ pub struct TestServerBuilder {
     peer_settings: PeerSettings,
     site_name: String,
     cluster_name: Option<String>,
+    history: HistoryConfig,
 }
 
 /// The language runtimes `scripts/build-runtimes.sh` builds (`scripts/test.sh` runs it first).
@@ -176,7 +181,18 @@ impl TestServerBuilder {
             },
             site_name: "test shields".to_owned(),
             cluster_name: None,
+            history: HistoryConfig::default(),
         }
+    }
+
+    /// Checks run every `interval` and their history is kept in `store`.
+    pub fn history(mut self, store: HistoryStore, interval: Duration) -> Self {
+        self.history = HistoryConfig {
+            store: Some(store),
+            interval,
+            lease_retry: Duration::from_millis(100),
+        };
+        self
     }
 
     /// Public mode with these peers (`OTHER_SHIELDS` entries, e.g. a test server's `base`).
@@ -296,7 +312,7 @@ impl TestServerBuilder {
             Pods::DemoFile => (PodOrigin::File(demo_pods), None),
             Pods::FakeApiServer => {
                 let fake = FakeApiServer::start().await;
-                for pod in kube_shields::pods::file::read_pod_list_raw(&demo_pods).unwrap() {
+                for pod in kube_shields::pods::read_pod_list_raw(&demo_pods).unwrap() {
                     fake.upsert(pod);
                 }
                 serve_demo_workloads(&fake, &demo_pods);
@@ -326,7 +342,8 @@ impl TestServerBuilder {
                 max_plugin_runs: self.max_plugin_runs,
                 plugin_cpus: kube_shields::plugin::default_plugin_cpus(),
                 stale_after: self.stale_after,
-            });
+            })
+            .with_history(self.history);
         let config = AppConfig::new(core)
             .with_shields_base(SHIELDS)
             .with_mode(self.mode)
