@@ -26,8 +26,11 @@ kube-shields demo: open
   $base/_/api/version/?raw        api.py (Python) asks its pods over HTTP: here kube-shields' /healthz
   $base/_/log-agent/running/?format=svg   log-agent.js (JavaScript): running pods
   $base/_/version/release/?format=json
+  $base/_/web/health/uptime/24h?format=svg   uptime from the history (every check runs every 10 s)
+  $base/_/web/health/chart.svg?window=24h     the last 24 hours, a bar an hour
 Ctrl-C stops it.
 URLS
 OTHER_SHIELDS=None exec "$root/target/release/kube-shields" serve \
   --listen 127.0.0.1:8080 --pods-file "$root/demo/pods.json" --plugins "$root/demo/plugins" \
-  --site-name "kube-shields demo"
+  --site-name "kube-shields demo" \
+  --history-dir "$root/target/demo-history" --history-interval 10
