@@ -103,17 +103,7 @@ impl Thresholds {
 
     /// Thresholds read from a peer: kept when they are a scale, else this cluster's defaults.
     fn checked(self) -> Thresholds {
-        let valid = |values: &[f64; 5], descending: bool| {
-            values.iter().all(|v| v.is_finite() && *v >= 0.0)
-                && values.windows(2).all(|pair| {
-                    if descending {
-                        pair[0] >= pair[1]
-                    } else {
-                        pair[0] <= pair[1]
-                    }
-                })
-        };
-        if valid(&self.uptime, true) && valid(&self.response_time_ms, false) {
+        if is_scale(&self.uptime, true) && is_scale(&self.response_time_ms, false) {
             self
         } else {
             Thresholds::default()
@@ -131,21 +121,23 @@ fn parse_scale(text: &str, uptime: bool) -> Option<[f64; 5]> {
     let values: Vec<f64> = text
         .split([',', ' '])
         .filter(|part| !part.is_empty())
-        .map(|part| {
-            part.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-        })
+        .map(|part| part.parse::<f64>().ok())
         .collect::<Option<_>>()?;
     let values: [f64; 5] = values.try_into().ok()?;
-    let ordered = values.windows(2).all(|pair| {
-        if uptime {
-            pair[0] >= pair[1] && pair[0] <= 100.0
-        } else {
-            pair[0] <= pair[1]
-        }
-    });
-    ordered.then_some(values)
+    is_scale(&values, uptime).then_some(values)
+}
+
+/// The one rule for thresholds, from an annotation or a peer: finite, not negative, descending
+/// percentages up to 100 for uptime, ascending times for response time.
+fn is_scale(values: &[f64; 5], uptime: bool) -> bool {
+    values.iter().all(|v| v.is_finite() && *v >= 0.0)
+        && values.windows(2).all(|pair| {
+            if uptime {
+                pair[0] >= pair[1] && pair[0] <= 100.0
+            } else {
+                pair[0] <= pair[1]
+            }
+        })
 }
 
 /// A check's history as the history routes send it (`/_/<service>/<check>/history`) and peers
