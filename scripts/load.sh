@@ -17,7 +17,7 @@ cd "$root"
 # The shipped build (profile `dist`, as deploy/Dockerfile builds it), the yardstick alike;
 # LOAD_PROFILE=release for a quicker build while trying things.
 profile="${LOAD_PROFILE:-dist}"
-cargo build --profile "$profile" --locked --bin kube-shields --example bare_redirect -q
+cargo build --profile "$profile" --locked --bin kube-shields --features examples --example bare_redirect -q
 work="$(mktemp -d)"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -206,4 +206,4 @@ report "the index of 20,000 remote services (uncompressed)" "$(rotate "/?n=%d" 1
 
 # Federation: local badge p99 with a hung peer vs without, and a 3-cluster index of 300 services.
 echo "federation:"
-cargo run --release --locked -q --example federation_latency -p kube-shields
+cargo run --release --locked -q --features examples --example federation_latency -p kube-shields

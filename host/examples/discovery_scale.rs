@@ -5,7 +5,8 @@
 //! the resident memory once synced and settled (steady) and its peak (VmHWM) during the initial
 //! lists (goals: ≤ 4 s, ≤ 200 MB steady, peak ≤ 1.3 × steady).
 //!
-//! `cargo run --release --example discovery_scale -p kube-shields [-- PODS [MODE [pods-only]]]`
+//! `cargo run --release --features examples --example discovery_scale -p kube-shields
+//! [-- PODS [MODE [pods-only]]]`
 //!
 //! MODE is `paged` (lists honour `limit`), `whole` (lists ignore `limit`, as the watch cache at
 //! `resourceVersion=0`) or `watch-list` (streaming lists offered); without it every mode runs.

@@ -7,8 +7,8 @@
 //!    opens 6 connections; then, when `chromium` is on the PATH, the same in headless Chromium
 //!    (as `/index.js` records it: first byte and last badge filled, since navigation start).
 //!
-//! `cargo run --release --example federation_latency -p kube-shields` (from the repository root;
-//! `scripts/load.sh` runs it too).
+//! `cargo run --release --features examples --example federation_latency -p kube-shields`
+//! (from the repository root; `scripts/load.sh` runs it too).
 
 #[path = "support/pods.rs"]
 mod support_pods;

@@ -17,9 +17,9 @@
 //!    `BUILD_BUDGET`, else fewer and extrapolated): `App::new` to the first `/readyz` 200 with
 //!    and without the store, and the latency of `uptime/1y?raw` on it.
 //!
-//! `cargo run --release --example history_scale -p kube-shields` (from the repository root;
-//! build the example plugins first: `scripts/build-plugins.sh`). Takes about 5 minutes and
-//! about 1.2 GB in the temporary directory.
+//! `cargo run --release --features examples --example history_scale -p kube-shields` (from the
+//! repository root; build the example plugins first: `scripts/build-plugins.sh`). Takes about
+//! 5 minutes and about 1.2 GB in the temporary directory.
 
 #[path = "support/pods.rs"]
 mod support_pods;

@@ -3,8 +3,9 @@
 //! included), for the smallest example component and the Python and JavaScript example scripts
 //! (their runtime already prepared, as on a running server), over a few updates each.
 //!
-//! `cargo run --release --example reload_latency -p kube-shields` (build the example plugins and
-//! the runtimes first: `scripts/build-plugins.sh`, `scripts/build-runtimes.sh`).
+//! `cargo run --release --features examples --example reload_latency -p kube-shields` (build
+//! the example plugins and the runtimes first: `scripts/build-plugins.sh`,
+//! `scripts/build-runtimes.sh`).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! example plugins, each made distinct by a custom section), opened cold (compiling, a few at a
 //! time) and again with the compile cache warm, as a restart with an emptyDir cache does.
 //!
-//! `cargo run --release --example startup_plugins -p kube-shields` (build the example plugins
-//! first: `scripts/build-plugins.sh`).
+//! `cargo run --release --features examples --example startup_plugins -p kube-shields` (build
+//! the example plugins first: `scripts/build-plugins.sh`).
 
 use std::path::Path;
 use std::sync::Arc;

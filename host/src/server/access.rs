@@ -1,5 +1,5 @@
 //! Who may read what, and what every request costs: each route's [`Access`], the
-//! `Intra-Shield` check it asks for and the request metrics, as middleware around all routes.
+//! `Intra-Shield` check over the routes that need it, and the request metrics around all routes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use super::{Mode, ServerState};
 use crate::auth::{HEADER as INTRA_SHIELD_HEADER, now_unix};
 
-/// Who may call a route. Every route says which where it is added ([`super::routes`]), so a new
-/// route cannot be added without a decision; a request no route matches counts as [`Access::Read`].
+/// Who may call a route: the group it is added to in [`super::routes`], so a new route cannot be
+/// added without a decision; a request no route matches counts as [`Access::Read`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Access {
     /// The probes: open in every mode, so the kubelet reaches them without a secret.
@@ -64,11 +64,23 @@ impl RouteAccess {
     }
 }
 
-/// Refuses a request without a valid `Intra-Shield` header where its route's [`Access`] needs
-/// one; the answer carries no detail of what was wrong. Counts every request by route template
-/// and status, with its latency. One middleware for both, as it runs on every request.
-pub async fn guard(
-    State((state, access)): State<(Arc<ServerState>, Arc<RouteAccess>)>,
+/// Refuses a request without a valid `Intra-Shield` header; the answer carries no detail of
+/// what was wrong. The layer over each group of routes whose [`Access`] needs one in this mode.
+pub(crate) async fn require_signature(
+    State(state): State<Arc<ServerState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match refusal(&state, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
+/// Counts every request by route template and status, with its latency: the outer layer, so
+/// refusals are counted too.
+pub(crate) async fn observe(
+    State(state): State<Arc<ServerState>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -78,14 +90,7 @@ pub async fn guard(
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
     let route = (state.checker.metrics()).route_label(matched.unwrap_or("unmatched"));
-    let refused = match access.of(matched).needs_signature(&state.config.mode) {
-        true => refusal(&state, &request),
-        false => None,
-    };
-    let response = match refused {
-        Some(refused) => refused,
-        None => next.run(request).await,
-    };
+    let response = next.run(request).await;
     state.checker.metrics().observe_request(
         route,
         response.status().as_u16(),

@@ -79,15 +79,14 @@ pub(crate) struct ServerState {
 
 /// The application's routes with access control and metrics, and each route's access.
 pub(crate) fn router(state: Arc<ServerState>) -> (Router, Arc<access::RouteAccess>) {
-    let (routes, access) = routes::routes();
-    let access = Arc::new(access);
+    let (routes, access) = routes::routes(&state);
     let router = routes
         .layer(axum::middleware::from_fn_with_state(
-            (Arc::clone(&state), Arc::clone(&access)),
-            access::guard,
+            Arc::clone(&state),
+            access::observe,
         ))
         .with_state(state);
-    (router, access)
+    (router, Arc::new(access))
 }
 
 /// Serves until `shutdown` completes, then drains open requests.

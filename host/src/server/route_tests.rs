@@ -11,6 +11,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use super::access::Access;
 use crate::app::{App, AppConfig, CoreConfig};
 use crate::auth::{Secret, Signer, now_unix};
 use crate::pods::{PodOrigin, PodSourceConfig};
@@ -254,6 +255,47 @@ async fn private_mode_needs_a_valid_signature(#[case] path: &str) {
     assert_ne!(status, StatusCode::FORBIDDEN);
     // Probes stay open.
     assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
+}
+
+/// Every route, unsigned, in each mode: refused exactly where its group's access needs a
+/// signature. The list of routes is the one the router declares, so a new route is covered here
+/// as soon as it is added; a wrong method and an unknown path are checked like the rest.
+#[rstest]
+#[case::private(Mode::Private)]
+#[case::public(Mode::Public { peers: Vec::new() })]
+#[case::dev(Mode::Dev)]
+#[tokio::test]
+async fn each_route_is_signed_as_its_group_says(#[case] mode: Mode) {
+    let (app, _) = demo(mode.clone()).await;
+    let routes = super::routes::declared().all();
+    assert!(routes.len() > 20, "{routes:?}");
+    let example = |template: &str| {
+        template
+            .replace("{service}", "web")
+            .replace("{prefix}", "web")
+            .replace("{name}", "web")
+            .replace("{check}", "health")
+            .replace("{measure}", "uptime")
+            .replace("{window}", "24h")
+    };
+    let mut requests: Vec<(Method, String, Access)> = routes
+        .iter()
+        .map(|(template, access)| (Method::GET, example(template), *access))
+        .collect();
+    requests.push((Method::POST, "/plugins".to_owned(), Access::Operator));
+    requests.push((Method::DELETE, "/_/web/health/".to_owned(), Access::Read));
+    requests.push((Method::POST, "/healthz".to_owned(), Access::Probe));
+    requests.push((Method::GET, "/no/such/route".to_owned(), Access::Read));
+    for (method, path, access) in requests {
+        let (status, _, body) = send(&app, method.clone(), &path, &[]).await;
+        let refused = status == StatusCode::FORBIDDEN;
+        assert_eq!(
+            refused,
+            access.needs_signature(&mode),
+            "{method} {path} ({access:?}) in {mode:?}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
 }
 
 /// A cluster `eu` with one ready pod of `webhooks` (namespace `billing`), in a pods file.

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 
-use super::access::{Access, RouteAccess};
+use super::access::{Access, RouteAccess, require_signature};
 use super::health_redirects::HealthRedirects;
 use super::render::{self, BadgeRequest};
 use super::{Mode, ServerState};
@@ -44,79 +44,135 @@ impl From<PathRejection> for ApiError {
 
 type Shared = State<Arc<ServerState>>;
 
-/// The router and each route's [`Access`], built together: a route is added with who may call
-/// it, or not at all.
-struct Routes {
+/// Routes of one [`Access`]. A route's access is the group it is added to: the group puts its
+/// signature check over all its routes as one `route_layer` ([`Group::into_router`]), so no route
+/// decides it alone, and only the probes' group is open in every mode.
+struct Group {
+    access: Access,
     router: Router<Arc<ServerState>>,
-    access: RouteAccess,
+    templates: Vec<&'static str>,
+    /// Whether the group answers the requests no route matches.
+    answers_unmatched: bool,
 }
 
-impl Routes {
-    fn get(
-        mut self,
-        template: &'static str,
-        access: Access,
-        route: MethodRouter<Arc<ServerState>>,
-    ) -> Self {
-        self.access.declare(template, access);
+impl Group {
+    fn new(access: Access) -> Self {
+        Group {
+            access,
+            router: Router::new(),
+            templates: Vec::new(),
+            answers_unmatched: false,
+        }
+    }
+
+    /// Answers the requests no route matches with `404`, behind this group's check: unsigned,
+    /// a private service's `404` would tell which paths exist.
+    fn unmatched(mut self) -> Self {
+        self.answers_unmatched = true;
+        self.router = self
+            .router
+            .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".to_owned()) });
+        self
+    }
+
+    fn get(mut self, template: &'static str, route: MethodRouter<Arc<ServerState>>) -> Self {
+        self.templates.push(template);
         self.router = self.router.route(template, route);
         self
     }
+
+    /// Records each route's access in `declared`.
+    fn declare(&self, declared: &mut RouteAccess) {
+        for template in &self.templates {
+            declared.declare(template, self.access);
+        }
+    }
+
+    /// The group's routes, behind the signature check when its access needs one in this mode
+    /// (in the other modes they pay no middleware for it). A wrong method is refused behind it.
+    fn into_router(self, state: &Arc<ServerState>) -> Router<Arc<ServerState>> {
+        let router = self.router.method_not_allowed_fallback(method_not_allowed);
+        if !self.access.needs_signature(&state.config.mode) {
+            return router;
+        }
+        let check = axum::middleware::from_fn_with_state(Arc::clone(state), require_signature);
+        match self.answers_unmatched {
+            // `layer` covers the fallback too; `route_layer` only the routes.
+            true => router.layer(check),
+            false => router.route_layer(check),
+        }
+    }
 }
 
-/// Every route of the service with who may call it. `get` answers HEAD too.
-pub(crate) fn routes() -> (Router<Arc<ServerState>>, RouteAccess) {
-    use Access::{Operator, Probe, Read};
-    let Routes { router, access } = Routes {
-        router: Router::new(),
-        access: RouteAccess::default(),
+/// The routes by who may call them. `get` answers HEAD too.
+fn groups() -> [Group; 3] {
+    let probes = Group::new(Access::Probe)
+        .get("/healthz", get(|| async { "ok" }))
+        .get("/readyz", get(readyz_route));
+    let operator = Group::new(Access::Operator)
+        .get("/plugins", get(plugins_route))
+        .get("/peers", get(peers_route));
+    let reads = Group::new(Access::Read)
+        .get("/_/{service}/{check}/", get(badge_route))
+        .get("/_/{service}/{check}", get(badge_route))
+        .get(
+            "/_/{service}/{check}/{measure}/{window}",
+            get(history_badge_route),
+        )
+        .get(
+            "/_/{service}/{check}/{measure}/{window}/",
+            get(history_badge_route),
+        )
+        .get("/_/{service}/{check}/history", get(history_route))
+        .get("/_/{service}/{check}/chart.svg", get(chart_route))
+        .get("/a/{prefix}/{check}/", get(aggregate_route))
+        .get("/a/{prefix}/{check}", get(aggregate_route))
+        .get("/services/", get(services_route))
+        .get("/services", get(services_route))
+        .get("/services/{name}/", get(service_route))
+        .get("/services/{name}", get(service_route))
+        .get("/metrics", get(metrics_route))
+        .get("/", get(index_route))
+        .get(
+            "/index.js",
+            get(|| async { asset("text/javascript; charset=utf-8", super::index::SCRIPT) }),
+        )
+        .get(
+            "/index.css",
+            get(|| async { asset("text/css; charset=utf-8", super::index::STYLE) }),
+        )
+        .get(CATALOG_PATH, get(catalog_route))
+        .unmatched();
+    [probes, operator, reads]
+}
+
+/// Every route of the service, each behind its group's signature check, and each route's
+/// access.
+pub(crate) fn routes(state: &Arc<ServerState>) -> (Router<Arc<ServerState>>, RouteAccess) {
+    let mut declared = RouteAccess::default();
+    let mut router = Router::new();
+    for group in groups() {
+        group.declare(&mut declared);
+        router = router.merge(group.into_router(state));
     }
-    .get("/_/{service}/{check}/", Read, get(badge_route))
-    .get("/_/{service}/{check}", Read, get(badge_route))
-    .get(
-        "/_/{service}/{check}/{measure}/{window}",
-        Read,
-        get(history_badge_route),
+    (router, declared)
+}
+
+/// Each route's access, as [`routes`] declares it.
+#[cfg(test)]
+pub(crate) fn declared() -> RouteAccess {
+    let mut declared = RouteAccess::default();
+    groups()
+        .iter()
+        .for_each(|group| group.declare(&mut declared));
+    declared
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "only GET and HEAD are served".to_owned(),
     )
-    .get(
-        "/_/{service}/{check}/{measure}/{window}/",
-        Read,
-        get(history_badge_route),
-    )
-    .get("/_/{service}/{check}/history", Read, get(history_route))
-    .get("/_/{service}/{check}/chart.svg", Read, get(chart_route))
-    .get("/a/{prefix}/{check}/", Read, get(aggregate_route))
-    .get("/a/{prefix}/{check}", Read, get(aggregate_route))
-    .get("/services/", Read, get(services_route))
-    .get("/services", Read, get(services_route))
-    .get("/services/{name}/", Read, get(service_route))
-    .get("/services/{name}", Read, get(service_route))
-    .get("/plugins", Operator, get(plugins_route))
-    .get("/healthz", Probe, get(|| async { "ok" }))
-    .get("/readyz", Probe, get(readyz_route))
-    .get("/metrics", Read, get(metrics_route))
-    .get("/", Read, get(index_route))
-    .get(
-        "/index.js",
-        Read,
-        get(|| async { asset("text/javascript; charset=utf-8", super::index::SCRIPT) }),
-    )
-    .get(
-        "/index.css",
-        Read,
-        get(|| async { asset("text/css; charset=utf-8", super::index::STYLE) }),
-    )
-    .get(CATALOG_PATH, Read, get(catalog_route))
-    .get("/peers", Operator, get(peers_route));
-    let router = router
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".to_owned()) })
-        .method_not_allowed_fallback(|| async {
-            ApiError(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "only GET and HEAD are served".to_owned(),
-            )
-        });
-    (router, access)
 }
 
 /// A service or prefix from the URL: a Kubernetes name, optionally `.namespace`, optionally
@@ -517,7 +573,7 @@ mod tests {
             ("/services/{name}", Read),
             ("/services/{name}/", Read),
         ]);
-        assert_eq!(routes().1.all(), expected);
+        assert_eq!(declared().all(), expected);
     }
 
     /// Who needs a signature, by access and mode; no route matched counts as a read.
@@ -538,7 +594,7 @@ mod tests {
             assert_eq!(access.needs_signature(&public), public_mode, "{access:?}");
             assert_eq!(access.needs_signature(&Mode::Dev), dev, "{access:?}");
         }
-        assert_eq!(routes().1.of(None), Access::Read);
-        assert_eq!(routes().1.of(Some("/no/such/route")), Access::Read);
+        assert_eq!(declared().of(None), Access::Read);
+        assert_eq!(declared().of(Some("/no/such/route")), Access::Read);
     }
 }
