@@ -8,12 +8,18 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 # Each step's wall time, printed as it ends.
 step_start=$SECONDS
 step_done() { echo "test.sh: $1 took $((SECONDS - step_start)) s"; step_start=$SECONDS; }
+# The workspace's test build needs none of what follows (packages, plugins, runtimes, tools), so
+# it runs beside them: most of that is downloads and single-threaded tools.
+mkdir -p "$root/target"
+build_log="$root/target/test-build.log"
+(cd "$root" && cargo test --workspace --locked --no-run) >"$build_log" 2>&1 &
+test_build=$!
+trap 'kill "$test_build" 2>/dev/null || true' EXIT
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 # The history crate's tests run a real PostgreSQL server (history/tests/support).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
-step_done "system packages"
 "$root/scripts/build-plugins.sh"
 "$root/scripts/build-runtimes.sh"
 # The tests' Python helpers (host/tests/support: the Prometheus client library parses /metrics;
@@ -31,10 +37,16 @@ if ! cmp -s "$support/package-lock.json" "$support/node_modules/.installed-lock.
   cp "$support/package-lock.json" "$support/node_modules/.installed-lock.json"
 fi
 "$root/example-plugins/c/build.sh"
-step_done "plugins, runtimes and test tools"
+step_done "plugins, runtimes and test tools (beside the test build)"
+if ! wait "$test_build"; then
+  cat "$build_log"
+  exit 1
+fi
+tail -1 "$build_log"
+step_done "the rest of the test build"
 cd "$root"
 cargo test --workspace --locked
-step_done "cargo test"
+step_done "the tests"
 bash scripts/validate-manifests.sh
 # The shipped Deployment as the kubelet runs it: the binary under the manifest's memory limit and
 # probes, with a plugin of each language, runtimes compiled at start and precompiled. The binary
