@@ -257,6 +257,36 @@ async fn private_mode_needs_a_valid_signature(#[case] path: &str) {
     assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
 }
 
+/// Every request is counted by its route and status, the refused and the unmatched too: the
+/// metrics are the outer layer, around each group's signature check.
+#[tokio::test]
+async fn refused_and_unmatched_requests_are_counted_by_route_and_status() {
+    let (app, secret) = demo(Mode::Private).await;
+    assert_eq!(get(&app, "/plugins").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, "/nope").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
+    let signature = Signer::new(&secret).sign("GET", "/metrics", now_unix());
+    let (status, _, body) = send(
+        &app,
+        Method::GET,
+        "/metrics",
+        &[("Intra-Shield", &signature)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = String::from_utf8(body).unwrap();
+    for counted in [
+        r#"kube_shields_http_requests_total{route="/plugins",status="403"} 1"#,
+        r#"kube_shields_http_requests_total{route="unmatched",status="403"} 1"#,
+        r#"kube_shields_http_requests_total{route="/healthz",status="200"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|line| line == counted),
+            "{counted} in\n{metrics}"
+        );
+    }
+}
+
 /// Every route, unsigned, in each mode: refused exactly where its group's access needs a
 /// signature. The list of routes is the one the router declares, so a new route is covered here
 /// as soon as it is added; a wrong method and an unknown path are checked like the rest.
