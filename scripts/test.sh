@@ -36,14 +36,16 @@ if ! cmp -s "$support/package-lock.json" "$support/node_modules/.installed-lock.
   npm ci --prefix "$support" --no-audit --no-fund --loglevel=error
   cp "$support/package-lock.json" "$support/node_modules/.installed-lock.json"
 fi
+# The C plugin's binding generator (tools/wit-c) is built in this workspace: cargo starts it once
+# the test build releases target/, so this step usually ends with the test build.
 "$root/example-plugins/c/build.sh"
-step_done "plugins, runtimes and test tools (beside the test build)"
+step_done "packages, plugins, runtimes and test tools, beside the test build"
 if ! wait "$test_build"; then
   cat "$build_log"
   exit 1
 fi
 tail -1 "$build_log"
-step_done "the rest of the test build"
+step_done "what was left of the test build"
 cd "$root"
 cargo test --workspace --locked
 step_done "the tests"
