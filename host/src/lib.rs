@@ -15,6 +15,7 @@ mod changes;
 pub mod check_command;
 pub mod checks;
 pub mod config;
+mod error_chain;
 pub mod language;
 mod metrics;
 pub mod new_project;

@@ -10,6 +10,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::client::FetchError;
+use crate::error_chain::error_chain;
 
 /// A GET to a peer: the status and at most `limit` bytes of the body, or why there is none.
 pub(crate) type Fetched = Result<(u16, Vec<u8>), FetchError>;
@@ -63,18 +64,6 @@ impl PeerTransport for HttpTransport {
         }
         .boxed()
     }
-}
-
-/// An error and its causes on one line (reqwest's own text says only "error sending request").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Another kube-shields' router, called in memory; [`RouterTransport::set_up`] switches it

@@ -10,6 +10,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::wire::PartialPod;
+use crate::error_chain::error_chain;
 
 /// The RBAC rule kube-shields needs, as it goes into a Role or ClusterRole.
 pub const RBAC_RULE: &str =
@@ -430,21 +431,6 @@ fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 's
         source = cause.source();
     }
     false
-}
-
-/// An error and its sources joined by `: `, skipping a source whose text the previous one
-/// already contains.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -16,9 +16,7 @@ use kube::runtime::utils::{Backoff, ResetTimerBackoff};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::connection::{
-    ConnectionError, InitialList, KubeConnection, PodScope, error_chain, probe,
-};
+use super::connection::{ConnectionError, InitialList, KubeConnection, PodScope, probe};
 use super::index::{ServiceIndex, SharedIndex};
 use super::model::PodInfo;
 use super::repage::RepageLayer;
@@ -28,6 +26,7 @@ use super::wire::PartialPod;
 use super::workload::WorkloadIndex;
 use super::workload_watch::{WorkloadWatch, watch_workloads};
 use crate::changes::{self, ChangeSignal, Changes};
+use crate::error_chain::error_chain;
 
 /// A reflector store keyed on namespace and name only: versions and uids would cost memory per
 /// object. `$kind` etc. only name the store's objects; a store of each kind is its own.

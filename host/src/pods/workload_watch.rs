@@ -15,13 +15,14 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::JoinSet;
 
-use super::connection::{PodScope, error_chain};
+use super::connection::PodScope;
 use super::index::SharedIndex;
 use super::kube::{ObservedBackoff, lookup_by_name, watch_client};
 use super::source::WatchBackoff;
 use super::wire::PartialWorkload;
 use super::workload::{KindAccess, WorkloadIndex, WorkloadInfo, WorkloadKind};
 use crate::changes::{self, ChangeSignal};
+use crate::error_chain::error_chain;
 
 // The reflector stores [`WorkloadInfo`]; each kind has stores of its own, so keys are
 // namespace and name.

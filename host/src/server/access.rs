@@ -47,12 +47,10 @@ impl RouteAccess {
         assert!(earlier.is_none(), "route {template} declared twice");
     }
 
-    /// The access of a route template; `None` (no route matched) is [`Access::Read`].
-    pub(crate) fn of(&self, template: Option<&str>) -> Access {
-        template
-            .and_then(|template| self.0.get(template))
-            .copied()
-            .unwrap_or(Access::Read)
+    /// The access of a declared route template. (A request no route matches is answered by the
+    /// reads group: see `Group::unmatched`.)
+    pub(crate) fn of(&self, template: &str) -> Option<Access> {
+        self.0.get(template).copied()
     }
 
     #[cfg(test)]

@@ -127,7 +127,7 @@ pub(crate) struct PreparedFirst {
 
 impl PreparedFirst {
     pub(crate) fn new(state: Arc<ServerState>, router: Router, access: &RouteAccess) -> Self {
-        let badges = access.of(Some(BADGE_ROUTE));
+        let badges = access.of(BADGE_ROUTE).expect("the badge route is declared");
         let badges_open = !badges.needs_signature(&state.config.mode);
         let metrics = state.checker.metrics();
         let observer = |route| {

@@ -78,7 +78,7 @@ pub(crate) struct ServerState {
 }
 
 /// The application's routes with access control and metrics, and each route's access.
-pub(crate) fn router(state: Arc<ServerState>) -> (Router, Arc<access::RouteAccess>) {
+pub(crate) fn router(state: Arc<ServerState>) -> (Router, access::RouteAccess) {
     let (routes, access) = routes::routes(&state);
     let router = routes
         .layer(axum::middleware::from_fn_with_state(
@@ -86,7 +86,7 @@ pub(crate) fn router(state: Arc<ServerState>) -> (Router, Arc<access::RouteAcces
             access::observe,
         ))
         .with_state(state);
-    (router, Arc::new(access))
+    (router, access)
 }
 
 /// Serves until `shutdown` completes, then drains open requests.
